@@ -1,0 +1,142 @@
+//! Exporting a [`DurableObject`] as the component's `handler`: the `__export_durable_object!`
+//! macro that `#[durable_object]` expands to, and the runtime functions it calls.
+//!
+//! The object lives in a thread-local slot declared by the macro in the user's crate (a component
+//! instance is single-threaded). It is created with [`DurableObject::new`] on the first event and
+//! kept for the life of the instance.
+
+use std::cell::RefCell;
+use std::thread::LocalKey;
+
+use crate::bindings::holdfast::object::types as wit;
+use crate::{DurableObject, Request, Result, State};
+
+/// Where the macro keeps the object: empty until the first event.
+pub type Slot<T> = LocalKey<RefCell<Option<T>>>;
+
+/// Exports `$ty` (a type implementing [`DurableObject`], named by a plain identifier) as the
+/// component's `holdfast:object/handler`. Used by `#[durable_object]`; call it directly only when
+/// the attribute cannot be used. At most once per component.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_durable_object {
+    ($ty:ident) => {
+        const _: () = {
+            ::std::thread_local! {
+                static __HOLDFAST_OBJECT: ::std::cell::RefCell<::std::option::Option<$ty>> =
+                    const { ::std::cell::RefCell::new(::std::option::Option::None) };
+            }
+
+            struct __HoldfastHandler;
+
+            impl $crate::bindings::exports::holdfast::object::handler::Guest for __HoldfastHandler {
+                fn fetch(
+                    req: $crate::bindings::holdfast::object::types::Request,
+                ) -> ::std::result::Result<
+                    $crate::bindings::holdfast::object::types::Response,
+                    ::std::string::String,
+                > {
+                    $crate::__rt::fetch(&__HOLDFAST_OBJECT, req)
+                }
+
+                fn alarm(
+                    info: $crate::bindings::holdfast::object::types::AlarmInfo,
+                ) -> ::std::result::Result<(), ::std::string::String> {
+                    $crate::__rt::alarm(&__HOLDFAST_OBJECT, info)
+                }
+
+                fn websocket_message(
+                    socket: u64,
+                    msg: $crate::bindings::holdfast::object::types::Message,
+                ) -> ::std::result::Result<(), ::std::string::String> {
+                    $crate::__rt::websocket_message(&__HOLDFAST_OBJECT, socket, msg)
+                }
+
+                fn websocket_close(
+                    socket: u64,
+                    code: u16,
+                    reason: ::std::string::String,
+                    was_clean: bool,
+                ) -> ::std::result::Result<(), ::std::string::String> {
+                    $crate::__rt::websocket_close(
+                        &__HOLDFAST_OBJECT,
+                        socket,
+                        code,
+                        reason,
+                        was_clean,
+                    )
+                }
+
+                fn websocket_error(
+                    socket: u64,
+                    error: ::std::string::String,
+                ) -> ::std::result::Result<(), ::std::string::String> {
+                    $crate::__rt::websocket_error(&__HOLDFAST_OBJECT, socket, error)
+                }
+            }
+
+    $crate::bindings::export!(__HoldfastHandler with_types_in $crate::bindings);
+        };
+    };
+}
+
+/// Runs `event` on the object in `slot`, creating the object first if this is the first event.
+/// An `Err` becomes its message, which the host reports (and for which it discards the writes).
+fn with_object<T, R>(
+    slot: &'static Slot<T>,
+    event: impl FnOnce(&mut T) -> Result<R>,
+) -> std::result::Result<R, String>
+where
+    T: DurableObject + 'static,
+{
+    slot.with(|cell| {
+        // Events never overlap, so the slot is never borrowed here; refuse rather than panic.
+        let mut object = cell
+            .try_borrow_mut()
+            .map_err(|_| "holdfast-sdk: an event arrived while another was running".to_string())?;
+        let object = object.get_or_insert_with(|| T::new(State::new()));
+        event(object).map_err(|error| error.to_string())
+    })
+}
+
+pub fn fetch<T: DurableObject + 'static>(
+    slot: &'static Slot<T>,
+    req: wit::Request,
+) -> std::result::Result<wit::Response, String> {
+    with_object(slot, |object| object.fetch(Request::from_wit(req))).map(|r| r.into_wit())
+}
+
+pub fn alarm<T: DurableObject + 'static>(
+    slot: &'static Slot<T>,
+    info: wit::AlarmInfo,
+) -> std::result::Result<(), String> {
+    with_object(slot, |object| object.alarm(info.into()))
+}
+
+pub fn websocket_message<T: DurableObject + 'static>(
+    slot: &'static Slot<T>,
+    socket: u64,
+    msg: wit::Message,
+) -> std::result::Result<(), String> {
+    with_object(slot, |object| object.websocket_message(socket, msg.into()))
+}
+
+pub fn websocket_close<T: DurableObject + 'static>(
+    slot: &'static Slot<T>,
+    socket: u64,
+    code: u16,
+    reason: String,
+    was_clean: bool,
+) -> std::result::Result<(), String> {
+    with_object(slot, |object| {
+        object.websocket_close(socket, code, reason, was_clean)
+    })
+}
+
+pub fn websocket_error<T: DurableObject + 'static>(
+    slot: &'static Slot<T>,
+    socket: u64,
+    error: String,
+) -> std::result::Result<(), String> {
+    with_object(slot, |object| object.websocket_error(socket, error))
+}

@@ -1,0 +1,337 @@
+//! `holdfast.toml`: the server settings, the default limits and one `[[class]]` per binding.
+//!
+//! Relative component paths resolve against the directory of the config file, so the same file
+//! works from any working directory. Unknown fields are refused so that a typo never silently
+//! falls back to a default.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Why a config could not be used. Every variant names the file; field errors name the field.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "config file `{path}` not found (pass --config FILE, or run from a directory with a holdfast.toml)"
+    )]
+    NotFound { path: PathBuf },
+    #[error("cannot read config file `{path}`: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file `{path}`: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid config file `{path}`: {field}: {message}")]
+    Invalid {
+        path: PathBuf,
+        field: String,
+        message: String,
+    },
+}
+
+/// The whole configuration, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file this came from (for messages).
+    pub path: PathBuf,
+    pub server: ServerConfig,
+    pub runtime: RuntimeConfig,
+    pub classes: Vec<ClassConfig>,
+}
+
+/// `[server]`: where to listen and keep data, and request-level limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on (`--listen` overrides).
+    pub listen: SocketAddr,
+    /// Data directory: the redb database and the compiled-code cache (`--data` overrides).
+    pub data: PathBuf,
+    /// Largest accepted request body; larger gets 413.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:8787".parse().expect("valid default address"),
+            data: PathBuf::from(".holdfast"),
+            max_body_bytes: 1 << 20,
+        }
+    }
+}
+
+/// Limits of one class's objects. `[limits]` sets them for all classes, `[class.limits]` per class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Longest storage key in bytes.
+    pub max_key_bytes: usize,
+    /// Largest storage value in bytes.
+    pub max_value_bytes: usize,
+    /// Most keys in one get-many / put-many / delete-many call.
+    pub max_keys_per_call: usize,
+    /// Linear memory limit of one instance, in MiB.
+    pub memory_mib: u64,
+    /// CPU-time deadline of one event, in milliseconds.
+    pub cpu_ms: u64,
+    /// An object with no event for this long is evicted from memory.
+    pub idle_timeout_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_key_bytes: 2048,
+            max_value_bytes: 128 * 1024,
+            max_keys_per_call: 128,
+            memory_mib: 128,
+            cpu_ms: 30_000,
+            idle_timeout_ms: 30_000,
+        }
+    }
+}
+
+impl Limits {
+    pub fn cpu_deadline(&self) -> Duration {
+        Duration::from_millis(self.cpu_ms)
+    }
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_millis(self.idle_timeout_ms)
+    }
+    pub fn memory_bytes(&self) -> usize {
+        (self.memory_mib as usize) << 20
+    }
+}
+
+/// Like [`Limits`], every field optional (for `[limits]` and `[class.limits]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PartialLimits {
+    max_key_bytes: Option<usize>,
+    max_value_bytes: Option<usize>,
+    max_keys_per_call: Option<usize>,
+    memory_mib: Option<u64>,
+    cpu_ms: Option<u64>,
+    idle_timeout_ms: Option<u64>,
+}
+
+impl PartialLimits {
+    fn over(&self, base: Limits) -> Limits {
+        Limits {
+            max_key_bytes: self.max_key_bytes.unwrap_or(base.max_key_bytes),
+            max_value_bytes: self.max_value_bytes.unwrap_or(base.max_value_bytes),
+            max_keys_per_call: self.max_keys_per_call.unwrap_or(base.max_keys_per_call),
+            memory_mib: self.memory_mib.unwrap_or(base.memory_mib),
+            cpu_ms: self.cpu_ms.unwrap_or(base.cpu_ms),
+            idle_timeout_ms: self.idle_timeout_ms.unwrap_or(base.idle_timeout_ms),
+        }
+    }
+}
+
+/// One `[[class]]`: a Durable Object class served under a binding.
+#[derive(Debug, Clone)]
+pub struct ClassConfig {
+    /// URL prefix and namespace name.
+    pub binding: String,
+    /// The class name (for logs and messages).
+    pub class: String,
+    /// The component file, resolved against the config file's directory.
+    pub component: PathBuf,
+    pub limits: Limits,
+}
+
+/// `[runtime]`: host-wide capacity.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuntimeConfig {
+    /// Most objects resident in memory at once (sizes the instance pool); past it the least
+    /// recently used object is evicted.
+    pub max_live_objects: u32,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            max_live_objects: 10_000,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    server: ServerConfig,
+    #[serde(default)]
+    runtime: RuntimeConfig,
+    #[serde(default)]
+    limits: PartialLimits,
+    #[serde(default, rename = "class")]
+    classes: Vec<RawClass>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClass {
+    binding: String,
+    class: String,
+    component: PathBuf,
+    #[serde(default)]
+    limits: PartialLimits,
+}
+
+impl Config {
+    /// Reads and validates `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                ConfigError::NotFound {
+                    path: path.to_owned(),
+                }
+            } else {
+                ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                }
+            }
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses and validates config text; `path` is used for messages and relative paths.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string().trim_end().replace('\n', " "),
+        })?;
+        let base_dir = path.parent().unwrap_or(Path::new("."));
+        let invalid = |field: String, message: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            field,
+            message,
+        };
+        let defaults = raw.limits.over(Limits::default());
+        let mut seen = HashSet::new();
+        let mut classes = Vec::with_capacity(raw.classes.len());
+        for (i, c) in raw.classes.into_iter().enumerate() {
+            let field = |name: &str| format!("class[{i}].{name}");
+            validate_binding(&c.binding).map_err(|m| invalid(field("binding"), m))?;
+            if !seen.insert(c.binding.clone()) {
+                return Err(invalid(
+                    field("binding"),
+                    format!("binding `{}` is used by more than one class", c.binding),
+                ));
+            }
+            if c.class.trim().is_empty() {
+                return Err(invalid(field("class"), "must not be empty".into()));
+            }
+            let limits = c.limits.over(defaults);
+            validate_limits(&limits).map_err(|(f, m)| invalid(field(&format!("limits.{f}")), m))?;
+            classes.push(ClassConfig {
+                binding: c.binding,
+                class: c.class,
+                component: base_dir.join(c.component),
+                limits,
+            });
+        }
+        validate_limits(&defaults).map_err(|(f, m)| invalid(format!("limits.{f}"), m))?;
+        if raw.runtime.max_live_objects == 0 {
+            return Err(invalid(
+                "runtime.max_live_objects".into(),
+                "must be at least 1".into(),
+            ));
+        }
+        let mut server = raw.server;
+        if server.data.is_relative() {
+            server.data = base_dir.join(&server.data);
+        }
+        Ok(Config {
+            path: path.to_owned(),
+            server,
+            runtime: raw.runtime,
+            classes,
+        })
+    }
+
+    /// The class served under `binding`.
+    pub fn class(&self, binding: &str) -> Option<&ClassConfig> {
+        self.classes.iter().find(|c| c.binding == binding)
+    }
+}
+
+fn validate_binding(b: &str) -> Result<(), String> {
+    let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
+    if b.is_empty() || b.len() > 63 || !b.chars().all(ok_char) || b.starts_with('_') {
+        return Err(format!(
+            "`{b}` is not a valid binding: use 1-63 characters of a-z, 0-9, - and _, not starting with _"
+        ));
+    }
+    Ok(())
+}
+
+fn validate_limits(l: &Limits) -> Result<(), (&'static str, String)> {
+    let positive = [
+        ("max_key_bytes", l.max_key_bytes as u64),
+        ("max_value_bytes", l.max_value_bytes as u64),
+        ("max_keys_per_call", l.max_keys_per_call as u64),
+        ("memory_mib", l.memory_mib),
+        ("cpu_ms", l.cpu_ms),
+        ("idle_timeout_ms", l.idle_timeout_ms),
+    ];
+    for (name, v) in positive {
+        if v == 0 {
+            return Err((name, "must be greater than 0".into()));
+        }
+    }
+    if l.memory_mib > 4096 {
+        return Err(("memory_mib", "must be at most 4096".into()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("/etc/hf/holdfast.toml"), text)
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        let c = parse(
+            "[limits]\ncpu_ms = 500\n[[class]]\nbinding = \"counter\"\nclass = \"Counter\"\ncomponent = \"c.wasm\"\n[class.limits]\nmax_key_bytes = 10\n",
+        )
+        .unwrap();
+        let class = &c.classes[0];
+        assert_eq!(class.component, PathBuf::from("/etc/hf/c.wasm"));
+        assert_eq!(class.limits.cpu_ms, 500);
+        assert_eq!(class.limits.max_key_bytes, 10);
+        assert_eq!(class.limits.max_value_bytes, 128 * 1024);
+        assert_eq!(c.server.data, PathBuf::from("/etc/hf/.holdfast"));
+    }
+
+    #[test]
+    fn errors_name_file_and_field() {
+        let e = parse("[[class]]\nbinding = \"Bad\"\nclass = \"C\"\ncomponent = \"c.wasm\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("/etc/hf/holdfast.toml") && e.contains("class[0].binding"),
+            "{e}"
+        );
+        let e = parse("[[class]]\nbinding = \"a\"\ncomponent = \"c.wasm\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("missing field `class`"), "{e}");
+        let e = parse("[server]\nlisten = 5\n").unwrap_err().to_string();
+        assert!(e.contains("listen"), "{e}");
+        let e = parse("[limits]\ncpu_ms = 0\n").unwrap_err().to_string();
+        assert!(e.contains("limits.cpu_ms"), "{e}");
+    }
+}

@@ -1,0 +1,177 @@
+//! The wasmtime engine (one per host), compiled classes and their pre-instantiated components.
+//!
+//! Compiled code is cached on disk under the data directory (keyed by wasmtime on the component's
+//! bytes and the engine's settings), so a restart does not recompile. Instances come from the
+//! pooling allocator, whose linear memories are copy-on-write images of the component's data.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::bindings::DurableObjectPre;
+use crate::config::ClassConfig;
+use crate::instance::StoreData;
+
+/// How often the epoch advances: the granularity of CPU deadlines and of guest yields.
+pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Why the engine or a class could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("cannot configure the WebAssembly engine: {0}")]
+    Engine(String),
+    #[error("class `{class}` (binding `{binding}`): cannot read component `{path}`: {source}")]
+    Read {
+        class: String,
+        binding: String,
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "class `{class}` (binding `{binding}`): `{path}` is not a valid WebAssembly component: {message}"
+    )]
+    Compile {
+        class: String,
+        binding: String,
+        path: String,
+        message: String,
+    },
+    #[error(
+        "class `{class}` (binding `{binding}`): component `{path}` does not implement the holdfast:object/durable-object world: {message}"
+    )]
+    World {
+        class: String,
+        binding: String,
+        path: String,
+        message: String,
+    },
+}
+
+/// Capacity of the instance pool.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSize {
+    /// Component instances that can be live at once.
+    pub instances: u32,
+    /// The largest memory limit of any class, in bytes.
+    pub max_memory: usize,
+}
+
+/// The engine and the linker shared by every class.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) engine: wasmtime::Engine,
+    linker: Arc<Linker<StoreData>>,
+}
+
+/// A class ready to instantiate.
+pub struct Class {
+    pub config: ClassConfig,
+    pub(crate) pre: DurableObjectPre<StoreData>,
+}
+
+impl std::fmt::Debug for Class {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Class")
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl Engine {
+    /// Builds the engine with a pool for `pool.instances` live objects and a compiled-code cache
+    /// in `cache_dir`, and starts the epoch ticker.
+    pub fn new(pool: PoolSize, cache_dir: &Path) -> Result<Engine, EngineError> {
+        let err = |e: wasmtime::Error| EngineError::Engine(format!("{e:#}"));
+        let n = pool.instances;
+        let mut p = PoolingAllocationConfig::new();
+        p.total_component_instances(n)
+            // A component built by rustc has 3 core instances, by cargo-component 4.
+            .total_core_instances(4 * n)
+            .total_memories(2 * n)
+            .total_tables(4 * n)
+            // Async calls pin one fiber stack per live store.
+            .total_stacks(n)
+            .max_memory_size(pool.max_memory)
+            .max_core_instances_per_component(16)
+            .max_memories_per_component(4)
+            .max_tables_per_component(8)
+            .linear_memory_keep_resident(0)
+            .table_keep_resident(0)
+            .max_unused_warm_slots(n.min(256));
+        let mut cfg = Config::new();
+        cfg.allocation_strategy(InstanceAllocationStrategy::Pooling(p))
+            .memory_reservation(pool.max_memory as u64)
+            .memory_guard_size(64 << 10)
+            .memory_init_cow(true)
+            .epoch_interruption(true)
+            .async_stack_size(512 << 10)
+            .max_wasm_stack(256 << 10);
+        std::fs::create_dir_all(cache_dir).map_err(|e| {
+            EngineError::Engine(format!("cannot create {}: {e}", cache_dir.display()))
+        })?;
+        let mut cc = wasmtime::CacheConfig::new();
+        cc.with_directory(cache_dir);
+        cfg.cache(Some(wasmtime::Cache::new(cc).map_err(err)?));
+        let engine = wasmtime::Engine::new(&cfg).map_err(err)?;
+
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(err)?;
+        crate::bindings::DurableObject::add_to_linker::<
+            StoreData,
+            wasmtime::component::HasSelf<StoreData>,
+        >(&mut linker, |s| s)
+        .map_err(err)?;
+
+        let weak = engine.weak();
+        std::thread::Builder::new()
+            .name("holdfast-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = weak.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(EPOCH_TICK);
+                }
+            })
+            .map_err(|e| EngineError::Engine(format!("cannot start the epoch thread: {e}")))?;
+
+        Ok(Engine {
+            engine,
+            linker: Arc::new(linker),
+        })
+    }
+
+    /// Compiles (or loads from the cache) and pre-instantiates one class, checking that it
+    /// implements the world.
+    pub fn load_class(&self, config: &ClassConfig) -> Result<Class, EngineError> {
+        let path = config.component.display().to_string();
+        let class = config.class.clone();
+        let binding = config.binding.clone();
+        let bytes = std::fs::read(&config.component).map_err(|source| EngineError::Read {
+            class: class.clone(),
+            binding: binding.clone(),
+            path: path.clone(),
+            source,
+        })?;
+        let component = Component::new(&self.engine, &bytes).map_err(|e| EngineError::Compile {
+            class: class.clone(),
+            binding: binding.clone(),
+            path: path.clone(),
+            message: format!("{e:#}"),
+        })?;
+        let world_err = |e: wasmtime::Error| EngineError::World {
+            class: class.clone(),
+            binding: binding.clone(),
+            path: path.clone(),
+            message: format!("{e:#}"),
+        };
+        let instance_pre = self.linker.instantiate_pre(&component).map_err(world_err)?;
+        let pre = DurableObjectPre::new(instance_pre).map_err(world_err)?;
+        Ok(Class {
+            config: config.clone(),
+            pre,
+        })
+    }
+}

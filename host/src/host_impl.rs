@@ -1,0 +1,143 @@
+//! The WIT import traits, implemented on the store data. Thin: each call checks nothing itself
+//! and forwards to the domain logic ([`ObjectStorage`](crate::object_storage::ObjectStorage),
+//! [`Namespaces`](crate::namespaces::Namespaces)), translating types. A database failure
+//! becomes a trap (`Err`), a refused call a WIT `storage-error` value.
+
+use wasmtime::Result;
+
+use crate::bindings::{context, objects, storage, types};
+use crate::instance::StoreData;
+use crate::object_storage::{ListOptions, StorageError};
+use crate::storage::DbError;
+
+type Guest<T> = std::result::Result<T, storage::StorageError>;
+
+fn to_wit(e: StorageError) -> storage::StorageError {
+    let kind = match &e {
+        StorageError::KeyTooLarge { .. } => storage::ErrorKind::KeyTooLarge,
+        StorageError::ValueTooLarge { .. } => storage::ErrorKind::ValueTooLarge,
+        StorageError::TooManyKeys { .. } => storage::ErrorKind::TooManyKeys,
+        StorageError::InvalidArgument(_) => storage::ErrorKind::InvalidArgument,
+    };
+    storage::StorageError {
+        kind,
+        message: e.to_string(),
+    }
+}
+
+fn trap(e: DbError) -> wasmtime::Error {
+    wasmtime::Error::msg(e.to_string())
+}
+
+fn lift<T>(
+    r: std::result::Result<std::result::Result<T, StorageError>, DbError>,
+) -> Result<Guest<T>> {
+    r.map_err(trap).map(|inner| inner.map_err(to_wit))
+}
+
+impl types::Host for StoreData {}
+
+impl storage::Host for StoreData {
+    fn get(&mut self, key: String) -> Result<Guest<Option<Vec<u8>>>> {
+        lift(self.storage.get(&key))
+    }
+
+    fn get_many(&mut self, keys: Vec<String>) -> Result<Guest<Vec<Option<Vec<u8>>>>> {
+        lift(self.storage.get_many(&keys))
+    }
+
+    fn put(&mut self, key: String, value: Vec<u8>) -> Result<Guest<()>> {
+        Ok(self.storage.put(key, value).map_err(to_wit))
+    }
+
+    fn put_many(&mut self, entries: Vec<(String, Vec<u8>)>) -> Result<Guest<()>> {
+        Ok(self.storage.put_many(entries).map_err(to_wit))
+    }
+
+    fn delete(&mut self, key: String) -> Result<Guest<bool>> {
+        lift(self.storage.delete(&key))
+    }
+
+    fn delete_many(&mut self, keys: Vec<String>) -> Result<Guest<u32>> {
+        lift(self.storage.delete_many(&keys))
+    }
+
+    fn delete_all(&mut self) -> Result<()> {
+        self.storage.delete_all();
+        Ok(())
+    }
+
+    fn list(&mut self, o: storage::ListOptions) -> Result<Guest<Vec<(String, Vec<u8>)>>> {
+        let opts = ListOptions {
+            start: o.start,
+            start_after: o.start_after,
+            end: o.end,
+            prefix: o.prefix,
+            reverse: o.reverse,
+            limit: o.limit,
+        };
+        lift(self.storage.list(&opts))
+    }
+
+    fn get_alarm(&mut self) -> Result<Option<i64>> {
+        self.storage.get_alarm().map_err(trap)
+    }
+
+    fn set_alarm(&mut self, scheduled_time: i64) -> Result<()> {
+        self.storage.set_alarm(Some(scheduled_time));
+        Ok(())
+    }
+
+    fn delete_alarm(&mut self) -> Result<()> {
+        self.storage.set_alarm(None);
+        Ok(())
+    }
+}
+
+impl context::Host for StoreData {
+    fn id(&mut self) -> Result<String> {
+        Ok(self.identity.id.to_string())
+    }
+
+    fn name(&mut self) -> Result<Option<String>> {
+        Ok(self.identity.name.clone())
+    }
+
+    fn namespace(&mut self) -> Result<String> {
+        Ok(self.identity.namespace.clone())
+    }
+}
+
+impl objects::Host for StoreData {
+    fn id_from_name(
+        &mut self,
+        namespace: String,
+        name: String,
+    ) -> Result<std::result::Result<String, String>> {
+        Ok(self
+            .namespaces
+            .key(&namespace)
+            .map(|k| k.id_from_name(&name).to_string())
+            .map_err(|e| e.to_string()))
+    }
+
+    fn new_unique_id(&mut self, namespace: String) -> Result<std::result::Result<String, String>> {
+        Ok(self
+            .namespaces
+            .key(&namespace)
+            .map(|k| k.new_unique_id().to_string())
+            .map_err(|e| e.to_string()))
+    }
+
+    fn id_from_string(
+        &mut self,
+        namespace: String,
+        id: String,
+    ) -> Result<std::result::Result<String, String>> {
+        Ok(self
+            .namespaces
+            .parse(&namespace, &id)
+            .map(|id| id.to_string())
+            .map_err(|e| e.to_string()))
+    }
+}

@@ -1,0 +1,236 @@
+//! HTTP routes.
+//!
+//! - `GET /_/health` → 200 `ok`
+//! - `ANY /{binding}/{name}[/{rest...}]` → the object `id-from-name(name)` of the binding's
+//!   namespace; it sees the URL `/{rest}` plus the original query.
+//! - `ANY /_/id/{binding}/{id}[/{rest...}]` → the object with that hex ID.
+//!
+//! Errors are JSON `{"error": "..."}`: unknown binding or path 404, bad or foreign ID 400, body
+//! over the limit 413, a failed or trapped event 500, a failed commit 503.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use serde_json::json;
+
+use crate::bindings::types;
+use crate::commit::CommitError;
+use crate::engine::Class;
+use crate::id::ObjectId;
+use crate::object::{Event, EventError};
+use crate::registry::Registry;
+
+/// Longest object name accepted in a URL.
+const MAX_NAME_BYTES: usize = 1024;
+
+/// What the routes share.
+pub struct AppState {
+    pub registry: Arc<Registry>,
+    pub classes: HashMap<String, Arc<Class>>,
+    pub max_body_bytes: usize,
+}
+
+/// The axum router of the whole server.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/_/health", get(|| async { "ok" }))
+        .route("/_/id/{binding}/{id}", any(by_id))
+        .route("/_/id/{binding}/{id}/", any(by_id))
+        .route("/_/id/{binding}/{id}/{*rest}", any(by_id_rest))
+        .route("/{binding}/{name}", any(by_name))
+        .route("/{binding}/{name}/", any(by_name))
+        .route("/{binding}/{name}/{*rest}", any(by_name_rest))
+        .fallback(|| async {
+            error(
+                StatusCode::NOT_FOUND,
+                "no route: use /{binding}/{name}/..., /_/id/{binding}/{id}/... or /_/health",
+            )
+        })
+        .with_state(state)
+}
+
+/// A JSON error response.
+pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, axum::Json(json!({ "error": message.into() }))).into_response()
+}
+
+type St = State<Arc<AppState>>;
+
+async fn by_name(st: St, Path((binding, name)): Path<(String, String)>, req: Request) -> Response {
+    route_name(st, binding, name, String::new(), req).await
+}
+
+async fn by_name_rest(
+    st: St,
+    Path((binding, name, rest)): Path<(String, String, String)>,
+    req: Request,
+) -> Response {
+    route_name(st, binding, name, rest, req).await
+}
+
+async fn by_id(st: St, Path((binding, id)): Path<(String, String)>, req: Request) -> Response {
+    route_id(st, binding, id, String::new(), req).await
+}
+
+async fn by_id_rest(
+    st: St,
+    Path((binding, id, rest)): Path<(String, String, String)>,
+    req: Request,
+) -> Response {
+    route_id(st, binding, id, rest, req).await
+}
+
+fn class<'a>(st: &'a AppState, binding: &str) -> Result<&'a Arc<Class>, Response> {
+    st.classes.get(binding).ok_or_else(|| {
+        error(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no binding named `{binding}` (this host serves: {})",
+                bindings(st)
+            ),
+        )
+    })
+}
+
+fn bindings(st: &AppState) -> String {
+    let mut b: Vec<_> = st.classes.keys().map(String::as_str).collect();
+    b.sort_unstable();
+    b.join(", ")
+}
+
+async fn route_name(
+    State(st): St,
+    binding: String,
+    name: String,
+    rest: String,
+    req: Request,
+) -> Response {
+    let class = match class(&st, &binding) {
+        Ok(c) => c.clone(),
+        Err(r) => return r,
+    };
+    if name.len() > MAX_NAME_BYTES {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "object name is {} bytes, over the limit of {MAX_NAME_BYTES}",
+                name.len()
+            ),
+        );
+    }
+    let key = match st.registry.services().namespaces.key(&binding) {
+        Ok(k) => k,
+        Err(e) => return error(StatusCode::NOT_FOUND, e.to_string()),
+    };
+    let id = key.id_from_name(&name);
+    deliver(&st, &class, id, Some(name), rest, req).await
+}
+
+async fn route_id(
+    State(st): St,
+    binding: String,
+    id: String,
+    rest: String,
+    req: Request,
+) -> Response {
+    let class = match class(&st, &binding) {
+        Ok(c) => c.clone(),
+        Err(r) => return r,
+    };
+    let id = match st.registry.services().namespaces.parse(&binding, &id) {
+        Ok(id) => id,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
+    };
+    deliver(&st, &class, id, None, rest, req).await
+}
+
+async fn deliver(
+    st: &AppState,
+    class: &Arc<Class>,
+    id: ObjectId,
+    name: Option<String>,
+    rest: String,
+    req: Request,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let body: Bytes = match axum::body::to_bytes(body, st.max_body_bytes).await {
+        Ok(b) => b,
+        Err(_) => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "request body is over the limit of {} bytes",
+                    st.max_body_bytes
+                ),
+            );
+        }
+    };
+    let mut url = format!("/{rest}");
+    if let Some(q) = parts.uri.query() {
+        url.push('?');
+        url.push_str(q);
+    }
+    let headers = parts
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let request = types::Request {
+        method: parts.method.as_str().to_owned(),
+        url,
+        headers,
+        body: body.to_vec(),
+    };
+    let rx = st.registry.send(class, id, name, Event::Fetch(request));
+    match rx.await {
+        Ok(Ok(resp)) => to_http(resp),
+        Ok(Err(EventError::Commit(e @ CommitError::ShuttingDown))) => {
+            error(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+        }
+        Ok(Err(EventError::Commit(e))) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        Ok(Err(EventError::Guest(e))) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(_) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the object went away before answering",
+        ),
+    }
+}
+
+fn to_http(resp: types::Response) -> Response {
+    let Ok(status) = StatusCode::from_u16(resp.status) else {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("object returned an invalid status code {}", resp.status),
+        );
+    };
+    let mut out = Response::new(Body::from(resp.body));
+    *out.status_mut() = status;
+    for (k, v) in resp.headers {
+        match (
+            HeaderName::try_from(k.as_str()),
+            HeaderValue::try_from(v.as_str()),
+        ) {
+            (Ok(k), Ok(v)) => {
+                out.headers_mut().append(k, v);
+            }
+            _ => {
+                return error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("object returned an invalid header `{k}`"),
+                );
+            }
+        }
+    }
+    out
+}

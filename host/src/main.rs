@@ -1,0 +1,85 @@
+//! The `holdfast` command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use holdfast::{Config, Server};
+
+#[derive(Parser)]
+#[command(
+    name = "holdfast",
+    version,
+    about = "Self-hosted Durable Objects for WebAssembly components"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the classes of a config file over HTTP.
+    Serve {
+        /// The config file.
+        #[arg(long, default_value = "holdfast.toml")]
+        config: PathBuf,
+        /// Address to listen on (overrides the config; default 127.0.0.1:8787).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Data directory (overrides the config; default .holdfast next to the config).
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HOLDFAST_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve {
+            config,
+            listen,
+            data,
+        } => {
+            let mut config = Config::load(&config)?;
+            if let Some(l) = listen {
+                config.server.listen = l;
+            }
+            if let Some(d) = data {
+                config.server.data = d;
+            }
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the tokio runtime")?;
+            rt.block_on(async {
+                let server = Server::start(&config).await?;
+                let addr = server.local_addr()?;
+                // Tests and scripts wait for this exact line.
+                println!("holdfast listening on http://{addr}");
+                tracing::info!(%addr, classes = config.classes.len(), "serving");
+                server.serve().await?;
+                anyhow::Ok(())
+            })
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! One object's actor: a tokio task that owns the object's instance and storage view and runs
+//! its events one at a time, in mailbox order.
+//!
+//! After an event succeeds, its write set goes to the committer and the actor moves on to the
+//! next event at once (which sees the written state); the response is held by the committer until
+//! the commit containing those writes is durable. An event without writes answers directly when
+//! nothing of the object is in flight, and otherwise queues behind its in-flight writes.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::bindings::types;
+use crate::commit::{CommitError, Job};
+use crate::engine::Class;
+use crate::instance::{GuestFailure, Identity, Live};
+use crate::object_storage::ObjectStorage;
+use crate::registry::{Registry, Shared};
+use crate::storage::ObjectKey;
+
+/// Why an event produced no response.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum EventError {
+    #[error(transparent)]
+    Guest(#[from] GuestFailure),
+    #[error(transparent)]
+    Commit(#[from] CommitError),
+}
+
+/// What an object is asked to handle.
+#[derive(Debug)]
+pub enum Event {
+    Fetch(types::Request),
+}
+
+/// The answer to a fetch.
+pub type FetchResult = Result<types::Response, EventError>;
+
+/// A mailbox entry.
+pub enum Msg {
+    Event {
+        event: Event,
+        /// The name the object was addressed by, if any.
+        name: Option<String>,
+        reply: oneshot::Sender<FetchResult>,
+    },
+    /// Leave memory now if idle (the resident cap was reached).
+    Evict,
+}
+
+pub(crate) struct Actor {
+    pub registry: Arc<Registry>,
+    pub class: Arc<Class>,
+    pub key: ObjectKey,
+    pub identity: Identity,
+    pub shared: Arc<Shared>,
+    /// The commit generation the cached state belongs to.
+    pub generation: u64,
+    pub live: Option<Live>,
+    /// The storage view while no instance holds it.
+    pub spare: Option<ObjectStorage>,
+    /// Whether the object's name has been written in this activation.
+    pub name_recorded: bool,
+}
+
+/// How often an idle object whose commits are still in flight checks again before leaving.
+const RETIRE_RETRY: std::time::Duration = std::time::Duration::from_millis(5);
+
+impl Actor {
+    pub async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Msg>) {
+        let idle = self.class.config.limits.idle_timeout();
+        let mut wait = idle;
+        loop {
+            let msg = match tokio::time::timeout(wait, rx.recv()).await {
+                Ok(Some(m)) => m,
+                Ok(None) => break,
+                Err(_) => {
+                    if self.registry.retire(&self.key, &self.shared, &rx) {
+                        break;
+                    }
+                    wait = RETIRE_RETRY;
+                    continue;
+                }
+            };
+            wait = idle;
+            match msg {
+                Msg::Event { event, name, reply } => {
+                    self.shared.touch(&self.registry);
+                    let Event::Fetch(req) = event;
+                    self.fetch(req, name, reply).await;
+                }
+                Msg::Evict => {
+                    if self.registry.retire(&self.key, &self.shared, &rx) {
+                        break;
+                    }
+                }
+            }
+        }
+        tracing::debug!(object = %self.key.parts().1, namespace = %self.identity.namespace, "object left memory");
+    }
+
+    fn storage(&mut self) -> &mut ObjectStorage {
+        match &mut self.live {
+            Some(l) => l.storage(),
+            None => self
+                .spare
+                .as_mut()
+                .expect("storage is in the instance or spare"),
+        }
+    }
+
+    /// Drops cached state if a commit of this object failed since the last event.
+    fn check_generation(&mut self) {
+        let g = self.shared.commit.generation.load(Ordering::SeqCst);
+        if g != self.generation {
+            tracing::warn!(namespace = %self.identity.namespace, object = %self.identity.id, "resetting object after a failed commit");
+            self.generation = g;
+            if let Some(l) = self.live.take() {
+                self.spare = Some(l.into_storage());
+            }
+            self.storage().reset();
+            self.name_recorded = false;
+        }
+    }
+
+    async fn ensure_live(&mut self) -> Result<Live, GuestFailure> {
+        if let Some(l) = self.live.take() {
+            return Ok(l);
+        }
+        let mut storage = self.spare.take().expect("storage is spare when not live");
+        let mut attempts = 0;
+        loop {
+            let started = Live::start(
+                &self.registry.services().engine,
+                &self.class,
+                storage,
+                self.identity.clone(),
+                self.registry.services().namespaces.clone(),
+            )
+            .await;
+            match started {
+                Ok(l) => return Ok(l),
+                Err((s, GuestFailure::Instantiate(m)))
+                    if m.contains("maximum concurrent") && attempts < 2000 =>
+                {
+                    // The pool is momentarily full: evicted objects free their slots shortly.
+                    storage = s;
+                    attempts += 1;
+                    self.registry.make_room();
+                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                }
+                Err((s, f)) => {
+                    self.spare = Some(s);
+                    return Err(f);
+                }
+            }
+        }
+    }
+
+    async fn fetch(
+        &mut self,
+        req: types::Request,
+        name: Option<String>,
+        reply: oneshot::Sender<FetchResult>,
+    ) {
+        self.check_generation();
+        if let Some(n) = name
+            && self.identity.name.is_none()
+        {
+            self.identity.name = Some(n.clone());
+            if let Some(l) = &mut self.live {
+                l.set_name(n);
+            }
+        }
+        let live = match self.ensure_live().await {
+            Ok(l) => l,
+            Err(f) => return self.release(None, reply, Err(f.into())),
+        };
+        let limits = self.class.config.limits;
+        match live.fetch(&limits, req).await {
+            Ok((mut live, Ok(resp))) => {
+                let mut writes = live.storage().finish_event();
+                self.live = Some(live);
+                if let Some(ws) = &mut writes
+                    && !self.name_recorded
+                {
+                    ws.name = self.identity.name.clone();
+                    self.name_recorded = true;
+                }
+                self.release(writes, reply, Ok(resp));
+            }
+            Ok((mut live, Err(f))) => {
+                live.storage().abort_event();
+                self.live = Some(live);
+                self.release(None, reply, Err(f.into()));
+            }
+            Err((mut storage, f)) => {
+                tracing::warn!(namespace = %self.identity.namespace, object = %self.identity.id, "{f}");
+                storage.abort_event();
+                self.spare = Some(storage);
+                self.release(None, reply, Err(f.into()));
+            }
+        }
+    }
+
+    /// Sends the outcome once it is safe: after `writes` (and any earlier writes of this object)
+    /// are durable.
+    fn release(
+        &mut self,
+        writes: Option<crate::storage::WriteSet>,
+        reply: oneshot::Sender<FetchResult>,
+        outcome: FetchResult,
+    ) {
+        if writes.is_none() && self.shared.commit.in_flight.load(Ordering::SeqCst) == 0 {
+            let _ = reply.send(outcome);
+            return;
+        }
+        self.registry.services().committer.submit(Job {
+            object: self.key.clone(),
+            state: self.shared.commit.clone(),
+            generation: self.generation,
+            writes,
+            release: Box::new(move |r: Result<(), CommitError>| {
+                let _ = reply.send(r.map_err(EventError::from).and(outcome));
+            }),
+        });
+    }
+}

@@ -1,0 +1,201 @@
+//! ID → live object. Guarantees at most one actor per (namespace, id) on this host.
+//!
+//! Sends happen under the shard lock, and an actor leaves only under the same lock and only when
+//! its mailbox is empty, so a message can never land in the mailbox of an actor that is leaving,
+//! and a new actor for the ID is only created after the old one is gone from the map.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::commit::{CommitState, Committer};
+use crate::engine::{Class, Engine};
+use crate::id::ObjectId;
+use crate::instance::Identity;
+use crate::namespaces::Namespaces;
+use crate::object::{Actor, Event, FetchResult, Msg};
+use crate::object_storage::ObjectStorage;
+use crate::storage::{Db, ObjectKey};
+
+const SHARDS: usize = 32;
+
+/// The host services every object uses.
+pub struct Services {
+    pub engine: Engine,
+    pub db: Db,
+    pub committer: Committer,
+    pub namespaces: Namespaces,
+}
+
+/// State an actor shares with the registry and the committer.
+#[derive(Debug, Default)]
+pub struct Shared {
+    pub commit: Arc<CommitState>,
+    /// Milliseconds since the registry started, at the last event (for LRU eviction).
+    last_used: AtomicU64,
+}
+
+impl Shared {
+    pub fn touch(&self, registry: &Registry) {
+        self.last_used.store(
+            registry.started.elapsed().as_millis() as u64,
+            Ordering::Relaxed,
+        );
+    }
+}
+
+struct Handle {
+    tx: mpsc::UnboundedSender<Msg>,
+    shared: Arc<Shared>,
+}
+
+/// Live objects of every namespace.
+pub struct Registry {
+    shards: Box<[Mutex<HashMap<ObjectKey, Handle>>]>,
+    hasher: RandomState,
+    /// Live actors (entries in all shards).
+    live: AtomicUsize,
+    /// Resident cap: past it the least recently used object is asked to leave.
+    cap: usize,
+    started: Instant,
+    services: Services,
+}
+
+impl Registry {
+    pub fn new(services: Services, cap: usize) -> Arc<Registry> {
+        Arc::new(Registry {
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            hasher: RandomState::new(),
+            live: AtomicUsize::new(0),
+            cap,
+            started: Instant::now(),
+            services,
+        })
+    }
+
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    /// Live objects right now.
+    pub fn live_count(&self) -> usize {
+        self.live.load(Ordering::Relaxed)
+    }
+
+    fn shard(&self, key: &ObjectKey) -> &Mutex<HashMap<ObjectKey, Handle>> {
+        let mut h = self.hasher.build_hasher();
+        key.hash(&mut h);
+        &self.shards[h.finish() as usize % SHARDS]
+    }
+
+    /// Delivers an event to the object `id` of `class`, activating it if needed. The receiver
+    /// yields the outcome once it may be released.
+    pub fn send(
+        self: &Arc<Self>,
+        class: &Arc<Class>,
+        id: ObjectId,
+        name: Option<String>,
+        event: Event,
+    ) -> oneshot::Receiver<FetchResult> {
+        let (reply, rx) = oneshot::channel();
+        let key = ObjectKey::new(&class.config.binding, &id);
+        let mut msg = Msg::Event { event, name, reply };
+        let mut created = false;
+        {
+            let mut shard = self.shard(&key).lock().expect("registry lock");
+            loop {
+                match shard.entry(key.clone()) {
+                    Entry::Occupied(e) => match e.get().tx.send(msg) {
+                        Ok(()) => break,
+                        Err(mpsc::error::SendError(m)) => {
+                            // The actor died without leaving (a host bug): replace it.
+                            tracing::error!("object actor vanished; starting a new one");
+                            e.remove();
+                            self.live.fetch_sub(1, Ordering::SeqCst);
+                            msg = m;
+                        }
+                    },
+                    Entry::Vacant(v) => {
+                        let handle = self.spawn(class, key.clone(), id);
+                        handle.tx.send(msg).ok().expect("new mailbox is open");
+                        v.insert(handle);
+                        self.live.fetch_add(1, Ordering::SeqCst);
+                        created = true;
+                        break;
+                    }
+                }
+            }
+        }
+        if created && self.live_count() > self.cap {
+            self.make_room();
+        }
+        rx
+    }
+
+    fn spawn(self: &Arc<Self>, class: &Arc<Class>, key: ObjectKey, id: ObjectId) -> Handle {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared::default());
+        shared.touch(self);
+        let actor = Actor {
+            registry: self.clone(),
+            class: class.clone(),
+            identity: Identity {
+                namespace: class.config.binding.clone(),
+                id,
+                name: None,
+            },
+            shared: shared.clone(),
+            generation: 0,
+            live: None,
+            spare: Some(ObjectStorage::new(
+                self.services.db.clone(),
+                key.clone(),
+                class.config.limits,
+            )),
+            name_recorded: false,
+            key,
+        };
+        tokio::spawn(actor.run(rx));
+        Handle { tx, shared }
+    }
+
+    /// Removes the actor of `key` if its mailbox is empty and none of its commits are in flight.
+    /// Returns whether it may now end.
+    pub(crate) fn retire(
+        &self,
+        key: &ObjectKey,
+        shared: &Shared,
+        rx: &mpsc::UnboundedReceiver<Msg>,
+    ) -> bool {
+        let mut shard = self.shard(key).lock().expect("registry lock");
+        if !rx.is_empty() || shared.commit.in_flight.load(Ordering::SeqCst) != 0 {
+            return false;
+        }
+        if shard.remove(key).is_some() {
+            self.live.fetch_sub(1, Ordering::SeqCst);
+        }
+        true
+    }
+
+    /// Asks the least recently used object to leave memory.
+    pub(crate) fn make_room(&self) {
+        let mut oldest: Option<(u64, mpsc::UnboundedSender<Msg>)> = None;
+        for shard in self.shards.iter() {
+            let shard = shard.lock().expect("registry lock");
+            for h in shard.values() {
+                let t = h.shared.last_used.load(Ordering::Relaxed);
+                if oldest.as_ref().is_none_or(|(o, _)| t < *o) {
+                    oldest = Some((t, h.tx.clone()));
+                }
+            }
+        }
+        if let Some((_, tx)) = oldest {
+            let _ = tx.send(Msg::Evict);
+        }
+    }
+}
