@@ -20,7 +20,6 @@ use axum::routing::{any, get};
 use serde_json::json;
 
 use crate::bindings::types;
-use crate::commit::CommitError;
 use crate::engine::Class;
 use crate::id::ObjectId;
 use crate::object::{Event, EventError};
@@ -60,6 +59,13 @@ pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, axum::Json(json!({ "error": message.into() }))).into_response()
 }
 
+fn no_route() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "no route: use /{binding}/{name}/..., /_/id/{binding}/{id}/... or /_/health",
+    )
+}
+
 type St = State<Arc<AppState>>;
 
 async fn by_name(st: St, Path((binding, name)): Path<(String, String)>, req: Request) -> Response {
@@ -87,6 +93,10 @@ async fn by_id_rest(
 }
 
 fn class<'a>(st: &'a AppState, binding: &str) -> Result<&'a Arc<Class>, Response> {
+    if binding.starts_with('_') {
+        // Reserved for the host's own routes; bindings never start with `_`.
+        return Err(no_route());
+    }
     st.classes.get(binding).ok_or_else(|| {
         error(
             StatusCode::NOT_FOUND,
@@ -195,9 +205,6 @@ async fn deliver(
     let rx = st.registry.send(class, id, name, Event::Fetch(request));
     match rx.await {
         Ok(Ok(resp)) => to_http(resp),
-        Ok(Err(EventError::Commit(e @ CommitError::ShuttingDown))) => {
-            error(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
-        }
         Ok(Err(EventError::Commit(e))) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
         Ok(Err(EventError::Guest(e))) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         Err(_) => error(

@@ -77,9 +77,20 @@ fn run() -> anyhow::Result<()> {
                 // Tests and scripts wait for this exact line.
                 println!("holdfast listening on http://{addr}");
                 tracing::info!(%addr, classes = config.classes.len(), "serving");
-                server.serve().await?;
+                server.serve(shutdown_signal()).await?;
+                tracing::info!("stopped");
                 anyhow::Ok(())
             })
         }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("install the SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
     }
 }

@@ -104,9 +104,15 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// Serves until the process ends.
-    pub async fn serve(self) -> std::io::Result<()> {
+    /// Serves until `shutdown` resolves, then stops accepting connections and finishes the
+    /// requests in progress (their commits included).
+    pub async fn serve(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let app = router(self.state);
-        axum::serve(self.listener, app).await
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
     }
 }

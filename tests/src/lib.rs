@@ -1,1 +1,238 @@
+//! Test harness: starts the real `holdfast` binary on 127.0.0.1 with port 0 and a temporary data
+//! directory, and talks to it with real HTTP clients.
+//!
+//! The binary and the guest components must be built first (`scripts/test.sh` does; or
+//! `scripts/setup.sh`). `HOLDFAST_BIN` overrides the binary's path.
 
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the repository")
+        .to_owned()
+}
+
+/// The `holdfast` binary under test.
+pub fn holdfast_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("HOLDFAST_BIN") {
+        return PathBuf::from(p);
+    }
+    let p = root().join("target/release/holdfast");
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/test.sh (or scripts/setup.sh) to build it",
+        p.display()
+    );
+    p
+}
+
+/// A guest component built by scripts/build-guests.sh.
+pub fn guest(name: &str) -> PathBuf {
+    let p = root().join(format!("target/wasm32-wasip2/release/{name}.wasm"));
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/test.sh (or scripts/setup.sh) to build the guests",
+        p.display()
+    );
+    p
+}
+
+/// One `[[class]]` entry.
+pub fn class(binding: &str, class: &str, component: &Path) -> String {
+    format!(
+        "[[class]]\nbinding = \"{binding}\"\nclass = \"{class}\"\ncomponent = \"{}\"\n",
+        component.display()
+    )
+}
+
+/// The config serving the counter example as `counter` and the test guest as `trap`.
+pub fn default_config() -> String {
+    format!(
+        "{}{}",
+        class("counter", "Counter", &guest("counter")),
+        class("trap", "Trapper", &guest("trapper"))
+    )
+}
+
+/// A running server process.
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+    /// Keeps the config, data and log directory alive.
+    dir: tempfile::TempDir,
+    pub data: PathBuf,
+    config: PathBuf,
+}
+
+impl Server {
+    /// Starts a server with `config` (TOML) and a fresh data directory.
+    pub fn start(config: &str) -> Result<Server> {
+        let dir = tempfile::tempdir()?;
+        let data = dir.path().join("data");
+        Self::start_in(dir, data, config)
+    }
+
+    fn start_in(dir: tempfile::TempDir, data: PathBuf, config: &str) -> Result<Server> {
+        let config_path = dir.path().join("holdfast.toml");
+        std::fs::write(&config_path, config)?;
+        let (child, addr) = spawn(&config_path, &data, &dir.path().join("server.log"))?;
+        Ok(Server {
+            child,
+            addr,
+            dir,
+            data,
+            config: config_path,
+        })
+    }
+
+    /// The full URL of `path` (which starts with `/`).
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// What the server has logged so far (stderr).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// Kills the process with SIGKILL and starts it again on the same data.
+    pub fn kill9_and_restart(mut self) -> Result<Server> {
+        self.child.kill()?;
+        self.child.wait()?;
+        let config = std::fs::read_to_string(&self.config)?;
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir()?);
+        Self::start_in(dir, self.data.clone(), &config)
+    }
+
+    /// Stops the process with SIGTERM (a clean shutdown), waits for it, and starts it again on
+    /// the same data.
+    pub fn restart(mut self) -> Result<Server> {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()?;
+        anyhow::ensure!(status.success(), "kill -TERM failed");
+        let exit = self.child.wait()?;
+        anyhow::ensure!(
+            exit.success(),
+            "holdfast exited with {exit} on SIGTERM: {}",
+            self.log()
+        );
+        let config = std::fs::read_to_string(&self.config)?;
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir()?);
+        Self::start_in(dir, self.data.clone(), &config)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn(config: &Path, data: &Path, log: &Path) -> Result<(Child, SocketAddr)> {
+    let log_file = std::fs::File::create(log)?;
+    let mut child = Command::new(holdfast_bin())
+        .arg("serve")
+        .arg("--config")
+        .arg(config)
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .arg("--data")
+        .arg(data)
+        .env("HOLDFAST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(log_file)
+        .spawn()
+        .context("starting holdfast")?;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(addr) = line.strip_prefix("holdfast listening on http://") {
+                let _ = tx.send(addr.to_owned());
+            }
+        }
+    });
+    match rx.recv_timeout(Duration::from_secs(120)) {
+        Ok(addr) => Ok((child, addr.parse()?)),
+        Err(_) => {
+            let _ = child.kill();
+            let status = child.wait()?;
+            bail!(
+                "holdfast did not start ({status}): {}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            )
+        }
+    }
+}
+
+/// Runs `holdfast serve` with `config` and returns its exit status and stderr; for configs that
+/// must be refused.
+pub fn run_expecting_failure(config: &str) -> Result<(bool, String)> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("holdfast.toml");
+    std::fs::write(&path, config)?;
+    run_cli(&[
+        "serve",
+        "--config",
+        path.to_str().expect("utf-8 path"),
+        "--listen",
+        "127.0.0.1:0",
+        "--data",
+        dir.path().join("data").to_str().expect("utf-8 path"),
+    ])
+}
+
+/// Runs the binary with `args`, expecting it to exit within a minute; returns (success, stderr).
+pub fn run_cli(args: &[&str]) -> Result<(bool, String)> {
+    let mut child = Command::new(holdfast_bin())
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let stderr = child.stderr.take().expect("piped stderr");
+    let reader = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
+    for _ in 0..600 {
+        if let Some(status) = child.try_wait()? {
+            return Ok((status.success(), reader.join().unwrap_or_default()));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    bail!("holdfast {args:?} did not exit")
+}
+
+/// A shared HTTP client.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()
+        .expect("http client")
+}
+
+/// Sends a request and returns (status, JSON body).
+pub async fn call(
+    c: &reqwest::Client,
+    method: reqwest::Method,
+    url: impl reqwest::IntoUrl,
+) -> Result<(u16, serde_json::Value)> {
+    let url = url.into_url()?;
+    let r = c.request(method, url.clone()).send().await?;
+    let status = r.status().as_u16();
+    let text = r.text().await?;
+    let json = serde_json::from_str(&text)
+        .with_context(|| format!("response of {url} is not JSON: {text}"))?;
+    Ok((status, json))
+}

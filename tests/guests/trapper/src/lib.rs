@@ -126,7 +126,13 @@ impl DurableObject for Trapper {
             }
             (Method::Post, ["alloc"]) => {
                 let mb: usize = param!(req, "mb");
-                let mut block = vec![0u8; mb << 20];
+                let Some(len) = mb.checked_mul(1 << 20) else {
+                    return Ok(Response::error(
+                        400,
+                        format!("{mb} MiB do not fit in memory"),
+                    ));
+                };
+                let mut block = vec![0u8; len];
                 // Write every page so the memory is really committed.
                 for byte in block.iter_mut().step_by(4096) {
                     *byte = 1;
