@@ -39,6 +39,7 @@ pub struct AppState {
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/_/health", get(|| async { "ok" }))
+        .route("/_/metrics", get(metrics))
         .route("/_/id/{binding}/{id}", any(by_id))
         .route("/_/id/{binding}/{id}/", any(by_id))
         .route("/_/id/{binding}/{id}/{*rest}", any(by_id_rest))
@@ -67,6 +68,14 @@ fn no_route() -> Response {
 }
 
 type St = State<Arc<AppState>>;
+
+async fn metrics(State(st): St) -> Response {
+    let s = st.registry.services();
+    let text = s
+        .metrics
+        .render(st.registry.live_count(), s.committer.stats());
+    ([("content-type", "text/plain; version=0.0.4")], text).into_response()
+}
 
 async fn by_name(st: St, Path((binding, name)): Path<(String, String)>, req: Request) -> Response {
     route_name(st, binding, name, String::new(), req).await

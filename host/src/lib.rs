@@ -20,6 +20,7 @@ mod host_impl;
 mod http;
 mod id;
 mod instance;
+mod metrics;
 mod namespaces;
 mod object;
 mod object_storage;
@@ -32,6 +33,7 @@ pub use config::{ClassConfig, Config, ConfigError, Limits, RuntimeConfig, Server
 pub use engine::{Class, Engine, EngineError, PoolSize};
 pub use id::{IdError, NamespaceKey, ObjectId};
 pub use instance::GuestFailure;
+pub use metrics::Metrics;
 pub use namespaces::{Namespaces, ParseIdError, UnknownNamespace};
 pub use object::EventError;
 pub use object_storage::{ListOptions, ObjectStorage, StorageError};

@@ -173,12 +173,22 @@ impl Actor {
                 l.set_name(n);
             }
         }
+        let metrics = &self.registry.services().metrics;
+        metrics.events.fetch_add(1, Ordering::Relaxed);
+        let cold_start = self.live.is_none().then(std::time::Instant::now);
         let live = match self.ensure_live().await {
             Ok(l) => l,
             Err(f) => return self.release(None, reply, Err(f.into())),
         };
         let limits = self.class.config.limits;
-        match live.fetch(&limits, req).await {
+        let outcome = live.fetch(&limits, req).await;
+        if let Some(t) = cold_start {
+            self.registry
+                .services()
+                .metrics
+                .record_activation(t.elapsed());
+        }
+        match outcome {
             Ok((mut live, Ok(resp))) => {
                 let mut writes = live.storage().finish_event();
                 self.live = Some(live);
@@ -196,6 +206,11 @@ impl Actor {
                 self.release(None, reply, Err(f.into()));
             }
             Err((mut storage, f)) => {
+                self.registry
+                    .services()
+                    .metrics
+                    .traps
+                    .fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(namespace = %self.identity.namespace, object = %self.identity.id, "{f}");
                 storage.abort_event();
                 self.spare = Some(storage);

@@ -17,6 +17,7 @@ use crate::commit::{CommitState, Committer};
 use crate::engine::{Class, Engine};
 use crate::id::ObjectId;
 use crate::instance::Identity;
+use crate::metrics::Metrics;
 use crate::namespaces::Namespaces;
 use crate::object::{Actor, Event, FetchResult, Msg};
 use crate::object_storage::ObjectStorage;
@@ -30,6 +31,7 @@ pub struct Services {
     pub db: Db,
     pub committer: Committer,
     pub namespaces: Namespaces,
+    pub metrics: Metrics,
 }
 
 /// State an actor shares with the registry and the committer.
@@ -178,6 +180,10 @@ impl Registry {
         }
         if shard.remove(key).is_some() {
             self.live.fetch_sub(1, Ordering::SeqCst);
+            self.services
+                .metrics
+                .evictions
+                .fetch_add(1, Ordering::Relaxed);
         }
         true
     }

@@ -10,6 +10,7 @@ use crate::commit::Committer;
 use crate::config::Config;
 use crate::engine::{Engine, EngineError, PoolSize};
 use crate::http::{AppState, router};
+use crate::metrics::Metrics;
 use crate::namespaces::Namespaces;
 use crate::registry::{Registry, Services};
 use crate::storage::{Db, DbError};
@@ -80,6 +81,7 @@ impl Server {
                 db,
                 committer,
                 namespaces,
+                metrics: Metrics::default(),
             },
             cap as usize,
         );

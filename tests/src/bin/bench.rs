@@ -1,1 +1,315 @@
-fn main() {}
+//! `holdfast-bench`: the core benchmark. Starts the real release binary on 127.0.0.1 serving the
+//! counter example, drives it from one core with keep-alive HTTP/1.1 connections, and prints the
+//! figures the README quotes:
+//!
+//! - hot: durable increments on one object (req/s, p50/p99), checked against the final value;
+//! - many: durable increments spread uniformly over `--objects` objects;
+//! - cold: activation (instantiate + first event) p50/p99, measured by the host
+//!   (`holdfast_activation_seconds` at /_/metrics) over sequential first requests to fresh objects,
+//!   and the client-side latency of those requests next to warm ones;
+//! - memory: resident memory per live idle object after creating `--objects` objects.
+//!
+//! Run with `scripts/bench.sh` (builds first). Every figure line starts with `FIG`.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use hdrhistogram::Histogram;
+use holdfast_tests::{Server, class, guest};
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+#[derive(Parser, Clone)]
+#[command(about = "Holdfast core benchmark (see scripts/bench.sh)")]
+struct Args {
+    /// Seconds of load per throughput phase.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Concurrent connections.
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    /// Objects in the spread and memory phases.
+    #[arg(long, default_value_t = 10_000)]
+    objects: usize,
+    /// Fresh objects activated one after another in the cold phase.
+    #[arg(long, default_value_t = 2_000)]
+    cold: usize,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    // The load generator gets one core; the server has the rest.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(run(args))
+}
+
+fn config() -> String {
+    class("counter", "Counter", &guest("counter"))
+}
+
+async fn run(args: Args) -> Result<()> {
+    let d = Duration::from_secs(args.duration);
+    {
+        let s = Server::start(&config())?;
+        let hot = load(s.addr, args.connections, d, |_| {
+            "/counter/hot/increment".into()
+        })
+        .await?;
+        report("hot_incr", &hot);
+        let (_, body) = request(s.addr, "GET", "/counter/hot").await?;
+        let v: serde_json::Value = serde_json::from_slice(&body)?;
+        if v["value"].as_u64() != Some(hot.ok) {
+            bail!(
+                "hot object holds {} but {} increments were acknowledged",
+                v["value"],
+                hot.ok
+            );
+        }
+        let n = args.objects;
+        let many = load(s.addr, args.connections, d, move |r| {
+            format!("/counter/m{}/increment", r % n as u64)
+        })
+        .await?;
+        report("many_incr", &many);
+    }
+    {
+        let s = Server::start(&config())?;
+        request(s.addr, "POST", "/counter/warmup/increment").await?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let rss_before = s.rss_kib()?;
+
+        let mut conn = Conn::open(s.addr).await?;
+        let mut cold = Histogram::<u64>::new(3)?;
+        let mut warm = Histogram::<u64>::new(3)?;
+        for i in 0..args.cold {
+            let t = Instant::now();
+            conn.send("POST", &format!("/counter/c{i}/increment"))
+                .await?;
+            cold.record(t.elapsed().as_micros() as u64)?;
+        }
+        for i in 0..args.cold {
+            let t = Instant::now();
+            conn.send("POST", &format!("/counter/c{i}/increment"))
+                .await?;
+            warm.record(t.elapsed().as_micros() as u64)?;
+        }
+        let metrics = String::from_utf8(request(s.addr, "GET", "/_/metrics").await?.1)?;
+        let q = |quantile: &str| -> Result<f64> {
+            let key = format!("holdfast_activation_seconds{{quantile=\"{quantile}\"}} ");
+            let line = metrics
+                .lines()
+                .find(|l| l.starts_with(&key))
+                .context("activation metric")?;
+            Ok(line[key.len()..].parse::<f64>()? * 1e6)
+        };
+        fig("cold_activation_p50", q("0.5")?, "us");
+        fig("cold_activation_p99", q("0.99")?, "us");
+        fig(
+            "cold_request_client_p50",
+            cold.value_at_quantile(0.5) as f64,
+            "us",
+        );
+        fig(
+            "cold_request_client_p99",
+            cold.value_at_quantile(0.99) as f64,
+            "us",
+        );
+        fig(
+            "warm_request_client_p50",
+            warm.value_at_quantile(0.5) as f64,
+            "us",
+        );
+        fig(
+            "warm_request_client_p99",
+            warm.value_at_quantile(0.99) as f64,
+            "us",
+        );
+
+        // Memory: bring the live objects up to `objects`, let them go idle, read RSS.
+        let extra = args.objects.saturating_sub(args.cold + 1);
+        let start = args.cold as u64;
+        let created = load_n(s.addr, args.connections, extra as u64, move |r| {
+            format!("/counter/c{}/increment", start + r)
+        })
+        .await?;
+        if created.errors > 0 {
+            bail!("{} errors while creating objects", created.errors);
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let rss_after = s.rss_kib()?;
+        let metrics = String::from_utf8(request(s.addr, "GET", "/_/metrics").await?.1)?;
+        let live: f64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("holdfast_live_objects "))
+            .context("live metric")?
+            .parse()?;
+        fig("rss_idle_kib", rss_before as f64, "KiB");
+        fig("rss_with_live_objects_kib", rss_after as f64, "KiB");
+        fig("live_objects", live, "objects");
+        fig(
+            "rss_per_live_object_kib",
+            (rss_after - rss_before) as f64 / (live - 1.0),
+            "KiB",
+        );
+    }
+    Ok(())
+}
+
+fn fig(name: &str, value: f64, unit: &str) {
+    println!("FIG {name} {value:.1} {unit}");
+}
+
+fn report(name: &str, r: &LoadResult) {
+    fig(
+        &format!("{name}_rps"),
+        r.ok as f64 / r.elapsed.as_secs_f64(),
+        "req/s",
+    );
+    fig(
+        &format!("{name}_p50_ms"),
+        r.hist.value_at_quantile(0.5) as f64 / 1000.0,
+        "ms",
+    );
+    fig(
+        &format!("{name}_p99_ms"),
+        r.hist.value_at_quantile(0.99) as f64 / 1000.0,
+        "ms",
+    );
+    fig(&format!("{name}_errors"), r.errors as f64, "count");
+}
+
+struct LoadResult {
+    ok: u64,
+    errors: u64,
+    elapsed: Duration,
+    hist: Histogram<u64>,
+}
+
+/// One keep-alive HTTP/1.1 connection.
+struct Conn {
+    sender: hyper::client::conn::http1::SendRequest<Empty<Bytes>>,
+    host: String,
+}
+
+impl Conn {
+    async fn open(addr: SocketAddr) -> Result<Conn> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(conn);
+        Ok(Conn {
+            sender,
+            host: addr.to_string(),
+        })
+    }
+
+    async fn send(&mut self, method: &str, path: &str) -> Result<(u16, Vec<u8>)> {
+        let req = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", &self.host)
+            .body(Empty::new())?;
+        let resp = self.sender.send_request(req).await?;
+        let status = resp.status().as_u16();
+        let body = resp.into_body().collect().await?.to_bytes().to_vec();
+        Ok((status, body))
+    }
+}
+
+async fn request(addr: SocketAddr, method: &str, path: &str) -> Result<(u16, Vec<u8>)> {
+    Conn::open(addr).await?.send(method, path).await
+}
+
+/// `connections` clients sending POSTs to `path(i)` (i random) until `d` has passed.
+async fn load(
+    addr: SocketAddr,
+    connections: usize,
+    d: Duration,
+    path: impl Fn(u64) -> String + Clone + 'static,
+) -> Result<LoadResult> {
+    drive(
+        addr,
+        connections,
+        Some(Instant::now() + d),
+        None,
+        move |_, r| path(r),
+    )
+    .await
+}
+
+/// `connections` clients sending `total` POSTs to `path(0..total)`, each index once.
+async fn load_n(
+    addr: SocketAddr,
+    connections: usize,
+    total: u64,
+    path: impl Fn(u64) -> String + Clone + 'static,
+) -> Result<LoadResult> {
+    drive(addr, connections, None, Some(total), move |i, _| path(i)).await
+}
+
+async fn drive(
+    addr: SocketAddr,
+    connections: usize,
+    until: Option<Instant>,
+    total: Option<u64>,
+    path: impl Fn(u64, u64) -> String + Clone + 'static,
+) -> Result<LoadResult> {
+    let next = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    let local = tokio::task::LocalSet::new();
+    for _ in 0..connections {
+        let path = path.clone();
+        let next = next.clone();
+        tasks.push(local.spawn_local(async move {
+            let mut conn = Conn::open(addr).await?;
+            let mut hist = Histogram::<u64>::new(3)?;
+            let (mut ok, mut errors) = (0u64, 0u64);
+            loop {
+                if until.is_some_and(|u| Instant::now() >= u) {
+                    break;
+                }
+                let i = next.get();
+                if total.is_some_and(|t| i >= t) {
+                    break;
+                }
+                next.set(i + 1);
+                let p = path(i, rand::random::<u64>());
+                let t = Instant::now();
+                let (status, _) = conn.send("POST", &p).await?;
+                hist.record(t.elapsed().as_micros().max(1) as u64)?;
+                if status < 400 {
+                    ok += 1;
+                } else {
+                    errors += 1;
+                }
+            }
+            anyhow::Ok((ok, errors, hist))
+        }));
+    }
+    let mut result = LoadResult {
+        ok: 0,
+        errors: 0,
+        elapsed: Duration::ZERO,
+        hist: Histogram::new(3)?,
+    };
+    local
+        .run_until(async {
+            for t in tasks {
+                let (ok, errors, hist) = t.await??;
+                result.ok += ok;
+                result.errors += errors;
+                result.hist.add(hist)?;
+            }
+            anyhow::Ok(())
+        })
+        .await?;
+    result.elapsed = started.elapsed();
+    Ok(result)
+}
