@@ -7,7 +7,7 @@ use wasmtime::Result;
 
 use crate::bindings::{context, objects, storage, types};
 use crate::instance::StoreData;
-use crate::object_storage::{ListOptions, StorageError};
+use crate::object_storage::{ListOptions, Outcome, StorageError};
 use crate::storage::DbError;
 
 type Guest<T> = std::result::Result<T, storage::StorageError>;
@@ -29,9 +29,7 @@ fn trap(e: DbError) -> wasmtime::Error {
     wasmtime::Error::msg(e.to_string())
 }
 
-fn lift<T>(
-    r: std::result::Result<std::result::Result<T, StorageError>, DbError>,
-) -> Result<Guest<T>> {
+fn lift<T>(r: Outcome<T>) -> Result<Guest<T>> {
     r.map_err(trap).map(|inner| inner.map_err(to_wit))
 }
 

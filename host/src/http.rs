@@ -101,19 +101,19 @@ async fn by_id_rest(
     route_id(st, binding, id, rest, req).await
 }
 
-fn class<'a>(st: &'a AppState, binding: &str) -> Result<&'a Arc<Class>, Response> {
+fn class<'a>(st: &'a AppState, binding: &str) -> Result<&'a Arc<Class>, Box<Response>> {
     if binding.starts_with('_') {
         // Reserved for the host's own routes; bindings never start with `_`.
-        return Err(no_route());
+        return Err(Box::new(no_route()));
     }
     st.classes.get(binding).ok_or_else(|| {
-        error(
+        Box::new(error(
             StatusCode::NOT_FOUND,
             format!(
                 "no binding named `{binding}` (this host serves: {})",
                 bindings(st)
             ),
-        )
+        ))
     })
 }
 
@@ -132,7 +132,7 @@ async fn route_name(
 ) -> Response {
     let class = match class(&st, &binding) {
         Ok(c) => c.clone(),
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if name.len() > MAX_NAME_BYTES {
         return error(
@@ -160,7 +160,7 @@ async fn route_id(
 ) -> Response {
     let class = match class(&st, &binding) {
         Ok(c) => c.clone(),
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let id = match st.registry.services().namespaces.parse(&binding, &id) {
         Ok(id) => id,

@@ -29,6 +29,16 @@ pub enum StorageError {
     InvalidArgument(String),
 }
 
+/// The result of a storage call: the outer error is a database failure (the host traps the
+/// guest), the inner one a refused call (the guest gets it as a value).
+pub type Outcome<T> = Result<Result<T, StorageError>, DbError>;
+
+/// Sorted (key, value-or-deleted) pairs of one layer of the merge in `list`.
+type Layer = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
+/// Lower and upper key bounds.
+type KeyRange = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+
 /// Options of `list`, as in the contract.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListOptions {
@@ -164,17 +174,14 @@ impl ObjectStorage {
         Ok(v)
     }
 
-    pub fn get(&mut self, key: &str) -> Result<Result<Option<Vec<u8>>, StorageError>, DbError> {
+    pub fn get(&mut self, key: &str) -> Outcome<Option<Vec<u8>>> {
         if let Err(e) = self.check_key(key) {
             return Ok(Err(e));
         }
         self.read(key.as_bytes()).map(Ok)
     }
 
-    pub fn get_many(
-        &mut self,
-        keys: &[String],
-    ) -> Result<Result<Vec<Option<Vec<u8>>>, StorageError>, DbError> {
+    pub fn get_many(&mut self, keys: &[String]) -> Outcome<Vec<Option<Vec<u8>>>> {
         if let Err(e) = self
             .check_count(keys.len())
             .and_then(|()| keys.iter().try_for_each(|k| self.check_key(k)))
@@ -205,7 +212,7 @@ impl ObjectStorage {
         Ok(())
     }
 
-    pub fn delete(&mut self, key: &str) -> Result<Result<bool, StorageError>, DbError> {
+    pub fn delete(&mut self, key: &str) -> Outcome<bool> {
         if let Err(e) = self.check_key(key) {
             return Ok(Err(e));
         }
@@ -214,7 +221,7 @@ impl ObjectStorage {
         Ok(Ok(existed))
     }
 
-    pub fn delete_many(&mut self, keys: &[String]) -> Result<Result<u32, StorageError>, DbError> {
+    pub fn delete_many(&mut self, keys: &[String]) -> Outcome<u32> {
         if let Err(e) = self
             .check_count(keys.len())
             .and_then(|()| keys.iter().try_for_each(|k| self.check_key(k)))
@@ -254,10 +261,7 @@ impl ObjectStorage {
 
     /// Entries within the bounds of `opts`, merging the three layers (event over cache over
     /// committed), in key order or reverse.
-    pub fn list(
-        &mut self,
-        opts: &ListOptions,
-    ) -> Result<Result<Vec<(String, Vec<u8>)>, StorageError>, DbError> {
+    pub fn list(&mut self, opts: &ListOptions) -> Outcome<Vec<(String, Vec<u8>)>> {
         let (lower, upper) = match bounds(opts) {
             Ok(Some(b)) => b,
             Ok(None) => return Ok(Ok(Vec::new())),
@@ -269,7 +273,7 @@ impl ObjectStorage {
         }
         let lo = as_ref_bound(&lower);
         let hi = as_ref_bound(&upper);
-        let layer = |m: &BTreeMap<Vec<u8>, Option<Vec<u8>>>| -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+        let layer = |m: &BTreeMap<Vec<u8>, Option<Vec<u8>>>| -> Layer {
             let it = m
                 .range::<[u8], _>((lo, hi))
                 .map(|(k, v)| (k.clone(), v.clone()));
@@ -291,7 +295,7 @@ impl ObjectStorage {
             // to fill `limit` after the overlay's deletions.
             let hidden = layers.iter().map(Vec::len).sum::<usize>();
             let want = limit.saturating_add(hidden);
-            let mut committed: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
+            let mut committed: Layer = Vec::new();
             self.db.scan(&self.object, lo, hi, opts.reverse, |k, v| {
                 committed.push((k.to_vec(), Some(v.to_vec())));
                 committed.len() < want
@@ -312,7 +316,7 @@ fn as_ref_bound(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
 }
 
 /// The key bounds of `opts`; `Ok(None)` when the range is empty.
-fn bounds(opts: &ListOptions) -> Result<Option<(Bound<Vec<u8>>, Bound<Vec<u8>>)>, StorageError> {
+fn bounds(opts: &ListOptions) -> Result<Option<KeyRange>, StorageError> {
     if opts.start.is_some() && opts.start_after.is_some() {
         return Err(StorageError::InvalidArgument(
             "`start` and `start-after` cannot both be set".into(),
@@ -356,12 +360,7 @@ fn bounds(opts: &ListOptions) -> Result<Option<(Bound<Vec<u8>>, Bound<Vec<u8>>)>
 
 /// Merges sorted layers (highest priority first); the first layer holding a key decides its
 /// value, `None` hides it.
-fn merge(
-    layers: Vec<Vec<(Vec<u8>, Option<Vec<u8>>)>>,
-    reverse: bool,
-    limit: usize,
-    out: &mut Vec<(String, Vec<u8>)>,
-) {
+fn merge(layers: Vec<Layer>, reverse: bool, limit: usize, out: &mut Vec<(String, Vec<u8>)>) {
     let mut iters: Vec<_> = layers
         .into_iter()
         .map(|l| l.into_iter().peekable())

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -90,9 +90,7 @@ impl Registry {
     }
 
     fn shard(&self, key: &ObjectKey) -> &Mutex<HashMap<ObjectKey, Handle>> {
-        let mut h = self.hasher.build_hasher();
-        key.hash(&mut h);
-        &self.shards[h.finish() as usize % SHARDS]
+        &self.shards[self.hasher.hash_one(key) as usize % SHARDS]
     }
 
     /// Delivers an event to the object `id` of `class`, activating it if needed. The receiver
@@ -124,7 +122,9 @@ impl Registry {
                     },
                     Entry::Vacant(v) => {
                         let handle = self.spawn(class, key.clone(), id);
-                        handle.tx.send(msg).ok().expect("new mailbox is open");
+                        if handle.tx.send(msg).is_err() {
+                            unreachable!("a new mailbox is open");
+                        }
                         v.insert(handle);
                         self.live.fetch_add(1, Ordering::SeqCst);
                         created = true;

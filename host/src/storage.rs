@@ -131,21 +131,6 @@ impl WriteSet {
     pub fn is_empty(&self) -> bool {
         !self.cleared && self.puts.is_empty() && self.alarm.is_none() && self.name.is_none()
     }
-
-    /// Folds a later write set into this one.
-    pub fn merge(&mut self, later: WriteSet) {
-        if later.cleared {
-            self.cleared = true;
-            self.puts.clear();
-        }
-        self.puts.extend(later.puts);
-        if later.alarm.is_some() {
-            self.alarm = later.alarm;
-        }
-        if later.name.is_some() {
-            self.name = later.name;
-        }
-    }
 }
 
 /// The database: committed state, shared by every object.
@@ -217,7 +202,11 @@ impl Db {
         );
         let range = t.range::<&[u8]>(bounds)?;
         let n = obj.as_bytes().len();
-        let mut visit = |item: Result<(redb::AccessGuard<&[u8]>, redb::AccessGuard<&[u8]>), _>| {
+        type Item<'a> = (
+            redb::AccessGuard<'a, &'static [u8]>,
+            redb::AccessGuard<'a, &'static [u8]>,
+        );
+        let mut visit = |item: Result<Item<'_>, redb::StorageError>| {
             item.map(|(k, v)| f(&k.value()[n..], v.value()))
         };
         if reverse {
