@@ -165,6 +165,23 @@ impl Actor {
         reply: oneshot::Sender<FetchResult>,
     ) {
         self.check_generation();
+        let name = match name {
+            Some(n) => Some(n),
+            // Addressed by ID on activation: the name recorded by an earlier activation, if any.
+            None if self.live.is_none() && self.identity.name.is_none() => {
+                match self.registry.services().db.name(&self.key) {
+                    Ok(n) => {
+                        self.name_recorded = n.is_some();
+                        n
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot read an object's name");
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
         if let Some(n) = name
             && self.identity.name.is_none()
         {
