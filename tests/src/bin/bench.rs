@@ -38,6 +38,12 @@ struct Args {
     /// Fresh objects activated one after another in the cold phase.
     #[arg(long, default_value_t = 2_000)]
     cold: usize,
+    /// Skip the throughput phases (hot, many).
+    #[arg(long)]
+    skip_throughput: bool,
+    /// Skip the cold-activation and memory phases.
+    #[arg(long)]
+    skip_cold: bool,
 }
 
 fn main() -> Result<()> {
@@ -55,7 +61,7 @@ fn config() -> String {
 
 async fn run(args: Args) -> Result<()> {
     let d = Duration::from_secs(args.duration);
-    {
+    if !args.skip_throughput {
         let s = Server::start(&config())?;
         let hot = load(s.addr, args.connections, d, |_| {
             "/counter/hot/increment".into()
@@ -78,7 +84,7 @@ async fn run(args: Args) -> Result<()> {
         .await?;
         report("many_incr", &many);
     }
-    {
+    if !args.skip_cold {
         let s = Server::start(&config())?;
         request(s.addr, "POST", "/counter/warmup/increment").await?;
         tokio::time::sleep(Duration::from_millis(500)).await;
