@@ -17,6 +17,7 @@ use std::thread;
 
 use tokio::sync::mpsc;
 
+use crate::alarm::AlarmWaker;
 use crate::storage::{Db, DbError, ObjectKey, WriteSet, apply};
 
 /// Why a job's writes were not committed.
@@ -76,14 +77,14 @@ pub struct CommitStats {
 const MAX_BATCH: usize = 4096;
 
 impl Committer {
-    /// Starts the committer thread for `db`.
-    pub fn start(db: Db) -> Committer {
+    /// Starts the committer thread for `db`; commits that set an alarm wake `alarms`.
+    pub fn start(db: Db, alarms: Arc<AlarmWaker>) -> Committer {
         let (tx, rx) = mpsc::unbounded_channel();
         let stats = Arc::new(CommitStats::default());
         let s = stats.clone();
         thread::Builder::new()
             .name("holdfast-commit".into())
-            .spawn(move || run(db, rx, s))
+            .spawn(move || run(db, rx, s, alarms))
             .expect("spawn the committer thread");
         Committer { tx, stats }
     }
@@ -102,7 +103,12 @@ impl Committer {
     }
 }
 
-fn run(db: Db, mut rx: mpsc::UnboundedReceiver<Job>, stats: Arc<CommitStats>) {
+fn run(
+    db: Db,
+    mut rx: mpsc::UnboundedReceiver<Job>,
+    stats: Arc<CommitStats>,
+    alarms: Arc<AlarmWaker>,
+) {
     let mut batch = Vec::new();
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
@@ -112,11 +118,19 @@ fn run(db: Db, mut rx: mpsc::UnboundedReceiver<Job>, stats: Arc<CommitStats>) {
                 Err(_) => break,
             }
         }
-        commit_batch(&db, &mut batch, &stats);
+        let sets_alarm = batch.iter().any(|j| {
+            j.writes
+                .as_ref()
+                .is_some_and(|w| matches!(w.alarm, Some(Some(_))))
+        });
+        if commit_batch(&db, &mut batch, &stats) && sets_alarm {
+            alarms.wake();
+        }
     }
 }
 
-fn commit_batch(db: &Db, batch: &mut Vec<Job>, stats: &CommitStats) {
+/// Commits and releases one batch; returns whether the commit succeeded.
+fn commit_batch(db: &Db, batch: &mut Vec<Job>, stats: &CommitStats) -> bool {
     let stale = |j: &Job| j.state.generation.load(Ordering::SeqCst) != j.generation;
     let has_writes = batch.iter().any(|j| j.writes.is_some() && !stale(j));
     let outcome: Result<(), DbError> = if has_writes {
@@ -149,6 +163,7 @@ fn commit_batch(db: &Db, batch: &mut Vec<Job>, stats: &CommitStats) {
         job.state.in_flight.fetch_sub(1, Ordering::SeqCst);
         (job.release)(result);
     }
+    outcome.is_ok()
 }
 
 fn write_all(db: &Db, batch: &[Job], stale: &dyn Fn(&Job) -> bool) -> Result<(), DbError> {

@@ -40,7 +40,37 @@ pub struct Config {
     pub path: PathBuf,
     pub server: ServerConfig,
     pub runtime: RuntimeConfig,
+    pub admin: AdminConfig,
+    pub alarms: AlarmConfig,
     pub classes: Vec<ClassConfig>,
+}
+
+/// `[admin]`: the test-control and inspection API under `/_/admin/`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// Bearer token the admin API requires; without one the admin API is disabled. The
+    /// environment variable `HOLDFAST_ADMIN_TOKEN` overrides it.
+    pub token: Option<String>,
+}
+
+/// `[alarms]`: retries of failed alarm handlers.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlarmConfig {
+    /// Delay before the first retry; each further retry doubles it (with jitter).
+    pub retry_base_ms: u64,
+    /// Retries after the first failure; then the alarm is dropped with an error in the log.
+    pub max_retries: u32,
+}
+
+impl Default for AlarmConfig {
+    fn default() -> Self {
+        AlarmConfig {
+            retry_base_ms: 2000,
+            max_retries: 6,
+        }
+    }
 }
 
 /// `[server]`: where to listen and keep data, and request-level limits.
@@ -171,6 +201,10 @@ struct RawConfig {
     runtime: RuntimeConfig,
     #[serde(default)]
     limits: PartialLimits,
+    #[serde(default)]
+    admin: AdminConfig,
+    #[serde(default)]
+    alarms: AlarmConfig,
     #[serde(default, rename = "class")]
     classes: Vec<RawClass>,
 }
@@ -246,6 +280,18 @@ impl Config {
                 "must be at least 1".into(),
             ));
         }
+        if raw.admin.token.as_deref().is_some_and(|t| t.len() < 16) {
+            return Err(invalid(
+                "admin.token".into(),
+                "must be at least 16 characters".into(),
+            ));
+        }
+        if raw.alarms.retry_base_ms == 0 {
+            return Err(invalid(
+                "alarms.retry_base_ms".into(),
+                "must be greater than 0".into(),
+            ));
+        }
         let mut server = raw.server;
         if server.data.is_relative() {
             server.data = base_dir.join(&server.data);
@@ -254,6 +300,8 @@ impl Config {
             path: path.to_owned(),
             server,
             runtime: raw.runtime,
+            admin: raw.admin,
+            alarms: raw.alarms,
             classes,
         })
     }

@@ -8,7 +8,6 @@
 //! Errors are JSON `{"error": "..."}`: unknown binding or path 404, bad or foreign ID 400, body
 //! over the limit 413, a failed or trapped event 500, a failed commit 503.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
@@ -22,7 +21,7 @@ use serde_json::json;
 use crate::bindings::types;
 use crate::engine::Class;
 use crate::id::ObjectId;
-use crate::object::{Event, EventError};
+use crate::object::{Event, EventError, Outcome};
 use crate::registry::Registry;
 
 /// Longest object name accepted in a URL.
@@ -31,8 +30,9 @@ const MAX_NAME_BYTES: usize = 1024;
 /// What the routes share.
 pub struct AppState {
     pub registry: Arc<Registry>,
-    pub classes: HashMap<String, Arc<Class>>,
     pub max_body_bytes: usize,
+    /// The admin API's bearer token; `None` disables the admin API.
+    pub admin_token: Option<String>,
 }
 
 /// The axum router of the whole server.
@@ -40,6 +40,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/_/health", get(|| async { "ok" }))
         .route("/_/metrics", get(metrics))
+        .nest("/_/admin", crate::admin::routes(state.clone()))
         .route("/_/id/{binding}/{id}", any(by_id))
         .route("/_/id/{binding}/{id}/", any(by_id))
         .route("/_/id/{binding}/{id}/{*rest}", any(by_id_rest))
@@ -106,7 +107,7 @@ fn class<'a>(st: &'a AppState, binding: &str) -> Result<&'a Arc<Class>, Box<Resp
         // Reserved for the host's own routes; bindings never start with `_`.
         return Err(Box::new(no_route()));
     }
-    st.classes.get(binding).ok_or_else(|| {
+    st.registry.class(binding).ok_or_else(|| {
         Box::new(error(
             StatusCode::NOT_FOUND,
             format!(
@@ -118,7 +119,13 @@ fn class<'a>(st: &'a AppState, binding: &str) -> Result<&'a Arc<Class>, Box<Resp
 }
 
 fn bindings(st: &AppState) -> String {
-    let mut b: Vec<_> = st.classes.keys().map(String::as_str).collect();
+    let mut b: Vec<_> = st
+        .registry
+        .services()
+        .classes
+        .keys()
+        .map(String::as_str)
+        .collect();
     b.sort_unstable();
     b.join(", ")
 }
@@ -213,7 +220,11 @@ async fn deliver(
     };
     let rx = st.registry.send(class, id, name, Event::Fetch(request));
     match rx.await {
-        Ok(Ok(resp)) => to_http(resp),
+        Ok(Ok(Outcome::Response(resp))) => to_http(resp),
+        Ok(Ok(other)) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("unexpected outcome of a request: {other:?}"),
+        ),
         Ok(Err(EventError::Commit(e))) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
         Ok(Err(EventError::Guest(e))) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         Err(_) => error(

@@ -62,6 +62,20 @@ pub enum GuestFailure {
     Instantiate(String),
 }
 
+/// An event as the guest receives it.
+#[derive(Debug)]
+pub enum GuestEvent {
+    Fetch(types::Request),
+    Alarm(types::AlarmInfo),
+}
+
+/// What a successful event produced.
+#[derive(Debug)]
+pub enum Output {
+    Response(types::Response),
+    Done,
+}
+
 /// A running instance.
 pub struct Live {
     store: Store<StoreData>,
@@ -129,16 +143,26 @@ impl Live {
         self.store.data_mut().identity.name = Some(name);
     }
 
-    /// Delivers a request. On a trap the instance is consumed and its storage returned.
-    pub async fn fetch(
+    /// Delivers one event. On a trap the instance is consumed and its storage returned.
+    pub async fn deliver(
         mut self,
         limits: &Limits,
-        req: types::Request,
-    ) -> Result<(Live, Result<types::Response, GuestFailure>), (ObjectStorage, GuestFailure)> {
+        event: GuestEvent,
+    ) -> Result<(Live, Result<Output, GuestFailure>), (ObjectStorage, GuestFailure)> {
         arm(&mut self.store, limits);
         let handler: &handler::Guest = self.bindings.holdfast_object_handler();
-        match handler.call_fetch(&mut self.store, &req).await {
-            Ok(Ok(resp)) => Ok((self, Ok(resp))),
+        let result = match &event {
+            GuestEvent::Fetch(req) => handler
+                .call_fetch(&mut self.store, req)
+                .await
+                .map(|r| r.map(Output::Response)),
+            GuestEvent::Alarm(info) => handler
+                .call_alarm(&mut self.store, *info)
+                .await
+                .map(|r| r.map(|()| Output::Done)),
+        };
+        match result {
+            Ok(Ok(out)) => Ok((self, Ok(out))),
             Ok(Err(message)) => Ok((self, Err(GuestFailure::Error(message)))),
             Err(e) => {
                 let why = describe(&e, &self.store, limits);

@@ -11,6 +11,8 @@
 //! [`ObjectStorage`] (one object's view of its keys), [`Engine`] (wasmtime), [`Registry`]
 //! (single activation), [`Server`] (HTTP).
 
+mod admin;
+mod alarm;
 mod bindings;
 mod commit;
 mod config;
@@ -28,8 +30,11 @@ mod registry;
 mod server;
 mod storage;
 
+pub use alarm::{AlarmWaker, now_ms};
 pub use commit::{CommitError, CommitState, CommitStats, Committer, Job};
-pub use config::{ClassConfig, Config, ConfigError, Limits, RuntimeConfig, ServerConfig};
+pub use config::{
+    AdminConfig, AlarmConfig, ClassConfig, Config, ConfigError, Limits, RuntimeConfig, ServerConfig,
+};
 pub use engine::{Class, Engine, EngineError, PoolSize};
 pub use id::{IdError, NamespaceKey, ObjectId};
 pub use instance::GuestFailure;

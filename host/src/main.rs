@@ -67,6 +67,13 @@ fn run() -> anyhow::Result<()> {
             if let Some(d) = data {
                 config.server.data = d;
             }
+            if let Ok(token) = std::env::var("HOLDFAST_ADMIN_TOKEN") {
+                anyhow::ensure!(
+                    token.len() >= 16,
+                    "HOLDFAST_ADMIN_TOKEN must be at least 16 characters"
+                );
+                config.admin.token = Some(token);
+            }
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()

@@ -2,24 +2,25 @@
 //! its events one at a time, in mailbox order.
 //!
 //! After an event succeeds, its write set goes to the committer and the actor moves on to the
-//! next event at once (which sees the written state); the response is held by the committer until
+//! next event at once (which sees the written state); the outcome is held by the committer until
 //! the commit containing those writes is durable. An event without writes answers directly when
 //! nothing of the object is in flight, and otherwise queues behind its in-flight writes.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
 use crate::bindings::types;
 use crate::commit::{CommitError, Job};
 use crate::engine::Class;
-use crate::instance::{GuestFailure, Identity, Live};
+use crate::instance::{GuestEvent, GuestFailure, Identity, Live, Output};
 use crate::object_storage::ObjectStorage;
 use crate::registry::{Registry, Shared};
-use crate::storage::ObjectKey;
+use crate::storage::{ObjectKey, WriteSet};
 
-/// Why an event produced no response.
+/// Why an event produced no outcome.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum EventError {
     #[error(transparent)]
@@ -32,10 +33,29 @@ pub enum EventError {
 #[derive(Debug)]
 pub enum Event {
     Fetch(types::Request),
+    /// The alarm set for `scheduled_time` is due. Skipped (answered `Skipped`) if the object's
+    /// alarm has since changed.
+    Alarm {
+        scheduled_time: i64,
+        retry_count: u32,
+    },
+    /// The alarm set for this time failed too often: delete it if it is still the current one.
+    DropAlarm {
+        scheduled_time: i64,
+    },
 }
 
-/// The answer to a fetch.
-pub type FetchResult = Result<types::Response, EventError>;
+/// What a handled event produced.
+#[derive(Debug)]
+pub enum Outcome {
+    Response(types::Response),
+    /// The alarm ran (or was dropped) and its effects are durable.
+    Done,
+    /// The alarm event no longer matched the object's alarm; nothing ran.
+    Skipped,
+}
+
+pub type EventResult = Result<Outcome, EventError>;
 
 /// A mailbox entry.
 pub enum Msg {
@@ -43,10 +63,10 @@ pub enum Msg {
         event: Event,
         /// The name the object was addressed by, if any.
         name: Option<String>,
-        reply: oneshot::Sender<FetchResult>,
+        reply: oneshot::Sender<EventResult>,
     },
-    /// Leave memory now if idle (the resident cap was reached).
-    Evict,
+    /// Leave memory now if idle. Answers whether the object left.
+    Evict(Option<oneshot::Sender<bool>>),
 }
 
 pub(crate) struct Actor {
@@ -60,7 +80,7 @@ pub(crate) struct Actor {
     pub live: Option<Live>,
     /// The storage view while no instance holds it.
     pub spare: Option<ObjectStorage>,
-    /// Whether the object's name has been written in this activation.
+    /// Whether the object's name is known to be stored.
     pub name_recorded: bool,
 }
 
@@ -87,17 +107,21 @@ impl Actor {
             match msg {
                 Msg::Event { event, name, reply } => {
                     self.shared.touch(&self.registry);
-                    let Event::Fetch(req) = event;
-                    self.fetch(req, name, reply).await;
+                    self.learn_name(name);
+                    self.handle(event, reply).await;
                 }
-                Msg::Evict => {
-                    if self.registry.retire(&self.key, &self.shared, &rx) {
+                Msg::Evict(reply) => {
+                    let left = self.registry.retire(&self.key, &self.shared, &rx);
+                    if let Some(r) = reply {
+                        let _ = r.send(left);
+                    }
+                    if left {
                         break;
                     }
                 }
             }
         }
-        tracing::debug!(object = %self.key.parts().1, namespace = %self.identity.namespace, "object left memory");
+        tracing::debug!(namespace = %self.identity.namespace, object = %self.identity.id, "object left memory");
     }
 
     fn storage(&mut self) -> &mut ObjectStorage {
@@ -107,6 +131,33 @@ impl Actor {
                 .spare
                 .as_mut()
                 .expect("storage is in the instance or spare"),
+        }
+    }
+
+    /// Takes the name the object was addressed by; on activation by ID, the recorded one.
+    fn learn_name(&mut self, name: Option<String>) {
+        if self.identity.name.is_some() {
+            return;
+        }
+        let name = match name {
+            Some(n) => Some(n),
+            None if self.live.is_none() => match self.registry.services().db.name(&self.key) {
+                Ok(n) => {
+                    self.name_recorded = n.is_some();
+                    n
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read an object's name");
+                    None
+                }
+            },
+            None => None,
+        };
+        if let Some(n) = name {
+            self.identity.name = Some(n.clone());
+            if let Some(l) = &mut self.live {
+                l.set_name(n);
+            }
         }
     }
 
@@ -158,64 +209,68 @@ impl Actor {
         }
     }
 
-    async fn fetch(
-        &mut self,
-        req: types::Request,
-        name: Option<String>,
-        reply: oneshot::Sender<FetchResult>,
-    ) {
+    async fn handle(&mut self, event: Event, reply: oneshot::Sender<EventResult>) {
         self.check_generation();
-        let name = match name {
-            Some(n) => Some(n),
-            // Addressed by ID on activation: the name recorded by an earlier activation, if any.
-            None if self.live.is_none() && self.identity.name.is_none() => {
-                match self.registry.services().db.name(&self.key) {
-                    Ok(n) => {
-                        self.name_recorded = n.is_some();
-                        n
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "cannot read an object's name");
-                        None
-                    }
-                }
-            }
-            None => None,
-        };
-        if let Some(n) = name
-            && self.identity.name.is_none()
-        {
-            self.identity.name = Some(n.clone());
-            if let Some(l) = &mut self.live {
-                l.set_name(n);
-            }
-        }
-        let metrics = &self.registry.services().metrics;
+        let registry = self.registry.clone();
+        let metrics = &registry.services().metrics;
         metrics.events.fetch_add(1, Ordering::Relaxed);
-        let cold_start = self.live.is_none().then(std::time::Instant::now);
+        let guest_event = match event {
+            Event::Fetch(req) => GuestEvent::Fetch(req),
+            Event::Alarm {
+                scheduled_time,
+                retry_count,
+            } => {
+                if !self.alarm_is(scheduled_time) {
+                    return self.release(None, reply, Ok(Outcome::Skipped));
+                }
+                GuestEvent::Alarm(types::AlarmInfo {
+                    scheduled_time,
+                    retry_count,
+                    is_retry: retry_count > 0,
+                })
+            }
+            Event::DropAlarm { scheduled_time } => {
+                if !self.alarm_is(scheduled_time) {
+                    return self.release(None, reply, Ok(Outcome::Skipped));
+                }
+                let storage = self.storage();
+                storage.set_alarm(None);
+                let writes = storage.finish_event();
+                return self.release(writes, reply, Ok(Outcome::Done));
+            }
+        };
+        let is_alarm = matches!(guest_event, GuestEvent::Alarm(_));
+        let cold_start = self.live.is_none().then(Instant::now);
         let live = match self.ensure_live().await {
             Ok(l) => l,
             Err(f) => return self.release(None, reply, Err(f.into())),
         };
         let limits = self.class.config.limits;
-        let outcome = live.fetch(&limits, req).await;
+        let delivered = live.deliver(&limits, guest_event).await;
         if let Some(t) = cold_start {
-            self.registry
-                .services()
-                .metrics
-                .record_activation(t.elapsed());
+            metrics.record_activation(t.elapsed());
         }
-        match outcome {
-            Ok((mut live, Ok(resp))) => {
-                let mut writes = live.storage().finish_event();
+        match delivered {
+            Ok((mut live, Ok(out))) => {
+                let storage = live.storage();
+                if is_alarm && !storage.event_sets_alarm() {
+                    // A successful alarm handler consumes its alarm unless it set a new one.
+                    storage.set_alarm(None);
+                }
+                let mut writes = storage.finish_event();
                 self.live = Some(live);
                 if let Some(ws) = &mut writes
                     && !self.name_recorded
+                    && self.identity.name.is_some()
                 {
                     ws.name = self.identity.name.clone();
                     self.name_recorded = true;
                 }
-                self.release(writes, reply, Ok(resp));
+                let outcome = match out {
+                    Output::Response(r) => Outcome::Response(r),
+                    Output::Done => Outcome::Done,
+                };
+                self.release(writes, reply, Ok(outcome));
             }
             Ok((mut live, Err(f))) => {
                 live.storage().abort_event();
@@ -223,11 +278,7 @@ impl Actor {
                 self.release(None, reply, Err(f.into()));
             }
             Err((mut storage, f)) => {
-                self.registry
-                    .services()
-                    .metrics
-                    .traps
-                    .fetch_add(1, Ordering::Relaxed);
+                metrics.traps.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(namespace = %self.identity.namespace, object = %self.identity.id, "{f}");
                 storage.abort_event();
                 self.spare = Some(storage);
@@ -236,13 +287,25 @@ impl Actor {
         }
     }
 
+    /// Whether the object's alarm is still set for `scheduled_time`. On a database failure
+    /// (logged) the answer is no: the alarm stays stored and the scheduler offers it again.
+    fn alarm_is(&mut self, scheduled_time: i64) -> bool {
+        match self.storage().get_alarm() {
+            Ok(a) => a == Some(scheduled_time),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read an object's alarm");
+                false
+            }
+        }
+    }
+
     /// Sends the outcome once it is safe: after `writes` (and any earlier writes of this object)
     /// are durable.
     fn release(
         &mut self,
-        writes: Option<crate::storage::WriteSet>,
-        reply: oneshot::Sender<FetchResult>,
-        outcome: FetchResult,
+        writes: Option<WriteSet>,
+        reply: oneshot::Sender<EventResult>,
+        outcome: EventResult,
     ) {
         if writes.is_none() && self.shared.commit.in_flight.load(Ordering::SeqCst) == 0 {
             let _ = reply.send(outcome);

@@ -255,6 +255,11 @@ impl ObjectStorage {
         Ok(a)
     }
 
+    /// Whether the running event set or deleted the alarm.
+    pub fn event_sets_alarm(&self) -> bool {
+        self.event.alarm.is_some()
+    }
+
     pub fn set_alarm(&mut self, at: Option<i64>) {
         self.event.alarm = Some(at);
     }

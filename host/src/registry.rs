@@ -13,13 +13,14 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::alarm::AlarmWaker;
 use crate::commit::{CommitState, Committer};
 use crate::engine::{Class, Engine};
 use crate::id::ObjectId;
 use crate::instance::Identity;
 use crate::metrics::Metrics;
 use crate::namespaces::Namespaces;
-use crate::object::{Actor, Event, FetchResult, Msg};
+use crate::object::{Actor, Event, EventResult, Msg};
 use crate::object_storage::ObjectStorage;
 use crate::storage::{Db, ObjectKey};
 
@@ -32,6 +33,10 @@ pub struct Services {
     pub committer: Committer,
     pub namespaces: Namespaces,
     pub metrics: Metrics,
+    /// Wakes the alarm scheduler.
+    pub alarm_waker: Arc<AlarmWaker>,
+    /// Every class, by binding (= namespace).
+    pub classes: HashMap<String, Arc<Class>>,
 }
 
 /// State an actor shares with the registry and the committer.
@@ -101,7 +106,7 @@ impl Registry {
         id: ObjectId,
         name: Option<String>,
         event: Event,
-    ) -> oneshot::Receiver<FetchResult> {
+    ) -> oneshot::Receiver<EventResult> {
         let (reply, rx) = oneshot::channel();
         let key = ObjectKey::new(&class.config.binding, &id);
         let mut msg = Msg::Event { event, name, reply };
@@ -188,6 +193,34 @@ impl Registry {
         true
     }
 
+    /// The class of a namespace.
+    pub fn class(&self, namespace: &str) -> Option<&Arc<Class>> {
+        self.services.classes.get(namespace)
+    }
+
+    /// Asks the object to leave memory; answers whether it did (`None` if it was not live).
+    pub fn evict(&self, key: &ObjectKey) -> Option<oneshot::Receiver<bool>> {
+        let shard = self.shard(key).lock().expect("registry lock");
+        let handle = shard.get(key)?;
+        let (tx, rx) = oneshot::channel();
+        handle.tx.send(Msg::Evict(Some(tx))).ok()?;
+        Some(rx)
+    }
+
+    /// Every live object with the milliseconds since its last event.
+    pub fn live_objects(&self) -> Vec<(ObjectKey, u64)> {
+        let now = self.started.elapsed().as_millis() as u64;
+        let mut out = Vec::new();
+        for shard in self.shards.iter() {
+            let shard = shard.lock().expect("registry lock");
+            for (k, h) in shard.iter() {
+                let last = h.shared.last_used.load(Ordering::Relaxed);
+                out.push((k.clone(), now.saturating_sub(last)));
+            }
+        }
+        out
+    }
+
     /// Asks the least recently used object to leave memory.
     pub(crate) fn make_room(&self) {
         let mut oldest: Option<(u64, mpsc::UnboundedSender<Msg>)> = None;
@@ -201,7 +234,7 @@ impl Registry {
             }
         }
         if let Some((_, tx)) = oldest {
-            let _ = tx.send(Msg::Evict);
+            let _ = tx.send(Msg::Evict(None));
         }
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
+use crate::alarm::AlarmWaker;
 use crate::commit::Committer;
 use crate::config::Config;
 use crate::engine::{Engine, EngineError, PoolSize};
@@ -74,7 +75,8 @@ impl Server {
         }
         let db = Db::open(&data.join("holdfast.redb"))?;
         let namespaces = Namespaces::load(&db, config.classes.iter().map(|c| c.binding.as_str()))?;
-        let committer = Committer::start(db.clone());
+        let alarm_waker = Arc::new(AlarmWaker::default());
+        let committer = Committer::start(db.clone(), alarm_waker.clone());
         let registry = Registry::new(
             Services {
                 engine,
@@ -82,9 +84,16 @@ impl Server {
                 committer,
                 namespaces,
                 metrics: Metrics::default(),
+                alarm_waker: alarm_waker.clone(),
+                classes,
             },
             cap as usize,
         );
+        tokio::spawn(crate::alarm::run(
+            registry.clone(),
+            alarm_waker,
+            config.alarms,
+        ));
         let listener = TcpListener::bind(config.server.listen)
             .await
             .map_err(|source| StartError::Listen {
@@ -95,8 +104,8 @@ impl Server {
             listener,
             state: Arc::new(AppState {
                 registry,
-                classes,
                 max_body_bytes: config.server.max_body_bytes,
+                admin_token: config.admin.token.clone(),
             }),
         })
     }
