@@ -16,7 +16,7 @@ use crate::config::ClassConfig;
 use crate::instance::StoreData;
 
 /// How often the epoch advances: the granularity of CPU deadlines and of guest yields.
-pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
 /// Why the engine or a class could not be set up.
 #[derive(Debug, thiserror::Error)]

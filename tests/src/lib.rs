@@ -255,3 +255,56 @@ pub async fn call(
         .with_context(|| format!("response of {url} is not JSON: {text}"))?;
     Ok((status, json))
 }
+
+/// The admin token the tests configure.
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
+/// An `[admin]` section enabling the admin API with [`ADMIN_TOKEN`].
+pub fn admin_config() -> String {
+    format!("[admin]\ntoken = \"{ADMIN_TOKEN}\"\n")
+}
+
+/// Calls the admin API of `server` at `/_/admin{path}` with the test token.
+pub async fn admin(
+    c: &reqwest::Client,
+    server: &Server,
+    method: reqwest::Method,
+    path: &str,
+) -> Result<(u16, serde_json::Value)> {
+    let r = c
+        .request(method, server.url(&format!("/_/admin{path}")))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await?;
+    let status = r.status().as_u16();
+    Ok((status, r.json().await?))
+}
+
+/// A metric's value from `/_/metrics`.
+pub async fn metric(c: &reqwest::Client, server: &Server, name: &str) -> Result<f64> {
+    let text = c.get(server.url("/_/metrics")).send().await?.text().await?;
+    let prefix = format!("{name} ");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&prefix))
+        .with_context(|| format!("no metric {name} in {text}"))?;
+    Ok(line[prefix.len()..].trim().parse()?)
+}
+
+/// Polls `check` every 20 ms until it returns `Some`, for at most `within`.
+pub async fn eventually<T, F, Fut>(within: Duration, mut check: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>>>,
+{
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if let Some(v) = check().await? {
+            return Ok(v);
+        }
+        if std::time::Instant::now() > deadline {
+            bail!("condition not met within {within:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -111,6 +111,20 @@ impl DurableObject for Trapper {
                 storage.set_alarm(param!(req, "at"));
                 Ok(ok())
             }
+            (Method::Post, ["alarm-then-trap"]) => {
+                storage.set_alarm(param!(req, "at"));
+                panic!("deliberate trap after setting the alarm");
+            }
+            (Method::Post, ["put-huge"]) => {
+                // `count` values of the largest allowed size, all in this one event.
+                let count: usize = param!(req, "count");
+                let value = vec![b'h'; 128 * 1024];
+                Ok(reply(
+                    (0..count)
+                        .try_for_each(|i| storage.put_bytes(&format!("huge{i}"), &value))
+                        .map(|()| ok()),
+                ))
+            }
             (Method::Get, ["alarm"]) => {
                 Ok(Response::json(&json!({ "alarm": storage.get_alarm() })))
             }
@@ -151,14 +165,22 @@ impl DurableObject for Trapper {
     }
 
     /// Counts deliveries under `alarms_seen` and records the last [`AlarmInfo`] under
-    /// `last_alarm` (both JSON); fails, discarding both writes, while `alarm_fail` is set.
+    /// `last_alarm` (both JSON); fails, discarding both writes, while the retry count is below
+    /// the number stored (as text) under `alarm_fail`.
     fn alarm(&mut self, info: AlarmInfo) -> Result<()> {
         let storage = self.state.storage();
         let seen: u64 = storage.get("alarms_seen")?.unwrap_or(0);
         storage.put("alarms_seen", &(seen + 1))?;
         storage.put("last_alarm", &info)?;
-        if storage.get_bytes("alarm_fail")?.is_some() {
-            return Err(Error::msg("deliberate alarm failure"));
+        let fail_until: u32 = storage
+            .get_bytes("alarm_fail")?
+            .and_then(|v| String::from_utf8(v).ok()?.parse().ok())
+            .unwrap_or(0);
+        if info.retry_count < fail_until {
+            return Err(Error::msg(format!(
+                "deliberate alarm failure at retry {}",
+                info.retry_count
+            )));
         }
         Ok(())
     }
