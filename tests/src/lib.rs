@@ -124,9 +124,15 @@ impl Server {
     }
 
     /// Kills the process with SIGKILL and starts it again on the same data.
-    pub fn kill9_and_restart(mut self) -> Result<Server> {
+    pub fn kill9_and_restart(self) -> Result<Server> {
+        self.kill9_and_restart_after(Duration::ZERO)
+    }
+
+    /// Kills the process with SIGKILL, waits `downtime`, and starts it again on the same data.
+    pub fn kill9_and_restart_after(mut self, downtime: Duration) -> Result<Server> {
         self.child.kill()?;
         self.child.wait()?;
+        std::thread::sleep(downtime);
         let config = std::fs::read_to_string(&self.config)?;
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir()?);
         Self::start_in(dir, self.data.clone(), &config)
