@@ -160,6 +160,8 @@ async fn deliver(
         ))),
     };
     let Some(err) = failure else {
+        // The handler's commit removed (or replaced) the alarm in the index already; look again
+        // in case more alarms are due than one look takes.
         tracked.lock().expect("alarm lock").remove(&key);
         registry.services().alarm_waker.wake();
         return;

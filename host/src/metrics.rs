@@ -21,6 +21,8 @@ pub struct Metrics {
     pub evictions: AtomicU64,
     pub events: AtomicU64,
     pub traps: AtomicU64,
+    /// Alarm handlers that completed successfully.
+    pub alarms: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -31,6 +33,7 @@ impl Default for Metrics {
             evictions: AtomicU64::new(0),
             events: AtomicU64::new(0),
             traps: AtomicU64::new(0),
+            alarms: AtomicU64::new(0),
         }
     }
 }
@@ -85,6 +88,12 @@ impl Metrics {
             "Events that trapped.",
             "counter",
             c(&self.traps),
+        );
+        counter(
+            "alarms_total",
+            "Alarm handlers that succeeded.",
+            "counter",
+            c(&self.alarms),
         );
         counter(
             "commits_total",

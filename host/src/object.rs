@@ -253,9 +253,12 @@ impl Actor {
         match delivered {
             Ok((mut live, Ok(out))) => {
                 let storage = live.storage();
-                if is_alarm && !storage.event_sets_alarm() {
-                    // A successful alarm handler consumes its alarm unless it set a new one.
-                    storage.set_alarm(None);
+                if is_alarm {
+                    metrics.alarms.fetch_add(1, Ordering::Relaxed);
+                    if !storage.event_sets_alarm() {
+                        // A successful alarm handler consumes its alarm unless it set a new one.
+                        storage.set_alarm(None);
+                    }
                 }
                 let mut writes = storage.finish_event();
                 self.live = Some(live);

@@ -24,7 +24,7 @@ pub enum StartError {
         path: String,
         source: std::io::Error,
     },
-    #[error("cannot open the database: {0}")]
+    #[error("cannot open the database")]
     Db(#[from] DbError),
     #[error(transparent)]
     Engine(#[from] EngineError),

@@ -3,13 +3,35 @@
 use std::collections::HashSet;
 
 use anyhow::Result;
-use holdfast_tests::{Server, call, client, default_config};
+use holdfast_tests::{Server, call, class, client, default_config, guest, root};
 use reqwest::Method;
 use serde_json::json;
 
 #[tokio::test]
 async fn counter_contract() -> Result<()> {
-    let s = Server::start(&default_config())?;
+    contract(&default_config()).await
+}
+
+/// The same contract against the counter built with `cargo component build` (wasm32-wasip1 plus
+/// the preview1 adapter: four core instances instead of three).
+#[tokio::test]
+async fn counter_contract_built_with_cargo_component() -> Result<()> {
+    let wasm = root().join("target/wasm32-wasip1/release/counter.wasm");
+    assert!(
+        wasm.exists(),
+        "{} is missing: run scripts/test.sh",
+        wasm.display()
+    );
+    contract(&format!(
+        "{}{}",
+        class("counter", "Counter", &wasm),
+        class("trap", "Trapper", &guest("trapper"))
+    ))
+    .await
+}
+
+async fn contract(config: &str) -> Result<()> {
+    let s = Server::start(config)?;
     let c = client();
     let get = |p: &str| call(&c, Method::GET, s.url(p));
     let post = |p: &str| call(&c, Method::POST, s.url(p));

@@ -44,6 +44,12 @@ struct Args {
     /// Skip the cold-activation and memory phases.
     #[arg(long)]
     skip_cold: bool,
+    /// Skip the alarm phase.
+    #[arg(long)]
+    skip_alarms: bool,
+    /// Objects whose alarms fall due at the same moment in the alarm phase.
+    #[arg(long, default_value_t = 10_000)]
+    alarms: usize,
 }
 
 fn main() -> Result<()> {
@@ -164,7 +170,94 @@ async fn run(args: Args) -> Result<()> {
             "KiB",
         );
     }
+    if !args.skip_alarms {
+        alarms(&args).await?;
+    }
     Ok(())
+}
+
+/// `--alarms` objects set their alarm for one moment, leave memory, and are woken by it:
+/// alarms fired per second and lateness (fire time - scheduled time) p50/p99, from the time each
+/// guest recorded in its handler.
+async fn alarms(args: &Args) -> Result<()> {
+    let config = format!(
+        "{}[class.limits]\nidle_timeout_ms = {}\n",
+        class("trap", "Trapper", &guest("trapper")),
+        std::env::var("ALARM_IDLE_MS").unwrap_or("1000".into())
+    );
+    let s = Server::start(&config)?;
+    let n = args.alarms as u64;
+    let due = now_ms() + 4000 + n as i64 / 5;
+    let set = load_n(s.addr, args.connections, n, move |i| {
+        format!("/trap/a{i}/alarm?at={due}")
+    })
+    .await?;
+    if set.errors > 0 {
+        bail!("{} errors setting alarms", set.errors);
+    }
+    anyhow::ensure!(
+        now_ms() < due,
+        "setting the alarms took past their due time"
+    );
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let metrics = String::from_utf8(request(s.addr, "GET", "/_/metrics").await?.1)?;
+        let fired: f64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("holdfast_alarms_total "))
+            .context("alarm metric")?
+            .parse()?;
+        if fired as u64 >= n {
+            break;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "only {fired} of {n} alarms fired"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let bodies = get_all(s.addr, args.connections, n, |i| {
+        format!("/trap/a{i}/get?key=alarm_fired_at")
+    })
+    .await?;
+    let mut late = Histogram::<u64>::new(3)?;
+    let mut last = due;
+    for (_, body) in bodies {
+        let v: serde_json::Value = serde_json::from_slice(&body)?;
+        let at: i64 = v["value"].as_str().context("fired_at")?.parse()?;
+        last = last.max(at);
+        late.record((at - due).max(0) as u64)?;
+    }
+    let metrics = String::from_utf8(request(s.addr, "GET", "/_/metrics").await?.1)?;
+    for q in ["0.5", "0.99"] {
+        let key = format!("holdfast_activation_seconds{{quantile=\"{q}\"}} ");
+        if let Some(v) = metrics.lines().find_map(|l| l.strip_prefix(key.as_str())) {
+            let name = format!("alarm_activation_p{}", if q == "0.5" { "50" } else { "99" });
+            fig(&name, v.parse::<f64>()? * 1e6, "us");
+        }
+    }
+    fig(
+        "alarms_fired_per_s",
+        n as f64 / ((last - due).max(1) as f64 / 1000.0),
+        "alarms/s",
+    );
+    fig(
+        "alarm_lateness_p50",
+        late.value_at_quantile(0.5) as f64,
+        "ms",
+    );
+    fig(
+        "alarm_lateness_p99",
+        late.value_at_quantile(0.99) as f64,
+        "ms",
+    );
+    Ok(())
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 fn fig(name: &str, value: f64, unit: &str) {
@@ -244,6 +337,8 @@ async fn load(
         connections,
         Some(Instant::now() + d),
         None,
+        "POST",
+        None,
         move |_, r| path(r),
     )
     .await
@@ -256,7 +351,43 @@ async fn load_n(
     total: u64,
     path: impl Fn(u64) -> String + Clone + 'static,
 ) -> Result<LoadResult> {
-    drive(addr, connections, None, Some(total), move |i, _| path(i)).await
+    drive(
+        addr,
+        connections,
+        None,
+        Some(total),
+        "POST",
+        None,
+        move |i, _| path(i),
+    )
+    .await
+}
+
+/// Response bodies collected by index.
+type Bodies = std::rc::Rc<std::cell::RefCell<Vec<(u64, Vec<u8>)>>>;
+
+/// `connections` clients sending `total` GETs to `path(0..total)`; the bodies by index.
+async fn get_all(
+    addr: SocketAddr,
+    connections: usize,
+    total: u64,
+    path: impl Fn(u64) -> String + Clone + 'static,
+) -> Result<Vec<(u64, Vec<u8>)>> {
+    let bodies = Bodies::default();
+    let r = drive(
+        addr,
+        connections,
+        None,
+        Some(total),
+        "GET",
+        Some(bodies.clone()),
+        move |i, _| path(i),
+    )
+    .await?;
+    if r.errors > 0 {
+        bail!("{} errors reading results", r.errors);
+    }
+    Ok(bodies.take())
 }
 
 async fn drive(
@@ -264,6 +395,8 @@ async fn drive(
     connections: usize,
     until: Option<Instant>,
     total: Option<u64>,
+    method: &'static str,
+    bodies: Option<Bodies>,
     path: impl Fn(u64, u64) -> String + Clone + 'static,
 ) -> Result<LoadResult> {
     let next = std::rc::Rc::new(std::cell::Cell::new(0u64));
@@ -273,6 +406,7 @@ async fn drive(
     for _ in 0..connections {
         let path = path.clone();
         let next = next.clone();
+        let bodies = bodies.clone();
         tasks.push(local.spawn_local(async move {
             let mut conn = Conn::open(addr).await?;
             let mut hist = Histogram::<u64>::new(3)?;
@@ -288,8 +422,11 @@ async fn drive(
                 next.set(i + 1);
                 let p = path(i, rand::random::<u64>());
                 let t = Instant::now();
-                let (status, _) = conn.send("POST", &p).await?;
+                let (status, body) = conn.send(method, &p).await?;
                 hist.record(t.elapsed().as_micros().max(1) as u64)?;
+                if let Some(b) = &bodies {
+                    b.borrow_mut().push((i, body));
+                }
                 if status < 400 {
                     ok += 1;
                 } else {

@@ -172,6 +172,10 @@ impl DurableObject for Trapper {
         let seen: u64 = storage.get("alarms_seen")?.unwrap_or(0);
         storage.put("alarms_seen", &(seen + 1))?;
         storage.put("last_alarm", &info)?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        storage.put("alarm_fired_at", &now)?;
         let fail_until: u32 = storage
             .get_bytes("alarm_fail")?
             .and_then(|v| String::from_utf8(v).ok()?.parse().ok())
