@@ -4,12 +4,16 @@
 //! The object lives in a thread-local slot declared by the macro in the user's crate (a component
 //! instance is single-threaded). It is created with [`DurableObject::new`] on the first event and
 //! kept for the life of the instance.
+//!
+//! The runtime functions turn the WIT values into the SDK's types: a request into a [`Request`],
+//! a socket ID (`u64`) into a [`WebSocket`], a message into a [`Message`](crate::Message), and an
+//! `Err` into its message.
 
 use std::cell::RefCell;
 use std::thread::LocalKey;
 
 use crate::bindings::holdfast::object::types as wit;
-use crate::{DurableObject, Request, Result, State};
+use crate::{DurableObject, Request, Result, State, WebSocket};
 
 /// Where the macro keeps the object: empty until the first event.
 pub type Slot<T> = LocalKey<RefCell<Option<T>>>;
@@ -17,6 +21,11 @@ pub type Slot<T> = LocalKey<RefCell<Option<T>>>;
 /// Exports `$ty` (a type implementing [`DurableObject`], named by a plain identifier) as the
 /// component's `holdfast:object/handler`. Used by `#[durable_object]`; call it directly only when
 /// the attribute cannot be used. At most once per component.
+///
+/// Each export of the WIT `handler` forwards to the runtime function of the same name in
+/// `$crate::__rt`, which calls the matching [`DurableObject`] method: `fetch`, `alarm`, and
+/// `websocket-message` / `websocket-close` / `websocket-error`, whose `socket: u64` reaches the
+/// object as a [`WebSocket`].
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __export_durable_object {
@@ -118,7 +127,9 @@ pub fn websocket_message<T: DurableObject + 'static>(
     socket: u64,
     msg: wit::Message,
 ) -> std::result::Result<(), String> {
-    with_object(slot, |object| object.websocket_message(socket, msg.into()))
+    with_object(slot, |object| {
+        object.websocket_message(WebSocket::from_id(socket), msg.into())
+    })
 }
 
 pub fn websocket_close<T: DurableObject + 'static>(
@@ -129,7 +140,7 @@ pub fn websocket_close<T: DurableObject + 'static>(
     was_clean: bool,
 ) -> std::result::Result<(), String> {
     with_object(slot, |object| {
-        object.websocket_close(socket, code, reason, was_clean)
+        object.websocket_close(WebSocket::from_id(socket), code, reason, was_clean)
     })
 }
 
@@ -138,5 +149,7 @@ pub fn websocket_error<T: DurableObject + 'static>(
     socket: u64,
     error: String,
 ) -> std::result::Result<(), String> {
-    with_object(slot, |object| object.websocket_error(socket, error))
+    with_object(slot, |object| {
+        object.websocket_error(WebSocket::from_id(socket), error)
+    })
 }

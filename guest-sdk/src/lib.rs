@@ -70,9 +70,10 @@
 //!
 //! Each event (`fetch`, `alarm`, WebSocket message / close / error) is one atomic transaction:
 //! every [`Storage`] write it makes commits together, durably, when the handler returns `Ok`, and
-//! the response is released only after that commit. Returning `Err` discards all of the event's
-//! writes (for `fetch`, the client gets a `500` with the error's message); so does a panic, which
-//! also discards the instance. Use `?` freely: any `std::error::Error` converts into [`Error`].
+//! the response, like any WebSocket message it sends, is released only after that commit.
+//! Returning `Err` discards all of the event's writes and sends (for `fetch`, the client gets a
+//! `500` with the error's message); so does a panic, which also discards the instance. Use `?`
+//! freely: any `std::error::Error` converts into [`Error`].
 //!
 //! To answer a client error *and* keep the writes, return `Ok` with an error response, e.g.
 //! `Ok(Response::error(400, "amount must be an integer"))`.
@@ -82,6 +83,69 @@
 //! [`Storage`] stores JSON through its typed methods ([`Storage::get`], [`Storage::put`],
 //! [`Storage::list`], ...) and bytes through the `*_bytes` ones. The alarm
 //! ([`Storage::set_alarm`]) is delivered to [`DurableObject::alarm`].
+//!
+//! # WebSockets
+//!
+//! The host owns the connections, in the manner of Cloudflare's hibernation API. In the `fetch`
+//! of an upgrade request ([`Request::is_websocket_upgrade`]), accept the socket with
+//! [`State::accept_websocket`] and return [`Response::websocket_accepted`]; the host completes the
+//! upgrade. Each message, close or error then arrives as an event:
+//! [`DurableObject::websocket_message`], [`websocket_close`](DurableObject::websocket_close),
+//! [`websocket_error`](DurableObject::websocket_error), each given the [`WebSocket`] it concerns.
+//!
+//! An echo server:
+//!
+//! ```no_run
+//! use holdfast_sdk::{DurableObject, Message, Request, Response, Result, State, WebSocket};
+//!
+//! #[holdfast_sdk::durable_object]
+//! struct Echo {
+//!     state: State,
+//! }
+//!
+//! impl DurableObject for Echo {
+//!     fn new(state: State) -> Self {
+//!         Echo { state }
+//!     }
+//!
+//!     fn fetch(&mut self, req: Request) -> Result<Response> {
+//!         if !req.is_websocket_upgrade() {
+//!             return Ok(Response::error(400, "expected a WebSocket upgrade"));
+//!         }
+//!         self.state.accept_websocket(&["echo"])?;
+//!         Ok(Response::websocket_accepted())
+//!     }
+//!
+//!     fn websocket_message(&mut self, ws: WebSocket, msg: Message) -> Result<()> {
+//!         match msg {
+//!             Message::Text(text) => ws.send_text(&text),
+//!             Message::Binary(bytes) => ws.send_binary(&bytes),
+//!         }
+//!     }
+//!
+//!     fn websocket_close(&mut self, _: WebSocket, _: u16, _: String, _: bool) -> Result<()> {
+//!         Ok(())
+//!     }
+//!
+//!     fn websocket_error(&mut self, _: WebSocket, _: String) -> Result<()> {
+//!         Ok(())
+//!     }
+//! }
+//! ```
+//!
+//! What the host guarantees:
+//! - **Sends follow the commit.** [`WebSocket::send_text`] and the other sends (and
+//!   [`WebSocket::close`]) are queued and released only after the event's writes commit, like its
+//!   response. A failed event sends nothing, and a socket it accepted is refused.
+//! - **Hibernation.** A socket accepted with [`State::accept_websocket`] stays open while the
+//!   object is evicted from memory; the next event for it creates the object again. The socket
+//!   keeps its ID, its tags ([`State::websockets_with_tag`]) and its attachment
+//!   ([`WebSocket::set_attachment`]); keep per-connection state there, not in fields.
+//!   [`State::accept_websocket_pinned`] instead keeps the object resident while the socket is
+//!   open.
+//! - **Auto-response.** [`State::set_websocket_auto_response`] makes the host answer a fixed text
+//!   message (e.g. a `"ping"`) by itself, without waking the object;
+//!   [`WebSocket::auto_response_timestamp`] says when it last did.
 
 #[doc(hidden)]
 #[allow(unsafe_code)]
@@ -97,6 +161,7 @@ mod response;
 mod state;
 mod storage;
 mod url;
+mod websocket;
 
 pub use error::{Error, Result, StorageError, StorageErrorKind};
 pub use events::{AlarmInfo, Message};
@@ -107,6 +172,7 @@ pub use request::{Method, Request};
 pub use response::Response;
 pub use state::State;
 pub use storage::Storage;
+pub use websocket::WebSocket;
 
 /// Runtime support for `__export_durable_object!`; not part of the public API.
 #[doc(hidden)]

@@ -1,6 +1,6 @@
 //! [`DurableObject`], the trait a class implements.
 
-use crate::{AlarmInfo, Error, Message, Request, Response, Result, State};
+use crate::{AlarmInfo, Error, Message, Request, Response, Result, State, WebSocket};
 
 /// A Durable Object class.
 ///
@@ -16,7 +16,9 @@ use crate::{AlarmInfo, Error, Message, Request, Response, Result, State};
 /// Changes to the struct's own fields are not rolled back by an `Err`.
 ///
 /// Only [`new`](Self::new) and [`fetch`](Self::fetch) are required. The other events have default
-/// implementations that return an error saying the class does not handle them.
+/// implementations that return an error saying the class does not handle them (never a panic).
+/// A class that [accepts WebSockets](crate::State::accept_websocket) implements the three
+/// `websocket_*` handlers.
 pub trait DurableObject {
     /// Creates the object, before its first event. Should be cheap; reading storage here is
     /// allowed.
@@ -35,29 +37,47 @@ pub trait DurableObject {
         Err(Error::msg("this class does not handle alarms"))
     }
 
-    /// A message arrived on the accepted WebSocket `socket`.
-    fn websocket_message(&mut self, socket: u64, msg: Message) -> Result<()> {
-        let _ = (socket, msg);
+    /// A message arrived on the accepted WebSocket `ws`.
+    ///
+    /// Like every event, it is one transaction: what it sends (to `ws` or to any other socket)
+    /// is released only after its writes commit, and an `Err` discards both. To answer a bad
+    /// message and keep the connection's event successful, send an error message and return
+    /// `Ok`. If the object hibernated since `ws` was accepted, it is created again first:
+    /// recover per-connection state from [`WebSocket::attachment`].
+    ///
+    /// The default returns an error: accept sockets only from classes that handle them.
+    fn websocket_message(&mut self, ws: WebSocket, msg: Message) -> Result<()> {
+        let _ = (ws, msg);
         Err(Error::msg("this class does not handle WebSocket messages"))
     }
 
-    /// The accepted WebSocket `socket` closed with `code` and `reason`.
+    /// The accepted WebSocket `ws` closed, with the close `code` and `reason` the peer sent
+    /// (`was_clean` is false when the connection ended without a close handshake).
+    ///
+    /// `ws` is no longer among [`State::websockets`](crate::State::websockets) and cannot be sent
+    /// to, but its tags and attachment can still be read during this event. Not delivered for a
+    /// socket the object closed itself with [`WebSocket::close`].
+    ///
+    /// The default returns an error.
     fn websocket_close(
         &mut self,
-        socket: u64,
+        ws: WebSocket,
         code: u16,
         reason: String,
         was_clean: bool,
     ) -> Result<()> {
-        let _ = (socket, code, reason, was_clean);
+        let _ = (ws, code, reason, was_clean);
         Err(Error::msg(
             "this class does not handle WebSocket close events",
         ))
     }
 
-    /// The accepted WebSocket `socket` failed with `error`.
-    fn websocket_error(&mut self, socket: u64, error: String) -> Result<()> {
-        let _ = (socket, error);
+    /// The accepted WebSocket `ws` failed with `error`; the connection is gone, as for
+    /// [`websocket_close`](Self::websocket_close).
+    ///
+    /// The default returns an error.
+    fn websocket_error(&mut self, ws: WebSocket, error: String) -> Result<()> {
+        let _ = (ws, error);
         Err(Error::msg("this class does not handle WebSocket errors"))
     }
 }

@@ -177,6 +177,22 @@ impl Request {
             .map(|(_, value)| value.as_str())
     }
 
+    /// Whether this is a WebSocket upgrade request (its `upgrade` header is `websocket`, in any
+    /// case). Only in the `fetch` of such a request can the object
+    /// [accept](crate::State::accept_websocket) a WebSocket.
+    ///
+    /// ```
+    /// use holdfast_sdk::{Method, Request};
+    ///
+    /// let req = Request::new(Method::Get, "/ws").with_header("Upgrade", "WebSocket");
+    /// assert!(req.is_websocket_upgrade());
+    /// assert!(!Request::new(Method::Get, "/ws").is_websocket_upgrade());
+    /// ```
+    pub fn is_websocket_upgrade(&self) -> bool {
+        self.header("upgrade")
+            .is_some_and(|value| value.trim().eq_ignore_ascii_case("websocket"))
+    }
+
     /// All headers, names lower-case, a repeated header once per value, in order.
     pub fn headers(&self) -> &[(String, String)] {
         &self.headers
@@ -229,6 +245,19 @@ mod tests {
         assert_eq!(req.header("content-type"), Some("text/plain"));
         assert_eq!(req.header("CONTENT-TYPE"), Some("text/plain"));
         assert_eq!(req.headers()[0].0, "content-type");
+    }
+
+    #[test]
+    fn websocket_upgrades_are_recognised() {
+        let upgrade = |value: &str| Request::new(Method::Get, "/ws").with_header("upgrade", value);
+        assert!(upgrade("websocket").is_websocket_upgrade());
+        assert!(upgrade("WebSocket").is_websocket_upgrade());
+        assert!(upgrade(" websocket ").is_websocket_upgrade());
+        assert!(!upgrade("h2c").is_websocket_upgrade());
+        assert!(!upgrade("").is_websocket_upgrade());
+        assert!(!Request::new(Method::Get, "/ws").is_websocket_upgrade());
+        let connection_only = Request::new(Method::Get, "/ws").with_header("connection", "upgrade");
+        assert!(!connection_only.is_websocket_upgrade());
     }
 
     #[test]

@@ -80,6 +80,15 @@ impl Response {
         Response::error(404, "not found")
     }
 
+    /// `101 Switching Protocols` with no headers and an empty body: what `fetch` returns after
+    /// [accepting](crate::State::accept_websocket) the request's WebSocket. The host performs the
+    /// upgrade once the event has committed; if the event fails, the socket is refused. Return it
+    /// only from a `fetch` that accepted a socket; to turn an upgrade request down, return an
+    /// ordinary response such as `Response::error(400, "...")`.
+    pub fn websocket_accepted() -> Self {
+        Response::empty(101)
+    }
+
     /// This response with its status replaced by `status`.
     pub fn with_status(mut self, status: u16) -> Self {
         self.status = status;
@@ -184,5 +193,13 @@ mod tests {
         assert_eq!(response.headers().len(), 3);
         assert_eq!(Response::empty(204).body(), b"");
         assert_eq!(Response::bytes(vec![1]).body(), [1]);
+    }
+
+    #[test]
+    fn websocket_accepted_is_an_empty_101() {
+        let response = Response::websocket_accepted();
+        assert_eq!(response.status(), 101);
+        assert!(response.headers().is_empty());
+        assert!(response.body().is_empty());
     }
 }

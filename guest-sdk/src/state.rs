@@ -1,9 +1,10 @@
-//! [`State`], what an object is given when it is created: its identity and its storage.
+//! [`State`], what an object is given when it is created: its identity, its storage and its
+//! WebSockets.
 
-use crate::bindings::holdfast::object::{context, objects};
-use crate::{Error, Result, Storage};
+use crate::bindings::holdfast::object::{context, objects, websockets};
+use crate::{Error, Result, Storage, WebSocket};
 
-/// The object's view of itself: who it is, and its [`Storage`].
+/// The object's view of itself: who it is, its [`Storage`] and its [`WebSocket`]s.
 ///
 /// Passed to [`DurableObject::new`](crate::DurableObject::new). It is a handle with no state of its
 /// own: keep it in the object's struct and clone it freely. Object IDs are 64 lowercase
@@ -53,4 +54,61 @@ impl State {
     pub fn id_from_string(&self, namespace: &str, id: &str) -> Result<String> {
         objects::id_from_string(namespace, id).map_err(Error::msg)
     }
+
+    /// Accepts the WebSocket of the upgrade request whose `fetch` is running, with `tags` (up to
+    /// 10, each up to 256 characters) to find it by later. Return
+    /// [`Response::websocket_accepted`](crate::Response::websocket_accepted) from that `fetch`:
+    /// the host completes the upgrade once the event has committed.
+    ///
+    /// The socket is *hibernatable*: the object may be evicted from memory while it is open, and
+    /// is created again (with [`DurableObject::new`](crate::DurableObject::new)) when an event for
+    /// the socket arrives. The socket keeps its ID, tags and
+    /// [attachment](WebSocket::set_attachment) across that; fields of the object do not survive.
+    ///
+    /// If the `fetch` fails, the socket is refused and nothing sent to it is delivered. Fails
+    /// outside an upgrade request's `fetch`, on a second accept in one `fetch`, past the host's
+    /// limit of sockets per object, or with too many or too long tags.
+    pub fn accept_websocket(&self, tags: &[&str]) -> Result<WebSocket> {
+        accept(tags, true)
+    }
+
+    /// Like [`accept_websocket`](Self::accept_websocket), but the socket is not hibernatable:
+    /// while it is open the host keeps the object (and its fields) in memory.
+    pub fn accept_websocket_pinned(&self, tags: &[&str]) -> Result<WebSocket> {
+        accept(tags, false)
+    }
+
+    /// Every open WebSocket of this object, including those accepted before a hibernation.
+    pub fn websockets(&self) -> Vec<WebSocket> {
+        to_sockets(websockets::get_websockets(None))
+    }
+
+    /// The open WebSockets of this object that were accepted with `tag`.
+    pub fn websockets_with_tag(&self, tag: &str) -> Vec<WebSocket> {
+        to_sockets(websockets::get_websockets(Some(tag)))
+    }
+
+    /// Makes the host answer `response` whenever one of this object's sockets receives the text
+    /// message `request` exactly, without waking the object or delivering an event (e.g.
+    /// `"ping"` / `"pong"` keep-alives). Replaces any earlier pair; see
+    /// [`WebSocket::auto_response_timestamp`].
+    pub fn set_websocket_auto_response(&self, request: &str, response: &str) {
+        websockets::set_auto_response(Some((request, response)))
+    }
+
+    /// Removes the auto-response pair, if any: every message is delivered to the object again.
+    pub fn clear_websocket_auto_response(&self) {
+        websockets::set_auto_response(None)
+    }
+}
+
+fn accept(tags: &[&str], hibernatable: bool) -> Result<WebSocket> {
+    let tags: Vec<String> = tags.iter().map(|tag| tag.to_string()).collect();
+    websockets::accept(&tags, hibernatable)
+        .map(WebSocket::from_id)
+        .map_err(Error::msg)
+}
+
+fn to_sockets(ids: Vec<u64>) -> Vec<WebSocket> {
+    ids.into_iter().map(WebSocket::from_id).collect()
 }

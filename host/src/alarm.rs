@@ -153,7 +153,7 @@ async fn deliver(
     };
     let outcome = registry.send(&class, id, None, event).await;
     let failure = match outcome {
-        Ok(Ok(Outcome::Done | Outcome::Skipped | Outcome::Response(_))) => None,
+        Ok(Ok(Outcome::Done | Outcome::Skipped | Outcome::Response(..))) => None,
         Ok(Err(e)) => Some(e),
         Err(_) => Some(EventError::Guest(crate::instance::GuestFailure::Error(
             "the object went away".into(),

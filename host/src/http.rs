@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Request, State};
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{FromRequestParts, Path, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
@@ -23,6 +24,7 @@ use crate::engine::Class;
 use crate::id::ObjectId;
 use crate::object::{Event, EventError, Outcome};
 use crate::registry::Registry;
+use crate::storage::ObjectKey;
 
 /// Longest object name accepted in a URL.
 const MAX_NAME_BYTES: usize = 1024;
@@ -74,7 +76,7 @@ async fn metrics(State(st): St) -> Response {
     let s = st.registry.services();
     let text = s
         .metrics
-        .render(st.registry.live_count(), s.committer.stats());
+        .render(st.registry.live_count(), s.hub.count(), s.committer.stats());
     ([("content-type", "text/plain; version=0.0.4")], text).into_response()
 }
 
@@ -184,7 +186,15 @@ async fn deliver(
     rest: String,
     req: Request,
 ) -> Response {
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    let upgrade = if is_websocket_upgrade(&parts.headers) {
+        match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+            Ok(u) => Some(u),
+            Err(rejection) => return rejection.into_response(),
+        }
+    } else {
+        None
+    };
     let body: Bytes = match axum::body::to_bytes(body, st.max_body_bytes).await {
         Ok(b) => b,
         Err(_) => {
@@ -218,9 +228,15 @@ async fn deliver(
         headers,
         body: body.to_vec(),
     };
-    let rx = st.registry.send(class, id, name, Event::Fetch(request));
+    let rx = st
+        .registry
+        .send_upgrade(class, id, name, Event::Fetch(request), upgrade.is_some());
     match rx.await {
-        Ok(Ok(Outcome::Response(resp))) => to_http(resp),
+        Ok(Ok(Outcome::Response(_, Some(socket)))) => {
+            let upgrade = upgrade.expect("a socket is only accepted on an upgrade request");
+            accept_socket(st, upgrade, class.clone(), id, socket)
+        }
+        Ok(Ok(Outcome::Response(resp, None))) => to_http(resp),
         Ok(Ok(other)) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("unexpected outcome of a request: {other:?}"),
@@ -232,6 +248,34 @@ async fn deliver(
             "the object went away before answering",
         ),
     }
+}
+
+fn is_websocket_upgrade(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get("upgrade")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+/// Completes the upgrade of a socket the object accepted; its connection then runs in
+/// [`crate::ws_conn::serve`].
+fn accept_socket(
+    st: &AppState,
+    upgrade: WebSocketUpgrade,
+    class: Arc<Class>,
+    id: ObjectId,
+    socket: u64,
+) -> Response {
+    let registry = st.registry.clone();
+    let hub = registry.services().hub.clone();
+    let key = ObjectKey::new(&class.config.binding, &id);
+    upgrade
+        .max_message_size(hub.limits.max_message_bytes)
+        .on_failed_upgrade(move |e| {
+            tracing::warn!(error = %e, "WebSocket upgrade failed after the object accepted it");
+            hub.remove(&key, socket);
+        })
+        .on_upgrade(move |ws| crate::ws_conn::serve(ws, registry, class, id, socket))
 }
 
 fn to_http(resp: types::Response) -> Response {

@@ -17,6 +17,7 @@ use crate::guest_log::{GuestOutput, Stream};
 use crate::id::ObjectId;
 use crate::namespaces::Namespaces;
 use crate::object_storage::ObjectStorage;
+use crate::websocket::{Hub, WsEffects};
 
 /// Who the object is, as the `context` import reports it.
 #[derive(Debug, Clone)]
@@ -34,6 +35,9 @@ pub struct StoreData {
     pub(crate) storage: ObjectStorage,
     pub(crate) identity: Identity,
     pub(crate) namespaces: Namespaces,
+    pub(crate) hub: Arc<Hub>,
+    /// WebSocket effects of the running event.
+    pub(crate) ws: WsEffects,
     stderr: GuestOutput,
     /// Epoch ticks left before the running event is interrupted.
     ticks_left: u64,
@@ -65,9 +69,16 @@ pub enum GuestFailure {
 /// An event as the guest receives it.
 #[derive(Debug)]
 pub enum GuestEvent {
-    Fetch(types::Request),
+    /// A request, and whether it is a WebSocket upgrade the object may accept.
+    Fetch(types::Request, bool),
     Alarm(types::AlarmInfo),
+    WsMessage(u64, types::Message),
+    WsClose(u64, u16, String, bool),
+    WsError(u64, String),
 }
+
+/// How an event ended: its output and WebSocket effects, or why it failed (effects to undo).
+pub type Delivered = Result<(Output, WsEffects), (GuestFailure, WsEffects)>;
 
 /// What a successful event produced.
 #[derive(Debug)]
@@ -91,6 +102,7 @@ impl Live {
         storage: ObjectStorage,
         identity: Identity,
         namespaces: Namespaces,
+        hub: Arc<Hub>,
     ) -> Result<Live, (ObjectStorage, GuestFailure)> {
         let tag: Arc<str> = match &identity.name {
             Some(n) => format!("{}/{n}", identity.namespace).into(),
@@ -112,6 +124,8 @@ impl Live {
             storage,
             identity,
             namespaces,
+            hub,
+            ws: WsEffects::default(),
             stderr,
             ticks_left: 0,
         };
@@ -148,25 +162,39 @@ impl Live {
         mut self,
         limits: &Limits,
         event: GuestEvent,
-    ) -> Result<(Live, Result<Output, GuestFailure>), (ObjectStorage, GuestFailure)> {
+    ) -> Result<(Live, Delivered), (ObjectStorage, GuestFailure, WsEffects)> {
         arm(&mut self.store, limits);
-        let handler: &handler::Guest = self.bindings.holdfast_object_handler();
+        self.store.data_mut().ws =
+            WsEffects::for_event(matches!(event, GuestEvent::Fetch(_, true)));
+        let h: &handler::Guest = self.bindings.holdfast_object_handler();
+        let st = &mut self.store;
+        let done = |r: Result<(), String>| r.map(|()| Output::Done);
         let result = match &event {
-            GuestEvent::Fetch(req) => handler
-                .call_fetch(&mut self.store, req)
+            GuestEvent::Fetch(req, _) => h
+                .call_fetch(&mut *st, req)
                 .await
                 .map(|r| r.map(Output::Response)),
-            GuestEvent::Alarm(info) => handler
-                .call_alarm(&mut self.store, *info)
+            GuestEvent::Alarm(info) => h.call_alarm(&mut *st, *info).await.map(done),
+            GuestEvent::WsMessage(socket, msg) => h
+                .call_websocket_message(&mut *st, *socket, msg)
                 .await
-                .map(|r| r.map(|()| Output::Done)),
+                .map(done),
+            GuestEvent::WsClose(socket, code, reason, clean) => h
+                .call_websocket_close(&mut *st, *socket, *code, reason, *clean)
+                .await
+                .map(done),
+            GuestEvent::WsError(socket, error) => h
+                .call_websocket_error(&mut *st, *socket, error)
+                .await
+                .map(done),
         };
+        let fx = std::mem::take(&mut self.store.data_mut().ws);
         match result {
-            Ok(Ok(out)) => Ok((self, Ok(out))),
-            Ok(Err(message)) => Ok((self, Err(GuestFailure::Error(message)))),
+            Ok(Ok(out)) => Ok((self, Ok((out, fx)))),
+            Ok(Err(message)) => Ok((self, Err((GuestFailure::Error(message), fx)))),
             Err(e) => {
                 let why = describe(&e, &self.store, limits);
-                Err((self.store.into_data().storage, GuestFailure::Trap(why)))
+                Err((self.store.into_data().storage, GuestFailure::Trap(why), fx))
             }
         }
     }

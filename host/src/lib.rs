@@ -29,6 +29,8 @@ mod object_storage;
 mod registry;
 mod server;
 mod storage;
+mod websocket;
+mod ws_conn;
 
 pub use alarm::{AlarmWaker, now_ms};
 pub use commit::{CommitError, CommitState, CommitStats, Committer, Job};

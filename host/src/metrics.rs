@@ -50,7 +50,7 @@ impl Metrics {
     }
 
     /// The metrics as Prometheus text.
-    pub fn render(&self, live: usize, commits: &CommitStats) -> String {
+    pub fn render(&self, live: usize, sockets: usize, commits: &CommitStats) -> String {
         let mut out = String::new();
         let mut counter = |name: &str, help: &str, kind: &str, v: u64| {
             let _ = writeln!(
@@ -64,6 +64,12 @@ impl Metrics {
             "Objects resident in memory.",
             "gauge",
             live as u64,
+        );
+        counter(
+            "websockets",
+            "Open WebSockets (of live and hibernated objects).",
+            "gauge",
+            sockets as u64,
         );
         counter(
             "activations_total",

@@ -19,6 +19,7 @@ use crate::instance::{GuestEvent, GuestFailure, Identity, Live, Output};
 use crate::object_storage::ObjectStorage;
 use crate::registry::{Registry, Shared};
 use crate::storage::{ObjectKey, WriteSet};
+use crate::websocket::WsEffects;
 
 /// Why an event produced no outcome.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -43,12 +44,30 @@ pub enum Event {
     DropAlarm {
         scheduled_time: i64,
     },
+    /// A message arrived on one of the object's sockets.
+    WsMessage {
+        socket: u64,
+        msg: types::Message,
+    },
+    /// One of the object's sockets closed.
+    WsClose {
+        socket: u64,
+        code: u16,
+        reason: String,
+        was_clean: bool,
+    },
+    /// One of the object's sockets failed.
+    WsError {
+        socket: u64,
+        error: String,
+    },
 }
 
 /// What a handled event produced.
 #[derive(Debug)]
 pub enum Outcome {
-    Response(types::Response),
+    /// A fetch's response, and the socket it accepted if it was an upgrade request.
+    Response(types::Response, Option<u64>),
     /// The alarm ran (or was dropped) and its effects are durable.
     Done,
     /// The alarm event no longer matched the object's alarm; nothing ran.
@@ -63,6 +82,8 @@ pub enum Msg {
         event: Event,
         /// The name the object was addressed by, if any.
         name: Option<String>,
+        /// A fetch of a WebSocket upgrade request (the object may accept the socket).
+        upgrade: bool,
         reply: oneshot::Sender<EventResult>,
     },
     /// Leave memory now if idle. Answers whether the object left.
@@ -105,10 +126,15 @@ impl Actor {
             };
             wait = idle;
             match msg {
-                Msg::Event { event, name, reply } => {
+                Msg::Event {
+                    event,
+                    name,
+                    upgrade,
+                    reply,
+                } => {
                     self.shared.touch(&self.registry);
                     self.learn_name(name);
-                    self.handle(event, reply).await;
+                    self.handle(event, upgrade, reply).await;
                 }
                 Msg::Evict(reply) => {
                     let left = self.registry.retire(&self.key, &self.shared, &rx);
@@ -188,6 +214,7 @@ impl Actor {
                 storage,
                 self.identity.clone(),
                 self.registry.services().namespaces.clone(),
+                self.registry.services().hub.clone(),
             )
             .await;
             match started {
@@ -209,19 +236,27 @@ impl Actor {
         }
     }
 
-    async fn handle(&mut self, event: Event, reply: oneshot::Sender<EventResult>) {
+    async fn handle(&mut self, event: Event, upgrade: bool, reply: oneshot::Sender<EventResult>) {
         self.check_generation();
         let registry = self.registry.clone();
         let metrics = &registry.services().metrics;
         metrics.events.fetch_add(1, Ordering::Relaxed);
         let guest_event = match event {
-            Event::Fetch(req) => GuestEvent::Fetch(req),
+            Event::Fetch(req) => GuestEvent::Fetch(req, upgrade),
+            Event::WsMessage { socket, msg } => GuestEvent::WsMessage(socket, msg),
+            Event::WsClose {
+                socket,
+                code,
+                reason,
+                was_clean,
+            } => GuestEvent::WsClose(socket, code, reason, was_clean),
+            Event::WsError { socket, error } => GuestEvent::WsError(socket, error),
             Event::Alarm {
                 scheduled_time,
                 retry_count,
             } => {
                 if !self.alarm_is(scheduled_time) {
-                    return self.release(None, reply, Ok(Outcome::Skipped));
+                    return self.release(None, None, reply, Ok(Outcome::Skipped));
                 }
                 GuestEvent::Alarm(types::AlarmInfo {
                     scheduled_time,
@@ -231,27 +266,28 @@ impl Actor {
             }
             Event::DropAlarm { scheduled_time } => {
                 if !self.alarm_is(scheduled_time) {
-                    return self.release(None, reply, Ok(Outcome::Skipped));
+                    return self.release(None, None, reply, Ok(Outcome::Skipped));
                 }
                 let storage = self.storage();
                 storage.set_alarm(None);
                 let writes = storage.finish_event();
-                return self.release(writes, reply, Ok(Outcome::Done));
+                return self.release(writes, None, reply, Ok(Outcome::Done));
             }
         };
         let is_alarm = matches!(guest_event, GuestEvent::Alarm(_));
         let cold_start = self.live.is_none().then(Instant::now);
         let live = match self.ensure_live().await {
             Ok(l) => l,
-            Err(f) => return self.release(None, reply, Err(f.into())),
+            Err(f) => return self.release(None, None, reply, Err(f.into())),
         };
         let limits = self.class.config.limits;
         let delivered = live.deliver(&limits, guest_event).await;
         if let Some(t) = cold_start {
             metrics.record_activation(t.elapsed());
         }
+        let hub = &registry.services().hub;
         match delivered {
-            Ok((mut live, Ok(out))) => {
+            Ok((mut live, Ok((out, fx)))) => {
                 let storage = live.storage();
                 if is_alarm {
                     metrics.alarms.fetch_add(1, Ordering::Relaxed);
@@ -270,22 +306,24 @@ impl Actor {
                     self.name_recorded = true;
                 }
                 let outcome = match out {
-                    Output::Response(r) => Outcome::Response(r),
+                    Output::Response(r) => Outcome::Response(r, fx.accepted),
                     Output::Done => Outcome::Done,
                 };
-                self.release(writes, reply, Ok(outcome));
+                self.release(writes, Some(fx), reply, Ok(outcome));
             }
-            Ok((mut live, Err(f))) => {
+            Ok((mut live, Err((f, fx)))) => {
                 live.storage().abort_event();
+                hub.abort(&self.key, fx);
                 self.live = Some(live);
-                self.release(None, reply, Err(f.into()));
+                self.release(None, None, reply, Err(f.into()));
             }
-            Err((mut storage, f)) => {
+            Err((mut storage, f, fx)) => {
+                hub.abort(&self.key, fx);
                 metrics.traps.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(namespace = %self.identity.namespace, object = %self.identity.id, "{f}");
                 storage.abort_event();
                 self.spare = Some(storage);
-                self.release(None, reply, Err(f.into()));
+                self.release(None, None, reply, Err(f.into()));
             }
         }
     }
@@ -307,21 +345,32 @@ impl Actor {
     fn release(
         &mut self,
         writes: Option<WriteSet>,
+        effects: Option<WsEffects>,
         reply: oneshot::Sender<EventResult>,
         outcome: EventResult,
     ) {
+        let effects = effects.filter(|fx| !fx.is_empty());
+        let registry = self.registry.clone();
+        let key = self.key.clone();
+        let apply = move |r: Result<(), CommitError>| {
+            if let Some(fx) = effects {
+                let hub = &registry.services().hub;
+                match r {
+                    Ok(()) => hub.commit(&key, fx),
+                    Err(_) => hub.abort(&key, fx),
+                }
+            }
+            let _ = reply.send(r.map_err(EventError::from).and(outcome));
+        };
         if writes.is_none() && self.shared.commit.in_flight.load(Ordering::SeqCst) == 0 {
-            let _ = reply.send(outcome);
-            return;
+            return apply(Ok(()));
         }
         self.registry.services().committer.submit(Job {
             object: self.key.clone(),
             state: self.shared.commit.clone(),
             generation: self.generation,
             writes,
-            release: Box::new(move |r: Result<(), CommitError>| {
-                let _ = reply.send(r.map_err(EventError::from).and(outcome));
-            }),
+            release: Box::new(apply),
         });
     }
 }

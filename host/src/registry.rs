@@ -23,6 +23,7 @@ use crate::namespaces::Namespaces;
 use crate::object::{Actor, Event, EventResult, Msg};
 use crate::object_storage::ObjectStorage;
 use crate::storage::{Db, ObjectKey};
+use crate::websocket::Hub;
 
 const SHARDS: usize = 32;
 
@@ -33,6 +34,8 @@ pub struct Services {
     pub committer: Committer,
     pub namespaces: Namespaces,
     pub metrics: Metrics,
+    /// Every object's WebSockets (they outlive the objects' activations).
+    pub hub: Arc<Hub>,
     /// Wakes the alarm scheduler.
     pub alarm_waker: Arc<AlarmWaker>,
     /// Every class, by binding (= namespace).
@@ -107,9 +110,26 @@ impl Registry {
         name: Option<String>,
         event: Event,
     ) -> oneshot::Receiver<EventResult> {
+        self.send_upgrade(class, id, name, event, false)
+    }
+
+    /// Like [`Registry::send`], for a fetch that may be a WebSocket upgrade.
+    pub fn send_upgrade(
+        self: &Arc<Self>,
+        class: &Arc<Class>,
+        id: ObjectId,
+        name: Option<String>,
+        event: Event,
+        upgrade: bool,
+    ) -> oneshot::Receiver<EventResult> {
         let (reply, rx) = oneshot::channel();
         let key = ObjectKey::new(&class.config.binding, &id);
-        let mut msg = Msg::Event { event, name, reply };
+        let mut msg = Msg::Event {
+            event,
+            name,
+            upgrade,
+            reply,
+        };
         let mut created = false;
         {
             let mut shard = self.shard(&key).lock().expect("registry lock");
@@ -180,7 +200,10 @@ impl Registry {
         rx: &mpsc::UnboundedReceiver<Msg>,
     ) -> bool {
         let mut shard = self.shard(key).lock().expect("registry lock");
-        if !rx.is_empty() || shared.commit.in_flight.load(Ordering::SeqCst) != 0 {
+        if !rx.is_empty()
+            || shared.commit.in_flight.load(Ordering::SeqCst) != 0
+            || self.services.hub.pinned(key)
+        {
             return false;
         }
         if shard.remove(key).is_some() {

@@ -15,6 +15,7 @@ use crate::metrics::Metrics;
 use crate::namespaces::Namespaces;
 use crate::registry::{Registry, Services};
 use crate::storage::{Db, DbError};
+use crate::websocket::{Hub, WsLimits};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +86,7 @@ impl Server {
                 namespaces,
                 metrics: Metrics::default(),
                 alarm_waker: alarm_waker.clone(),
+                hub: Arc::new(Hub::new(WsLimits::default())),
                 classes,
             },
             cap as usize,

@@ -4,6 +4,8 @@
 //! The binary and the guest components must be built first (`scripts/test.sh` does; or
 //! `scripts/setup.sh`). `HOLDFAST_BIN` overrides the binary's path.
 
+pub mod cdp;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -313,4 +315,41 @@ where
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// A WebSocket test client.
+pub type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens a WebSocket to `path` on `server`.
+pub async fn ws_connect(server: &Server, path: &str) -> Result<Ws> {
+    let (ws, resp) =
+        tokio_tungstenite::connect_async(format!("ws://{}{path}", server.addr)).await?;
+    anyhow::ensure!(resp.status() == 101, "upgrade answered {}", resp.status());
+    Ok(ws)
+}
+
+/// The next text frame as JSON (skipping pings), within 5 s.
+pub async fn ws_json(ws: &mut Ws) -> Result<serde_json::Value> {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .context("no WebSocket message within 5 s")?
+            .context("WebSocket ended")??;
+        match msg {
+            Message::Text(t) => return Ok(serde_json::from_str(t.as_str())?),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => bail!("expected a text frame, got {other:?}"),
+        }
+    }
+}
+
+/// Sends a text frame.
+pub async fn ws_send(ws: &mut Ws, text: &str) -> Result<()> {
+    use futures_util::SinkExt;
+    ws.send(tokio_tungstenite::tungstenite::Message::Text(text.into()))
+        .await?;
+    Ok(())
 }

@@ -111,6 +111,13 @@ impl DurableObject for Trapper {
                 storage.set_alarm(param!(req, "at"));
                 Ok(ok())
             }
+            (Method::Get, ["ws-accept-then-trap"]) => {
+                self.state.accept_websocket(&["doomed"])?;
+                panic!("deliberate trap after accepting a WebSocket");
+            }
+            (Method::Get, ["ws-count"]) => Ok(Response::json(&json!({
+                "sockets": self.state.websockets().len()
+            }))),
             (Method::Post, ["alarm-then-trap"]) => {
                 storage.set_alarm(param!(req, "at"));
                 panic!("deliberate trap after setting the alarm");

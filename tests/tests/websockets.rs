@@ -1,0 +1,278 @@
+//! Hibernatable WebSockets through the chat-room example and the test guest: broadcast,
+//! hibernation, auto-response, limits, abrupt disconnects, transactions, and the web page in a
+//! real browser.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use futures_util::{SinkExt, StreamExt};
+use holdfast_tests::cdp::Browser;
+use holdfast_tests::{
+    Server, Ws, admin, admin_config, call, class, client, guest, metric, ws_connect, ws_json,
+    ws_send,
+};
+use reqwest::Method;
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
+
+fn chat_config(extra: &str) -> String {
+    format!(
+        "{}{}{extra}{}",
+        admin_config(),
+        class("chat", "ChatRoom", &guest("chat_room")),
+        class("trap", "Trapper", &guest("trapper"))
+    )
+}
+
+/// Joins `room` as `name`: returns the socket after its history and its own join.
+async fn join(s: &Server, room: &str, name: &str) -> Result<(Ws, serde_json::Value)> {
+    let mut ws = ws_connect(s, &format!("/chat/{room}/ws?name={name}")).await?;
+    let history = ws_json(&mut ws).await?;
+    assert_eq!(history["type"], "history", "{history}");
+    let joined = ws_json(&mut ws).await?;
+    assert_eq!(
+        (joined["type"].as_str(), joined["name"].as_str()),
+        (Some("join"), Some(name))
+    );
+    Ok((ws, history))
+}
+
+#[tokio::test]
+async fn chat_broadcasts_to_every_member_and_keeps_history() -> Result<()> {
+    let s = Server::start(&chat_config(""))?;
+    let (mut alice, history) = join(&s, "r1", "Alice").await?;
+    assert_eq!(history["messages"], json!([]));
+    let (mut bob, _) = join(&s, "r1", "Bob").await?;
+    assert_eq!(ws_json(&mut alice).await?["name"], "Bob");
+
+    let mut others = Vec::new();
+    for i in 0..20 {
+        let (ws, _) = join(&s, "r1", &format!("m{i}")).await?;
+        ws_json(&mut alice).await?;
+        ws_json(&mut bob).await?;
+        for o in others.iter_mut() {
+            ws_json(o).await?;
+        }
+        others.push(ws);
+    }
+    ws_send(&mut alice, r#"{"type":"message","text":"hello all"}"#).await?;
+    for ws in std::iter::once(&mut alice)
+        .chain(std::iter::once(&mut bob))
+        .chain(others.iter_mut())
+    {
+        let m = ws_json(ws).await?;
+        assert_eq!(
+            (m["type"].as_str(), m["name"].as_str(), m["text"].as_str()),
+            (Some("message"), Some("Alice"), Some("hello all")),
+            "{m}"
+        );
+        assert!(m["timestamp"].as_i64().unwrap() > 1_700_000_000_000);
+    }
+
+    // Bad input goes back to the sender alone.
+    ws_send(&mut bob, "not json").await?;
+    let e = ws_json(&mut bob).await?;
+    assert_eq!(e["type"], "error");
+    assert!(e["message"].is_string());
+    ws_send(&mut bob, r#"{"type":"dance"}"#).await?;
+    assert_eq!(ws_json(&mut bob).await?["type"], "error");
+    ws_send(&mut bob, r#"{"type":"message","text":"after errors"}"#).await?;
+    assert_eq!(ws_json(&mut alice).await?["text"], "after errors");
+    assert_eq!(ws_json(&mut bob).await?["text"], "after errors");
+
+    // Leaving is announced; history holds the stored messages; a newcomer sees them.
+    bob.close(None).await?;
+    let leave = ws_json(&mut alice).await?;
+    assert_eq!(
+        (leave["type"].as_str(), leave["name"].as_str()),
+        (Some("leave"), Some("Bob"))
+    );
+    let c = client();
+    let (status, h) = call(&c, Method::GET, s.url("/chat/r1/history")).await?;
+    assert_eq!(status, 200);
+    let texts: Vec<_> = h
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].clone())
+        .collect();
+    assert_eq!(texts, [json!("hello all"), json!("after errors")]);
+    let (_, history) = join(&s, "r1", "Carol").await?;
+    assert_eq!(history["messages"].as_array().unwrap().len(), 2);
+
+    // An ordinary response instead of an upgrade.
+    let (status, body) = call(&c, Method::GET, s.url("/chat/r1/ws?name=")).await?;
+    assert_eq!(status, 400, "{body}");
+    let err = tokio_tungstenite::connect_async(format!("ws://{}/chat/r1/ws", s.addr)).await;
+    match err {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 400),
+        other => panic!("expected a 400 instead of an upgrade, got {other:?}"),
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn hibernated_rooms_wake_on_the_next_message_with_names_intact() -> Result<()> {
+    let s = Server::start(&chat_config(""))?;
+    let c = client();
+    let (mut alice, _) = join(&s, "h", "Alice").await?;
+    let (mut bob, _) = join(&s, "h", "Bob").await?;
+    ws_json(&mut alice).await?;
+    let (status, body) = admin(&c, &s, Method::POST, "/objects/chat/h/evict").await?;
+    assert_eq!((status, body["evicted"].clone()), (200, json!(true)));
+    assert_eq!(metric(&c, &s, "holdfast_live_objects").await?, 0.0);
+    let before = metric(&c, &s, "holdfast_activations_total").await?;
+
+    ws_send(&mut bob, r#"{"type":"message","text":"still here?"}"#).await?;
+    for ws in [&mut alice, &mut bob] {
+        let m = ws_json(ws).await?;
+        assert_eq!(
+            (m["name"].as_str(), m["text"].as_str()),
+            (Some("Bob"), Some("still here?"))
+        );
+    }
+    assert_eq!(
+        metric(&c, &s, "holdfast_activations_total").await?,
+        before + 1.0
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn idle_timeout_hibernates_a_room_while_its_sockets_stay_open() -> Result<()> {
+    let s = Server::start(&chat_config("[class.limits]\nidle_timeout_ms = 200\n"))?;
+    let c = client();
+    let (mut alice, _) = join(&s, "i", "Alice").await?;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(metric(&c, &s, "holdfast_live_objects").await?, 0.0);
+    ws_send(&mut alice, r#"{"type":"message","text":"wake"}"#).await?;
+    assert_eq!(ws_json(&mut alice).await?["text"], "wake");
+    Ok(())
+}
+
+#[tokio::test]
+async fn auto_response_is_answered_without_waking_the_object() -> Result<()> {
+    let s = Server::start(&chat_config(""))?;
+    let c = client();
+    let (mut alice, _) = join(&s, "a", "Alice").await?;
+    admin(&c, &s, Method::POST, "/objects/chat/a/evict").await?;
+    let events = metric(&c, &s, "holdfast_events_total").await?;
+    for _ in 0..3 {
+        ws_send(&mut alice, "ping").await?;
+        let reply = tokio::time::timeout(Duration::from_secs(5), alice.next())
+            .await?
+            .unwrap()?;
+        assert_eq!(reply, Message::Text("pong".into()));
+    }
+    assert_eq!(metric(&c, &s, "holdfast_live_objects").await?, 0.0);
+    assert_eq!(metric(&c, &s, "holdfast_events_total").await?, events);
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_oversize_message_closes_with_1009_and_others_carry_on() -> Result<()> {
+    let s = Server::start(&chat_config(""))?;
+    let (mut alice, _) = join(&s, "o", "Alice").await?;
+    let (mut bob, _) = join(&s, "o", "Bob").await?;
+    ws_json(&mut alice).await?;
+    let big = format!(r#"{{"type":"message","text":"{}"}}"#, "x".repeat(2 << 20));
+    let _ = bob.send(Message::Text(big.into())).await;
+    let closed = loop {
+        match tokio::time::timeout(Duration::from_secs(5), bob.next()).await? {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(
+        u16::from(closed.expect("a close frame with a code").code),
+        1009
+    );
+    let leave = ws_json(&mut alice).await?;
+    assert_eq!(
+        (leave["type"].as_str(), leave["name"].as_str()),
+        (Some("leave"), Some("Bob"))
+    );
+    ws_send(&mut alice, r#"{"type":"message","text":"fine"}"#).await?;
+    assert_eq!(ws_json(&mut alice).await?["text"], "fine");
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_abrupt_disconnect_produces_a_close_event() -> Result<()> {
+    let s = Server::start(&chat_config(""))?;
+    let (mut alice, _) = join(&s, "d", "Alice").await?;
+    let (bob, _) = join(&s, "d", "Bob").await?;
+    ws_json(&mut alice).await?;
+    drop(bob); // no close frame: the TCP connection just goes away
+    let leave = ws_json(&mut alice).await?;
+    assert_eq!(
+        (leave["type"].as_str(), leave["name"].as_str()),
+        (Some("leave"), Some("Bob"))
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_socket_accepted_by_a_trapping_event_is_not_kept() -> Result<()> {
+    let s = Server::start(&chat_config(""))?;
+    let c = client();
+    let err =
+        tokio_tungstenite::connect_async(format!("ws://{}/trap/w/ws-accept-then-trap", s.addr))
+            .await;
+    match err {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 500),
+        other => panic!("expected a 500 instead of an upgrade, got {other:?}"),
+    }
+    assert_eq!(metric(&c, &s, "holdfast_websockets").await?, 0.0);
+    let (_, body) = call(&c, Method::GET, s.url("/trap/w/ws-count")).await?;
+    assert_eq!(body, json!({"sockets": 0}));
+    Ok(())
+}
+
+/// Two browser windows on the chat page: a message typed in one appears in the other.
+#[tokio::test]
+async fn the_chat_page_works_in_a_real_browser() -> Result<()> {
+    let s = Server::start(&chat_config(""))?;
+    let mut browser = Browser::start().await?;
+    let url = s.url("/chat/browser-room/");
+    let a = browser.open(&url).await?;
+    let b = browser.open(&url).await?;
+    for (page, name) in [(&a, "Ann"), (&b, "Ben")] {
+        browser
+            .wait_for(
+                page,
+                "document.readyState === 'complete' && !!document.querySelector('#join')",
+                Duration::from_secs(10),
+            )
+            .await?;
+        browser
+            .eval(page, &format!("document.querySelector('#name').value = '{name}'; document.querySelector('#join').click(); true"))
+            .await?;
+        browser
+            .wait_for(
+                page,
+                "document.querySelector('#status').textContent.includes('connected')",
+                Duration::from_secs(10),
+            )
+            .await?;
+    }
+    browser
+        .eval(&a, "document.querySelector('#text').value = 'hello from Ann'; document.querySelector('#send').click(); true")
+        .await?;
+    browser
+        .wait_for(
+            &b,
+            "document.querySelector('#messages').textContent.includes('hello from Ann')",
+            Duration::from_secs(10),
+        )
+        .await?;
+    browser
+        .wait_for(
+            &a,
+            "document.querySelector('#messages').textContent.includes('hello from Ann')",
+            Duration::from_secs(10),
+        )
+        .await?;
+    Ok(())
+}
