@@ -271,6 +271,10 @@ fn accept_socket(
     let key = ObjectKey::new(&class.config.binding, &id);
     upgrade
         .max_message_size(hub.limits.max_message_bytes)
+        // tungstenite's default buffers are 128 KiB each per connection; idle hibernated
+        // connections should cost little.
+        .read_buffer_size(4 << 10)
+        .write_buffer_size(4 << 10)
         .on_failed_upgrade(move |e| {
             tracing::warn!(error = %e, "WebSocket upgrade failed after the object accepted it");
             hub.remove(&key, socket);

@@ -38,21 +38,30 @@ pub async fn serve(
     };
     let (mut sink, mut stream) = ws.split();
     let writer = tokio::spawn(async move {
-        while let Some(out) = outgoing.recv().await {
-            let msg = match out {
-                Outgoing::Text(t) => Message::Text(t.into()),
-                Outgoing::Binary(b) => Message::Binary(b.into()),
-                Outgoing::Close(code, reason) => {
-                    let frame = CloseFrame {
-                        code,
-                        reason: reason.into(),
-                    };
-                    let _ = sink.send(Message::Close(Some(frame))).await;
-                    break;
+        // Everything queued goes out with one flush: a broadcast burst costs one write per
+        // socket per wake-up, not one per message.
+        while let Some(first) = outgoing.recv().await {
+            let mut next = Some(first);
+            while let Some(out) = next.take() {
+                let msg = match out {
+                    Outgoing::Text(t) => Message::Text(t.into()),
+                    Outgoing::Binary(b) => Message::Binary(b.into()),
+                    Outgoing::Close(code, reason) => {
+                        let frame = CloseFrame {
+                            code,
+                            reason: reason.into(),
+                        };
+                        let _ = sink.send(Message::Close(Some(frame))).await;
+                        return;
+                    }
+                };
+                if sink.feed(msg).await.is_err() {
+                    return;
                 }
-            };
-            if sink.send(msg).await.is_err() {
-                break;
+                next = outgoing.try_recv().ok();
+            }
+            if sink.flush().await.is_err() {
+                return;
             }
         }
     });

@@ -11,6 +11,8 @@
 //!
 //! Run with `scripts/bench.sh` (builds first). Every figure line starts with `FIG`.
 
+mod ws;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -50,6 +52,21 @@ struct Args {
     /// Objects whose alarms fall due at the same moment in the alarm phase.
     #[arg(long, default_value_t = 10_000)]
     alarms: usize,
+    /// Skip the WebSocket phases.
+    #[arg(long)]
+    skip_websockets: bool,
+    /// Members of the fan-out room.
+    #[arg(long, default_value_t = 100)]
+    ws_clients: usize,
+    /// Messages sent in each fan-out run.
+    #[arg(long, default_value_t = 1_000)]
+    ws_messages: usize,
+    /// Messages per second in the paced fan-out run.
+    #[arg(long, default_value_t = 100)]
+    ws_rate: u32,
+    /// Idle connections in the hibernation memory phase.
+    #[arg(long, default_value_t = 10_000)]
+    ws_idle: usize,
 }
 
 fn main() -> Result<()> {
@@ -173,6 +190,13 @@ async fn run(args: Args) -> Result<()> {
     if !args.skip_alarms {
         alarms(&args).await?;
     }
+    if !args.skip_websockets {
+        let local = tokio::task::LocalSet::new();
+        local
+            .run_until(ws::fanout(args.ws_clients, args.ws_messages, args.ws_rate))
+            .await?;
+        ws::hibernated(args.ws_idle).await?;
+    }
     Ok(())
 }
 
@@ -258,6 +282,17 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A metric's value from the server's /_/metrics.
+async fn metric_value(addr: SocketAddr, name: &str) -> Result<f64> {
+    let metrics = String::from_utf8(request(addr, "GET", "/_/metrics").await?.1)?;
+    let prefix = format!("{name} ");
+    Ok(metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .with_context(|| format!("metric {name}"))?
+        .parse()?)
 }
 
 fn fig(name: &str, value: f64, unit: &str) {
