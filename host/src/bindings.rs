@@ -12,4 +12,4 @@ wasmtime::component::bindgen!({
 });
 
 pub use exports::holdfast::object::handler;
-pub use holdfast::object::{context, objects, storage, types, websockets};
+pub use self::holdfast::object::{context, objects, storage, types, websockets};
