@@ -70,12 +70,12 @@ async fn list(State(st): St) -> Response {
         .registry
         .live_objects()
         .into_iter()
-        .map(|(key, idle_ms)| {
+        .map(|(key, name, idle_ms)| {
             let (ns, id) = key.parts();
             json!({
                 "namespace": ns,
                 "id": id.to_string(),
-                "name": db.name(&key).ok().flatten(),
+                "name": name.or_else(|| db.name(&key).ok().flatten()),
                 "idle_ms": idle_ms,
             })
         })

@@ -11,5 +11,5 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use exports::holdfast::object::handler;
 pub use self::holdfast::object::{context, objects, storage, types, websockets};
+pub use exports::holdfast::object::handler;

@@ -42,7 +42,27 @@ pub struct Config {
     pub runtime: RuntimeConfig,
     pub admin: AdminConfig,
     pub alarms: AlarmConfig,
+    pub websockets: WebSocketConfig,
     pub classes: Vec<ClassConfig>,
+}
+
+/// `[websockets]`: limits of host-owned sockets.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebSocketConfig {
+    /// Largest incoming message; a larger one closes the socket with code 1009.
+    pub max_message_bytes: usize,
+    /// Most open sockets per object; `accept` past it returns an error.
+    pub max_sockets_per_object: usize,
+}
+
+impl Default for WebSocketConfig {
+    fn default() -> Self {
+        WebSocketConfig {
+            max_message_bytes: 1 << 20,
+            max_sockets_per_object: 32_768,
+        }
+    }
 }
 
 /// `[admin]`: the test-control and inspection API under `/_/admin/`.
@@ -205,6 +225,8 @@ struct RawConfig {
     admin: AdminConfig,
     #[serde(default)]
     alarms: AlarmConfig,
+    #[serde(default)]
+    websockets: WebSocketConfig,
     #[serde(default, rename = "class")]
     classes: Vec<RawClass>,
 }
@@ -302,6 +324,7 @@ impl Config {
             runtime: raw.runtime,
             admin: raw.admin,
             alarms: raw.alarms,
+            websockets: raw.websockets,
             classes,
         })
     }

@@ -180,6 +180,7 @@ impl Actor {
             None => None,
         };
         if let Some(n) = name {
+            let _ = self.shared.name.set(n.clone());
             self.identity.name = Some(n.clone());
             if let Some(l) = &mut self.live {
                 l.set_name(n);

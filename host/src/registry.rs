@@ -48,6 +48,8 @@ pub struct Shared {
     pub commit: Arc<CommitState>,
     /// Milliseconds since the registry started, at the last event (for LRU eviction).
     last_used: AtomicU64,
+    /// The object's name once known (set once by the actor; read by the admin API).
+    pub name: std::sync::OnceLock<String>,
 }
 
 impl Shared {
@@ -230,15 +232,16 @@ impl Registry {
         Some(rx)
     }
 
-    /// Every live object with the milliseconds since its last event.
-    pub fn live_objects(&self) -> Vec<(ObjectKey, u64)> {
+    /// Every live object with its name (if known) and the milliseconds since its last event.
+    pub fn live_objects(&self) -> Vec<(ObjectKey, Option<String>, u64)> {
         let now = self.started.elapsed().as_millis() as u64;
         let mut out = Vec::new();
         for shard in self.shards.iter() {
             let shard = shard.lock().expect("registry lock");
             for (k, h) in shard.iter() {
                 let last = h.shared.last_used.load(Ordering::Relaxed);
-                out.push((k.clone(), now.saturating_sub(last)));
+                let name = h.shared.name.get().cloned();
+                out.push((k.clone(), name, now.saturating_sub(last)));
             }
         }
         out

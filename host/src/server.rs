@@ -86,7 +86,11 @@ impl Server {
                 namespaces,
                 metrics: Metrics::default(),
                 alarm_waker: alarm_waker.clone(),
-                hub: Arc::new(Hub::new(WsLimits::default())),
+                hub: Arc::new(Hub::new(WsLimits {
+                    max_message_bytes: config.websockets.max_message_bytes,
+                    max_sockets_per_object: config.websockets.max_sockets_per_object,
+                    ..WsLimits::default()
+                })),
                 classes,
             },
             cap as usize,

@@ -276,3 +276,90 @@ async fn the_chat_page_works_in_a_real_browser() -> Result<()> {
         .await?;
     Ok(())
 }
+
+/// The HTTP status a refused upgrade got, and its JSON body.
+async fn refused(s: &Server, path: &str) -> Result<(u16, serde_json::Value)> {
+    match tokio_tungstenite::connect_async(format!("ws://{}{path}", s.addr)).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+            let status = resp.status().as_u16();
+            let body = resp.into_body().unwrap_or_default();
+            Ok((status, serde_json::from_slice(&body)?))
+        }
+        other => anyhow::bail!("expected a refused upgrade, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn socket_limits_give_clear_errors() -> Result<()> {
+    let s = Server::start(&chat_config("[websockets]\nmax_sockets_per_object = 2\n"))?;
+    let eleven = (0..11)
+        .map(|i| format!("t{i}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let (status, body) = refused(&s, &format!("/trap/l/ws-accept?tags={eleven}")).await?;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("11 tags, over the limit of 10"))
+    );
+    let long = "x".repeat(257);
+    let (status, body) = refused(&s, &format!("/trap/l/ws-accept?tags={long}")).await?;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["error"],
+        "a tag of 257 characters is over the limit of 256"
+    );
+
+    let (status, body) = refused(&s, "/trap/l/ws-accept?tags=a&attachment=16384").await?;
+    assert_eq!(status, 500);
+    assert_eq!(
+        body["error"],
+        "attachment of 16386 bytes is over the limit of 16384 bytes"
+    );
+    let _ok = ws_connect(&s, "/trap/l/ws-accept?tags=a&attachment=16382").await?;
+    let _second = ws_connect(&s, "/trap/l/ws-accept?tags=b").await?;
+    let (status, body) = refused(&s, "/trap/l/ws-accept?tags=c").await?;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"], "the object has 2 open sockets, the limit");
+    let c = client();
+    assert_eq!(
+        call(&c, Method::GET, s.url("/trap/l/ws-count")).await?.1,
+        json!({"sockets": 2})
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_pinned_socket_keeps_its_object_in_memory_and_pings_are_answered() -> Result<()> {
+    let config = format!(
+        "{}{}[class.limits]\nidle_timeout_ms = 150\n",
+        admin_config(),
+        class("trap", "Trapper", &guest("trapper"))
+    );
+    let s = Server::start(&config)?;
+    let c = client();
+    let mut pinned = ws_connect(&s, "/trap/p/ws-accept?tags=x&pinned=1").await?;
+    let mut hibernating = ws_connect(&s, "/trap/h/ws-accept?tags=x").await?;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let (_, list) = admin(&c, &s, Method::GET, "/objects").await?;
+    let names: Vec<_> = list["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].clone())
+        .collect();
+    assert_eq!(names, [json!("p")], "only the pinned object stays resident");
+    for ws in [&mut pinned, &mut hibernating] {
+        ws.send(Message::Ping(b"are you there".to_vec().into()))
+            .await?;
+        let pong = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await?
+            .unwrap()?;
+        assert_eq!(pong, Message::Pong(b"are you there".to_vec().into()));
+    }
+    assert_eq!(metric(&c, &s, "holdfast_live_objects").await?, 1.0);
+    // Once the pinned socket closes, its object may leave too.
+    pinned.close(None).await?;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(metric(&c, &s, "holdfast_live_objects").await?, 0.0);
+    Ok(())
+}

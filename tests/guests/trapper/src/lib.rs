@@ -115,6 +115,27 @@ impl DurableObject for Trapper {
                 self.state.accept_websocket(&["doomed"])?;
                 panic!("deliberate trap after accepting a WebSocket");
             }
+            (Method::Get, ["ws-accept"]) => {
+                // `tags` comma-separated; `pinned` keeps the object resident; `attachment`
+                // bytes of attachment to set. A refused call answers 400 instead of upgrading.
+                let tags: String = param!(req, "tags");
+                let tags: Vec<&str> = tags.split(',').filter(|t| !t.is_empty()).collect();
+                let pinned = req.query("pinned").is_some();
+                let ws = if pinned {
+                    self.state.accept_websocket_pinned(&tags)
+                } else {
+                    self.state.accept_websocket(&tags)
+                };
+                let ws = match ws {
+                    Ok(ws) => ws,
+                    Err(e) => return Ok(Response::error(400, e)),
+                };
+                if let Some(n) = req.query("attachment") {
+                    // A refused attachment fails the event: the socket is not kept.
+                    ws.set_attachment(&"a".repeat(n.parse().unwrap_or(0)))?;
+                }
+                Ok(Response::websocket_accepted())
+            }
             (Method::Get, ["ws-count"]) => Ok(Response::json(&json!({
                 "sockets": self.state.websockets().len()
             }))),
