@@ -8,6 +8,7 @@
 //! Errors are JSON `{"error": "..."}`: unknown binding or path 404, bad or foreign ID 400, body
 //! over the limit 413, a failed or trapped event 500, a failed commit 503.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
@@ -45,16 +46,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .nest("/_/admin", crate::admin::routes(state.clone()))
         .route("/_/id/{binding}/{id}", any(by_id))
         .route("/_/id/{binding}/{id}/", any(by_id))
-        .route("/_/id/{binding}/{id}/{*rest}", any(by_id_rest))
+        .route("/_/id/{binding}/{id}/{*rest}", any(by_id))
         .route("/{binding}/{name}", any(by_name))
         .route("/{binding}/{name}/", any(by_name))
-        .route("/{binding}/{name}/{*rest}", any(by_name_rest))
-        .fallback(|| async {
-            error(
-                StatusCode::NOT_FOUND,
-                "no route: use /{binding}/{name}/..., /_/id/{binding}/{id}/... or /_/health",
-            )
-        })
+        .route("/{binding}/{name}/{*rest}", any(by_name))
+        .fallback(|| async { no_route() })
         .with_state(state)
 }
 
@@ -80,28 +76,29 @@ async fn metrics(State(st): St) -> Response {
     ([("content-type", "text/plain; version=0.0.4")], text).into_response()
 }
 
-async fn by_name(st: St, Path((binding, name)): Path<(String, String)>, req: Request) -> Response {
-    route_name(st, binding, name, String::new(), req).await
-}
+/// The captures of an object route: `binding`, `name` or `id`, and `rest` when present.
+type Captures = Path<HashMap<String, String>>;
 
-async fn by_name_rest(
-    st: St,
-    Path((binding, name, rest)): Path<(String, String, String)>,
-    req: Request,
-) -> Response {
+async fn by_name(st: St, Path(mut p): Captures, req: Request) -> Response {
+    let (binding, name, rest) = (
+        take(&mut p, "binding"),
+        take(&mut p, "name"),
+        take(&mut p, "rest"),
+    );
     route_name(st, binding, name, rest, req).await
 }
 
-async fn by_id(st: St, Path((binding, id)): Path<(String, String)>, req: Request) -> Response {
-    route_id(st, binding, id, String::new(), req).await
+async fn by_id(st: St, Path(mut p): Captures, req: Request) -> Response {
+    let (binding, id, rest) = (
+        take(&mut p, "binding"),
+        take(&mut p, "id"),
+        take(&mut p, "rest"),
+    );
+    route_id(st, binding, id, rest, req).await
 }
 
-async fn by_id_rest(
-    st: St,
-    Path((binding, id, rest)): Path<(String, String, String)>,
-    req: Request,
-) -> Response {
-    route_id(st, binding, id, rest, req).await
+fn take(p: &mut HashMap<String, String>, key: &str) -> String {
+    p.remove(key).unwrap_or_default()
 }
 
 fn class<'a>(st: &'a AppState, binding: &str) -> Result<&'a Arc<Class>, Box<Response>> {

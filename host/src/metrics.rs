@@ -51,74 +51,76 @@ impl Metrics {
 
     /// The metrics as Prometheus text.
     pub fn render(&self, live: usize, sockets: usize, commits: &CommitStats) -> String {
+        let c = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let rows: [(&str, &str, &str, u64); 10] = [
+            (
+                "live_objects",
+                "gauge",
+                "Objects resident in memory.",
+                live as u64,
+            ),
+            (
+                "websockets",
+                "gauge",
+                "Open WebSockets (of live and hibernated objects).",
+                sockets as u64,
+            ),
+            (
+                "activations_total",
+                "counter",
+                "Instances created.",
+                c(&self.activations),
+            ),
+            (
+                "evictions_total",
+                "counter",
+                "Objects that left memory.",
+                c(&self.evictions),
+            ),
+            (
+                "events_total",
+                "counter",
+                "Events delivered to objects.",
+                c(&self.events),
+            ),
+            (
+                "traps_total",
+                "counter",
+                "Events that trapped.",
+                c(&self.traps),
+            ),
+            (
+                "alarms_total",
+                "counter",
+                "Alarm handlers that succeeded.",
+                c(&self.alarms),
+            ),
+            (
+                "commits_total",
+                "counter",
+                "redb write transactions committed.",
+                c(&commits.commits),
+            ),
+            (
+                "commit_jobs_total",
+                "counter",
+                "Events released by the committer.",
+                c(&commits.jobs),
+            ),
+            (
+                "commit_failures_total",
+                "counter",
+                "Failed commits.",
+                c(&commits.failures),
+            ),
+        ];
         let mut out = String::new();
-        let mut counter = |name: &str, help: &str, kind: &str, v: u64| {
+        for (name, kind, help, v) in rows {
             let _ = writeln!(
                 out,
                 "# HELP holdfast_{name} {help}\n# TYPE holdfast_{name} {kind}\nholdfast_{name} {v}"
             );
-        };
-        let c = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        counter(
-            "live_objects",
-            "Objects resident in memory.",
-            "gauge",
-            live as u64,
-        );
-        counter(
-            "websockets",
-            "Open WebSockets (of live and hibernated objects).",
-            "gauge",
-            sockets as u64,
-        );
-        counter(
-            "activations_total",
-            "Instances created.",
-            "counter",
-            c(&self.activations),
-        );
-        counter(
-            "evictions_total",
-            "Objects that left memory.",
-            "counter",
-            c(&self.evictions),
-        );
-        counter(
-            "events_total",
-            "Events delivered to objects.",
-            "counter",
-            c(&self.events),
-        );
-        counter(
-            "traps_total",
-            "Events that trapped.",
-            "counter",
-            c(&self.traps),
-        );
-        counter(
-            "alarms_total",
-            "Alarm handlers that succeeded.",
-            "counter",
-            c(&self.alarms),
-        );
-        counter(
-            "commits_total",
-            "redb write transactions committed.",
-            "counter",
-            c(&commits.commits),
-        );
-        counter(
-            "commit_jobs_total",
-            "Events released by the committer.",
-            "counter",
-            c(&commits.jobs),
-        );
-        counter(
-            "commit_failures_total",
-            "Failed commits.",
-            "counter",
-            c(&commits.failures),
-        );
+        }
         let h = self.activation_us.lock().expect("metrics lock");
         let _ = writeln!(
             out,
