@@ -28,6 +28,10 @@ use tokio::net::TcpStream;
 #[derive(Parser, Clone)]
 #[command(about = "Holdfast core benchmark (see scripts/bench.sh)")]
 struct Args {
+    /// Repetitions of the whole suite; with more than one, the median of each figure is printed
+    /// at the end (this machine is noisy: quote medians).
+    #[arg(long, default_value_t = 1)]
+    runs: usize,
     /// Seconds of load per throughput phase.
     #[arg(long, default_value_t = 10)]
     duration: u64,
@@ -75,7 +79,45 @@ fn main() -> Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    rt.block_on(run(args))
+    for run_no in 1..=args.runs {
+        println!("# run {run_no} of {}", args.runs);
+        rt.block_on(run(args.clone()))?;
+    }
+    if args.runs > 1 {
+        print_medians();
+    }
+    Ok(())
+}
+
+thread_local! {
+    /// Every figure printed so far, in order: (name, value, unit).
+    static FIGURES: std::cell::RefCell<Vec<(String, f64, String)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// One `MEDIAN name value unit (runs: a, b, c)` line per figure, over all runs.
+fn print_medians() {
+    FIGURES.with_borrow(|figs| {
+        let mut names: Vec<&str> = Vec::new();
+        for (n, _, _) in figs.iter() {
+            if !names.contains(&n.as_str()) {
+                names.push(n);
+            }
+        }
+        for name in names {
+            let mut values: Vec<f64> = figs.iter().filter(|f| f.0 == name).map(|f| f.1).collect();
+            let unit = &figs.iter().find(|f| f.0 == name).expect("present").2;
+            let runs = values
+                .iter()
+                .map(|v| format!("{v:.1}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            values.sort_by(f64::total_cmp);
+            println!(
+                "MEDIAN {name} {:.1} {unit} (runs: {runs})",
+                values[values.len() / 2]
+            );
+        }
+    });
 }
 
 fn config() -> String {
@@ -297,6 +339,7 @@ async fn metric_value(addr: SocketAddr, name: &str) -> Result<f64> {
 
 fn fig(name: &str, value: f64, unit: &str) {
     println!("FIG {name} {value:.1} {unit}");
+    FIGURES.with_borrow_mut(|f| f.push((name.to_owned(), value, unit.to_owned())));
 }
 
 fn report(name: &str, r: &LoadResult) {
