@@ -99,10 +99,32 @@ impl Default for AlarmConfig {
 pub struct ServerConfig {
     /// Address to listen on (`--listen` overrides).
     pub listen: SocketAddr,
-    /// Data directory: the redb database and the compiled-code cache (`--data` overrides).
+    /// Data directory: the redb database (`--data` overrides).
     pub data: PathBuf,
+    /// Compiled-code cache, shared by every data directory (entries are keyed by the component's
+    /// bytes and the engine's settings). Default: `$XDG_CACHE_HOME/holdfast`, else
+    /// `~/.cache/holdfast`, else `cache/` in the data directory.
+    pub cache: Option<PathBuf>,
     /// Largest accepted request body; larger gets 413.
     pub max_body_bytes: usize,
+}
+
+impl ServerConfig {
+    /// Where compiled code is cached (see [`ServerConfig::cache`]).
+    pub fn cache_dir(&self) -> PathBuf {
+        if let Some(c) = &self.cache {
+            return c.clone();
+        }
+        let env = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        env("XDG_CACHE_HOME")
+            .or_else(|| env("HOME").map(|h| h.join(".cache")))
+            .map(|c| c.join("holdfast"))
+            .unwrap_or_else(|| self.data.join("cache"))
+    }
 }
 
 impl Default for ServerConfig {
@@ -110,6 +132,7 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: "127.0.0.1:8787".parse().expect("valid default address"),
             data: PathBuf::from(".holdfast"),
+            cache: None,
             max_body_bytes: 1 << 20,
         }
     }
@@ -317,6 +340,11 @@ impl Config {
         let mut server = raw.server;
         if server.data.is_relative() {
             server.data = base_dir.join(&server.data);
+        }
+        if let Some(c) = &server.cache
+            && c.is_relative()
+        {
+            server.cache = Some(base_dir.join(c));
         }
         Ok(Config {
             path: path.to_owned(),

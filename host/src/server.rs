@@ -25,6 +25,11 @@ pub enum StartError {
         path: String,
         source: std::io::Error,
     },
+    #[error("cannot use cache directory `{path}`: {source}")]
+    CacheDir {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot open the database")]
     Db(#[from] DbError),
     #[error(transparent)]
@@ -67,7 +72,13 @@ impl Server {
             instances: cap + (cap / 8).max(16),
             max_memory,
         };
-        let engine = Engine::new(pool, &data.join("cache"))?;
+        let cache = std::path::absolute(config.server.cache_dir()).map_err(|source| {
+            StartError::CacheDir {
+                path: config.server.cache_dir().display().to_string(),
+                source,
+            }
+        })?;
+        let engine = Engine::new(pool, &cache)?;
         let mut classes = HashMap::new();
         for c in &config.classes {
             let class = engine.load_class(c)?;

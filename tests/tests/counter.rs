@@ -229,3 +229,52 @@ async fn acknowledged_increments_survive_kill_9() -> Result<()> {
     }
     Ok(())
 }
+
+/// Compiled code goes to the configured cache directory, so a restart (even with another data
+/// directory) loads it instead of compiling again.
+#[tokio::test]
+async fn compiled_code_is_cached_on_disk() -> Result<()> {
+    let cache = tempfile::tempdir()?;
+    let config = format!(
+        "[server]\ncache = \"{}\"\n{}",
+        cache.path().display(),
+        default_config()
+    );
+    let files = |dir: &std::path::Path| -> usize {
+        fn walk(d: &std::path::Path) -> usize {
+            std::fs::read_dir(d).map_or(0, |rd| {
+                rd.flatten()
+                    .map(|e| {
+                        if e.path().is_dir() {
+                            walk(&e.path())
+                        } else {
+                            1
+                        }
+                    })
+                    .sum()
+            })
+        }
+        walk(dir)
+    };
+    let s = Server::start(&config)?;
+    let after_first = files(cache.path());
+    assert!(
+        after_first >= 2,
+        "{after_first} files cached for two classes"
+    );
+    drop(s);
+    let s = Server::start(&config)?;
+    assert_eq!(
+        files(cache.path()),
+        after_first,
+        "nothing was compiled again"
+    );
+    let c = client();
+    assert_eq!(
+        call(&c, Method::POST, s.url("/counter/c/increment"))
+            .await?
+            .0,
+        200
+    );
+    Ok(())
+}
