@@ -391,3 +391,97 @@ fn merge(layers: Vec<Layer>, reverse: bool, limit: usize, out: &mut Vec<(String,
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> ListOptions {
+        ListOptions::default()
+    }
+
+    #[test]
+    fn prefix_bounds_handle_0xff_and_combine_with_start_and_end() {
+        assert_eq!(successor(b"ab"), Some(b"ac".to_vec()));
+        assert_eq!(successor(b"a\xff"), Some(b"b".to_vec()));
+        assert_eq!(successor(b"\xff\xff"), None);
+        let o = ListOptions {
+            prefix: Some("b".into()),
+            start: Some("a".into()),
+            ..opts()
+        };
+        assert_eq!(
+            bounds(&o).unwrap(),
+            Some((
+                Bound::Included(b"b".to_vec()),
+                Bound::Excluded(b"c".to_vec())
+            ))
+        );
+        let o = ListOptions {
+            prefix: Some("b".into()),
+            end: Some("ba".into()),
+            ..opts()
+        };
+        assert_eq!(
+            bounds(&o).unwrap(),
+            Some((
+                Bound::Included(b"b".to_vec()),
+                Bound::Excluded(b"ba".to_vec())
+            ))
+        );
+    }
+
+    #[test]
+    fn empty_and_contradictory_ranges() {
+        let o = ListOptions {
+            start: Some("b".into()),
+            end: Some("a".into()),
+            ..opts()
+        };
+        assert_eq!(bounds(&o).unwrap(), None);
+        let o = ListOptions {
+            start_after: Some("a".into()),
+            end: Some("a".into()),
+            ..opts()
+        };
+        assert_eq!(bounds(&o).unwrap(), None);
+        let o = ListOptions {
+            prefix: Some("b".into()),
+            end: Some("a".into()),
+            ..opts()
+        };
+        assert_eq!(bounds(&o).unwrap(), None);
+        let o = ListOptions {
+            start: Some("a".into()),
+            start_after: Some("a".into()),
+            ..opts()
+        };
+        assert!(matches!(bounds(&o), Err(StorageError::InvalidArgument(_))));
+    }
+
+    #[test]
+    fn merge_prefers_upper_layers_and_hides_deletions() {
+        let l = |v: &[(&str, Option<&str>)]| -> Layer {
+            v.iter()
+                .map(|(k, v)| (k.as_bytes().to_vec(), v.map(|v| v.as_bytes().to_vec())))
+                .collect()
+        };
+        let event = l(&[("b", None), ("c", Some("event"))]);
+        let cache = l(&[("a", Some("cache")), ("c", Some("old"))]);
+        let db = l(&[("a", Some("db")), ("b", Some("db")), ("d", Some("db"))]);
+        let mut out = Vec::new();
+        merge(vec![event, cache, db], false, usize::MAX, &mut out);
+        let got: Vec<_> = out
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_slice()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a", &b"cache"[..]),
+                ("c", &b"event"[..]),
+                ("d", &b"db"[..])
+            ]
+        );
+    }
+}

@@ -364,3 +364,64 @@ impl Hub {
         map.values().map(|o| o.sockets.len()).sum()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::ObjectId;
+
+    fn key() -> ObjectKey {
+        ObjectKey::new("chat", &ObjectId::from_bytes([7; 32]))
+    }
+
+    #[test]
+    fn accept_only_in_an_upgrade_and_abort_refuses_the_socket() {
+        let hub = Hub::new(WsLimits::default());
+        let mut not_upgrade = WsEffects::for_event(false);
+        assert!(hub.accept(&key(), &mut not_upgrade, vec![], true).is_err());
+        let mut fx = WsEffects::for_event(true);
+        let id = hub.accept(&key(), &mut fx, vec!["t".into()], true).unwrap();
+        assert!(
+            hub.accept(&key(), &mut fx, vec![], true).is_err(),
+            "one per request"
+        );
+        assert_eq!(hub.sockets(&key(), Some("t")), [id]);
+        hub.abort(&key(), fx);
+        assert_eq!(hub.count(), 0);
+        assert!(hub.claim(&key(), id).is_none());
+    }
+
+    #[test]
+    fn sends_wait_for_commit_and_attachments_roll_back() {
+        let hub = Hub::new(WsLimits::default());
+        let mut fx = WsEffects::for_event(true);
+        let id = hub.accept(&key(), &mut fx, vec![], true).unwrap();
+        hub.commit(&key(), fx);
+        let mut rx = hub.claim(&key(), id).unwrap();
+
+        let mut fx = WsEffects::for_event(false);
+        hub.stage(&key(), &mut fx, id, Outgoing::Text("hi".into()))
+            .unwrap();
+        hub.set_attachment(&key(), &mut fx, id, Some(b"new".to_vec()))
+            .unwrap();
+        assert!(rx.try_recv().is_err(), "nothing leaves before the commit");
+        hub.abort(&key(), fx);
+        assert!(rx.try_recv().is_err(), "an aborted event sends nothing");
+        assert_eq!(hub.attachment(&key(), id), None, "its attachment is undone");
+
+        let mut fx = WsEffects::for_event(false);
+        hub.stage(&key(), &mut fx, id, Outgoing::Text("hi".into()))
+            .unwrap();
+        hub.commit(&key(), fx);
+        assert!(matches!(rx.try_recv(), Ok(Outgoing::Text(t)) if t == "hi"));
+        let too_big = Some(vec![0; 16 * 1024 + 1]);
+        let mut fx = WsEffects::for_event(false);
+        let e = hub
+            .set_attachment(&key(), &mut fx, id, too_big)
+            .unwrap_err();
+        assert_eq!(
+            e,
+            "attachment of 16385 bytes is over the limit of 16384 bytes"
+        );
+    }
+}
