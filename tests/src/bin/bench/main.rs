@@ -170,17 +170,7 @@ async fn run(args: Args) -> Result<()> {
                 .await?;
             warm.record(t.elapsed().as_micros() as u64)?;
         }
-        let metrics = String::from_utf8(request(s.addr, "GET", "/_/metrics").await?.1)?;
-        let q = |quantile: &str| -> Result<f64> {
-            let key = format!("holdfast_activation_seconds{{quantile=\"{quantile}\"}} ");
-            let line = metrics
-                .lines()
-                .find(|l| l.starts_with(&key))
-                .context("activation metric")?;
-            Ok(line[key.len()..].parse::<f64>()? * 1e6)
-        };
-        fig("cold_activation_p50", q("0.5")?, "us");
-        fig("cold_activation_p99", q("0.99")?, "us");
+        activation_figures(s.addr, "cold_activation").await?;
         fig(
             "cold_request_client_p50",
             cold.value_at_quantile(0.5) as f64,
@@ -214,12 +204,7 @@ async fn run(args: Args) -> Result<()> {
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
         let rss_after = s.rss_kib()?;
-        let metrics = String::from_utf8(request(s.addr, "GET", "/_/metrics").await?.1)?;
-        let live: f64 = metrics
-            .lines()
-            .find_map(|l| l.strip_prefix("holdfast_live_objects "))
-            .context("live metric")?
-            .parse()?;
+        let live = metric_value(s.addr, "holdfast_live_objects").await?;
         fig("rss_idle_kib", rss_before as f64, "KiB");
         fig("rss_with_live_objects_kib", rss_after as f64, "KiB");
         fig("live_objects", live, "objects");
@@ -267,12 +252,7 @@ async fn alarms(args: &Args) -> Result<()> {
     );
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let metrics = String::from_utf8(request(s.addr, "GET", "/_/metrics").await?.1)?;
-        let fired: f64 = metrics
-            .lines()
-            .find_map(|l| l.strip_prefix("holdfast_alarms_total "))
-            .context("alarm metric")?
-            .parse()?;
+        let fired = metric_value(s.addr, "holdfast_alarms_total").await?;
         if fired as u64 >= n {
             break;
         }
@@ -294,14 +274,7 @@ async fn alarms(args: &Args) -> Result<()> {
         last = last.max(at);
         late.record((at - due).max(0) as u64)?;
     }
-    let metrics = String::from_utf8(request(s.addr, "GET", "/_/metrics").await?.1)?;
-    for q in ["0.5", "0.99"] {
-        let key = format!("holdfast_activation_seconds{{quantile=\"{q}\"}} ");
-        if let Some(v) = metrics.lines().find_map(|l| l.strip_prefix(key.as_str())) {
-            let name = format!("alarm_activation_p{}", if q == "0.5" { "50" } else { "99" });
-            fig(&name, v.parse::<f64>()? * 1e6, "us");
-        }
-    }
+    activation_figures(s.addr, "alarm_activation").await?;
     fig(
         "alarms_fired_per_s",
         n as f64 / ((last - due).max(1) as f64 / 1000.0),
@@ -324,6 +297,19 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// `{prefix}_p50` and `{prefix}_p99` in µs from the host's activation-time summary.
+async fn activation_figures(addr: SocketAddr, prefix: &str) -> Result<()> {
+    for (q, label) in [("0.5", "p50"), ("0.99", "p99")] {
+        let name = format!("holdfast_activation_seconds{{quantile=\"{q}\"}}");
+        fig(
+            &format!("{prefix}_{label}"),
+            metric_value(addr, &name).await? * 1e6,
+            "us",
+        );
+    }
+    Ok(())
 }
 
 /// A metric's value from the server's /_/metrics.
