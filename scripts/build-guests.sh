@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds every guest component: each crate under examples/ and tests/guests/, for wasm32-wasip2.
+# Builds every guest component: each crate under examples/ and tests/guests/, for wasm32-wasip2,
+# and the Python examples with componentize-py (installed by scripts/setup.sh).
 # With WITH_CARGO_COMPONENT=1 it also builds examples/counter with `cargo component build`
 # (target/wasm32-wasip1/release/counter.wasm), which the tests load to show that path works.
 set -euo pipefail
@@ -11,6 +12,8 @@ for manifest in examples/*/Cargo.toml tests/guests/*/Cargo.toml; do
 done
 echo "==> guests: ${packages[*]}"
 cargo build --release --locked --target wasm32-wasip2 "${packages[@]}"
+echo "==> Python guests"
+examples/py-counter/build.sh
 if [ "${WITH_CARGO_COMPONENT:-0}" = 1 ]; then
   echo "==> examples/counter with cargo component"
   (cd examples/counter && cargo component build --release --locked)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Sets up a fresh machine that has rustup, and builds everything: the host binary
-# (target/release/holdfast) and every guest component (target/wasm32-wasip2/release/*.wasm).
+# Sets up a fresh machine that has rustup (and python3), and builds everything: the host binary
+# (target/release/holdfast) and every guest component (target/wasm32-wasip2/release/*.wasm for
+# Rust, target/py-counter/py_counter.wasm for Python).
 # Safe to run again: it only rebuilds what changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,5 +12,11 @@ rustup target add wasm32-wasip2
 
 echo "==> host: target/release/holdfast"
 cargo build --release --locked -p holdfast
+
+echo "==> Python guest toolchain: componentize-py 0.25.1 in target/pyenv (pinned)"
+if [ ! -x target/pyenv/bin/componentize-py ]; then
+  python3 -m venv target/pyenv
+  target/pyenv/bin/pip install --quiet componentize-py==0.25.1
+fi
 
 scripts/build-guests.sh

@@ -30,6 +30,24 @@ async fn counter_contract_built_with_cargo_component() -> Result<()> {
     .await
 }
 
+/// The same contract against the counter written in Python (examples/py-counter, built with
+/// componentize-py and the Python SDK).
+#[tokio::test]
+async fn counter_contract_in_python() -> Result<()> {
+    let wasm = root().join("target/py-counter/py_counter.wasm");
+    assert!(
+        wasm.exists(),
+        "{} is missing: run scripts/test.sh",
+        wasm.display()
+    );
+    contract(&format!(
+        "{}{}",
+        class("counter", "PyCounter", &wasm),
+        class("trap", "Trapper", &guest("trapper"))
+    ))
+    .await
+}
+
 async fn contract(config: &str) -> Result<()> {
     let s = Server::start(config)?;
     let c = client();

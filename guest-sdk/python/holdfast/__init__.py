@@ -1,0 +1,40 @@
+"""Holdfast Durable Objects in Python (built with componentize-py).
+
+    import holdfast
+    from holdfast import DurableObject, Response
+
+    @holdfast.export
+    class Counter(DurableObject):
+        def fetch(self, request):
+            value = self.state.storage.get("value", 0) + 1
+            self.state.storage.put("value", value)
+            return Response.json({"value": value})
+"""
+
+from ._http import HoldfastError, Request, Response
+from ._storage import Storage, StorageError
+from ._state import Objects, State, WebSocket
+from ._export import AlarmInfo, DurableObject, Handler, export
+
+__all__ = [
+    "AlarmInfo",
+    "DurableObject",
+    "Handler",
+    "HoldfastError",
+    "Objects",
+    "Request",
+    "Response",
+    "State",
+    "Storage",
+    "StorageError",
+    "WebSocket",
+    "export",
+]
+__version__ = "0.1.0"
+
+# Show the public names as `holdfast.X` (in tracebacks and reprs), not `holdfast._module.X`.
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type):
+        _obj.__module__ = __name__
+del _name, _obj

@@ -1,0 +1,115 @@
+"""Wires a ``DurableObject`` subclass into the component's exported ``handler`` interface."""
+
+import sys
+import traceback
+
+from componentize_py_types import Err
+from wit_world.exports import Handler as _WitHandler
+from wit_world.imports import types as _types
+
+from ._http import HoldfastError, Request, Response
+from ._state import State, WebSocket
+
+__all__ = ["DurableObject", "AlarmInfo", "export"]
+
+
+class AlarmInfo:
+    """The alarm that fired: ``scheduled_time`` (ms), ``retry_count``, ``is_retry``."""
+
+    __slots__ = ("scheduled_time", "retry_count", "is_retry")
+
+    def __init__(self, scheduled_time, retry_count=0, is_retry=False):
+        self.scheduled_time = scheduled_time
+        self.retry_count = retry_count
+        self.is_retry = is_retry
+
+    def __repr__(self):
+        return f"AlarmInfo({self.scheduled_time}, retry_count={self.retry_count})"
+
+
+class DurableObject:
+    """Base class of a Durable Object class written in Python.
+
+    One instance is created, lazily, per live object, with its ``State``; events are delivered
+    to it one at a time. Raising an exception from a handler fails the event: its writes are
+    discarded, and a ``fetch`` answers 500 with the exception's message.
+    """
+
+    def __init__(self, state):
+        self.state = state
+
+    def fetch(self, request):
+        raise HoldfastError(f"{type(self).__name__} does not implement fetch")
+
+    def alarm(self, info):
+        raise HoldfastError(f"{type(self).__name__} does not implement alarm")
+
+    def websocket_message(self, ws, message):
+        raise HoldfastError(f"{type(self).__name__} does not implement websocket_message")
+
+    def websocket_close(self, ws, code, reason, was_clean):
+        raise HoldfastError(f"{type(self).__name__} does not implement websocket_close")
+
+    def websocket_error(self, ws, error):
+        raise HoldfastError(f"{type(self).__name__} does not implement websocket_error")
+
+
+_class = None
+_instance = None
+
+
+def _object():
+    global _instance
+    if _class is None:
+        raise HoldfastError("no Durable Object class: call holdfast.export(YourClass)")
+    if _instance is None:
+        _instance = _class(State())
+    return _instance
+
+
+def _run(event, *args):
+    """Runs one event; any exception becomes the WIT ``err(message)``."""
+    try:
+        return getattr(_object(), event)(*args)
+    except Exception as e:  # noqa: BLE001 - every failure must reach the host as `err`
+        traceback.print_exc(file=sys.stderr)
+        raise Err(str(e) or type(e).__name__) from None
+
+
+class Handler(_WitHandler):
+    """The implementation componentize-py exports as the WIT ``handler`` interface."""
+
+    def fetch(self, req):
+        request = Request(req.method, req.url, req.headers, req.body)
+        response = _run("fetch", request)
+        if not isinstance(response, Response):
+            raise Err(f"fetch must return a holdfast.Response, not {type(response).__name__}")
+        return _types.Response(response.status, list(response.headers), response.body)
+
+    def alarm(self, info):
+        _run("alarm", AlarmInfo(info.scheduled_time, info.retry_count, info.is_retry))
+
+    def websocket_message(self, socket, msg):
+        _run("websocket_message", WebSocket(socket), msg.value)
+
+    def websocket_close(self, socket, code, reason, was_clean):
+        _run("websocket_close", WebSocket(socket), code, reason, was_clean)
+
+    def websocket_error(self, socket, error):
+        _run("websocket_error", WebSocket(socket), error)
+
+
+def export(cls):
+    """Makes ``cls`` (a ``DurableObject`` subclass) the class this component serves.
+
+    Usable as a decorator. It also sets ``Handler`` in ``cls``'s module, the name
+    componentize-py looks up in the app module for the exported ``handler`` interface.
+    """
+    global _class, _instance
+    if not (isinstance(cls, type) and issubclass(cls, DurableObject)):
+        raise TypeError("holdfast.export expects a subclass of holdfast.DurableObject")
+    _class, _instance = cls, None
+    module = sys.modules.get(cls.__module__)
+    if module is not None:
+        module.Handler = Handler
+    return cls

@@ -1,0 +1,115 @@
+"""The object's durable key-value store. Values are stored as JSON, like the Rust and JS SDKs."""
+
+import json as _json
+
+from componentize_py_types import Err
+from wit_world.imports import storage as _wit
+
+from ._http import HoldfastError
+
+__all__ = ["Storage", "StorageError"]
+
+
+class StorageError(HoldfastError):
+    """A refused storage call; nothing of it was written.
+
+    ``kind`` is one of ``"key-too-large"``, ``"value-too-large"``, ``"too-many-keys"``,
+    ``"invalid-argument"``; ``message`` names the limit.
+    """
+
+    def __init__(self, kind, message):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+    def __str__(self):
+        return self.message
+
+    def __repr__(self):
+        return f"StorageError({self.kind!r}, {self.message!r})"
+
+
+def _call(function, *args):
+    try:
+        return function(*args)
+    except Err as err:
+        error = err.value
+        raise StorageError(error.kind.name.lower().replace("_", "-"), error.message) from None
+
+
+def _encode(value):
+    return _json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def _decode(key, raw):
+    try:
+        return _json.loads(raw)
+    except ValueError as e:
+        raise HoldfastError(f"the value stored under `{key}` is not JSON: {e}") from None
+
+
+class Storage:
+    """Synchronous, strongly consistent storage of the running object.
+
+    Every write of an event commits atomically with it, or not at all if the handler raises.
+    """
+
+    __slots__ = ()
+
+    def get(self, key, default=None):
+        """The value stored under ``key``, decoded from JSON, or ``default``."""
+        raw = _call(_wit.get, key)
+        return default if raw is None else _decode(key, raw)
+
+    def get_many(self, keys):
+        """``{key: value}`` for those of ``keys`` that exist, in the order of ``keys``."""
+        keys = list(keys)
+        values = _call(_wit.get_many, keys)
+        return {k: _decode(k, raw) for k, raw in zip(keys, values) if raw is not None}
+
+    def put(self, key, value):
+        """Stores ``value`` (anything ``json.dumps`` accepts) under ``key``."""
+        _call(_wit.put, key, _encode(value))
+
+    def put_many(self, entries):
+        """Stores every ``{key: value}`` entry; all or none."""
+        items = entries.items() if hasattr(entries, "items") else entries
+        _call(_wit.put_many, [(k, _encode(v)) for k, v in items])
+
+    def delete(self, key):
+        """Removes ``key``; ``True`` if it existed."""
+        return _call(_wit.delete, key)
+
+    def delete_many(self, keys):
+        """Removes every key of ``keys``; returns how many existed."""
+        return _call(_wit.delete_many, list(keys))
+
+    def delete_all(self):
+        """Removes every key of this object (the alarm is kept)."""
+        _wit.delete_all()
+
+    def list(self, start=None, start_after=None, end=None, prefix=None, reverse=False, limit=None):
+        """``{key: value}`` in key order (or reverse order) within the bounds (a ``dict`` keeps it)."""
+        options = _wit.ListOptions(
+            start=start,
+            start_after=start_after,
+            end=end,
+            prefix=prefix,
+            reverse=bool(reverse),
+            limit=limit,
+        )
+        return {k: _decode(k, raw) for k, raw in _call(_wit.list, options)}
+
+    def get_alarm(self):
+        """The time the alarm is set for (ms since the Unix epoch), or ``None``."""
+        return _wit.get_alarm()
+
+    def set_alarm(self, scheduled_time):
+        """Sets the alarm (ms since the Unix epoch; a ``datetime`` is accepted too)."""
+        if hasattr(scheduled_time, "timestamp"):
+            scheduled_time = round(scheduled_time.timestamp() * 1000)
+        _wit.set_alarm(int(scheduled_time))
+
+    def delete_alarm(self):
+        """Removes the alarm, if any."""
+        _wit.delete_alarm()
