@@ -5,6 +5,7 @@
 # (target/wasm32-wasip1/release/counter.wasm), which the tests load to show that path works.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mkdir -p target/py-guests
 packages=()
 for manifest in examples/*/Cargo.toml tests/guests/*/Cargo.toml; do
   name=$(sed -n 's/^name = "\(.*\)"/\1/p' "$manifest" | head -n 1)
@@ -14,6 +15,8 @@ echo "==> guests: ${packages[*]}"
 cargo build --release --locked --target wasm32-wasip2 "${packages[@]}"
 echo "==> Python guests"
 examples/py-counter/build.sh
+PYTHONDONTWRITEBYTECODE=1 target/pyenv/bin/componentize-py -d wit -w durable-object componentize \
+  -p guest-sdk/python -p tests/py-guests/failer app -o target/py-guests/failer.wasm
 if [ "${WITH_CARGO_COMPONENT:-0}" = 1 ]; then
   echo "==> examples/counter with cargo component"
   (cd examples/counter && cargo component build --release --locked)

@@ -88,3 +88,30 @@ async fn guest_output_goes_to_the_host_log_tagged_with_the_object() -> Result<()
     assert!(lines.iter().all(|l| l.contains("trap/loud")), "{lines:?}");
     Ok(())
 }
+
+/// A Python exception fails the event like a Rust error: 500 with its message, nothing kept.
+#[tokio::test]
+async fn a_python_exception_rolls_the_event_back() -> Result<()> {
+    let wasm = holdfast_tests::root().join("target/py-guests/failer.wasm");
+    assert!(
+        wasm.exists(),
+        "{} is missing: run scripts/test.sh",
+        wasm.display()
+    );
+    let s = Server::start(&holdfast_tests::class("py", "Failer", &wasm))?;
+    let c = client();
+    let (status, body) = call(&c, Method::POST, s.url("/py/f/write-then-raise?key=lost")).await?;
+    assert_eq!(status, 500);
+    assert_eq!(body["error"], "deliberate failure after writing lost");
+    assert_eq!(
+        call(&c, Method::GET, s.url("/py/f/get?key=lost")).await?.1,
+        json!({"value": null})
+    );
+    let (status, body) = call(&c, Method::POST, s.url("/py/f/long-key")).await?;
+    assert_eq!(status, 500);
+    assert_eq!(
+        body["error"],
+        "key is 2049 bytes, over the limit of 2048 bytes"
+    );
+    Ok(())
+}
