@@ -37,12 +37,17 @@ pub fn holdfast_bin() -> PathBuf {
     p
 }
 
-/// A guest component built by scripts/build-guests.sh.
+/// A Rust guest component built by scripts/build-guests.sh.
 pub fn guest(name: &str) -> PathBuf {
-    let p = root().join(format!("target/wasm32-wasip2/release/{name}.wasm"));
+    built(&format!("target/wasm32-wasip2/release/{name}.wasm"))
+}
+
+/// A file the build scripts produce, by its path relative to the repository root.
+pub fn built(relative: &str) -> PathBuf {
+    let p = root().join(relative);
     assert!(
         p.exists(),
-        "{} is missing: run scripts/test.sh (or scripts/setup.sh) to build the guests",
+        "{} is missing: run scripts/test.sh (or scripts/setup.sh) to build it",
         p.display()
     );
     p

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use anyhow::Result;
-use holdfast_tests::{Server, call, class, client, default_config, guest, root};
+use holdfast_tests::{Server, built, call, class, client, default_config, guest};
 use reqwest::Method;
 use serde_json::json;
 
@@ -16,33 +16,21 @@ async fn counter_contract() -> Result<()> {
 /// the preview1 adapter: four core instances instead of three).
 #[tokio::test]
 async fn counter_contract_built_with_cargo_component() -> Result<()> {
-    let wasm = root().join("target/wasm32-wasip1/release/counter.wasm");
-    assert!(
-        wasm.exists(),
-        "{} is missing: run scripts/test.sh",
-        wasm.display()
-    );
-    contract(&format!(
-        "{}{}",
-        class("counter", "Counter", &wasm),
-        class("trap", "Trapper", &guest("trapper"))
-    ))
-    .await
+    contract_of("Counter", "target/wasm32-wasip1/release/counter.wasm").await
 }
 
 /// The same contract against the counter written in Python (examples/py-counter, built with
 /// componentize-py and the Python SDK).
 #[tokio::test]
 async fn counter_contract_in_python() -> Result<()> {
-    let wasm = root().join("target/py-counter/py_counter.wasm");
-    assert!(
-        wasm.exists(),
-        "{} is missing: run scripts/test.sh",
-        wasm.display()
-    );
+    contract_of("PyCounter", "target/py-counter/py_counter.wasm").await
+}
+
+/// The contract against another build of the counter, served as `counter` beside the test guest.
+async fn contract_of(class_name: &str, wasm: &str) -> Result<()> {
     contract(&format!(
         "{}{}",
-        class("counter", "PyCounter", &wasm),
+        class("counter", class_name, &built(wasm)),
         class("trap", "Trapper", &guest("trapper"))
     ))
     .await
