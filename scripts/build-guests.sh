@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds every guest component: each crate under examples/ and tests/guests/, for wasm32-wasip2,
-# and the Python examples with componentize-py (installed by scripts/setup.sh).
+# the Python examples with componentize-py and the JavaScript ones with the JS SDK's build step
+# (both toolchains installed by scripts/setup.sh).
 # With WITH_CARGO_COMPONENT=1 it also builds examples/counter with `cargo component build`
 # (target/wasm32-wasip1/release/counter.wasm), which the tests load to show that path works.
 set -euo pipefail
@@ -15,8 +16,12 @@ echo "==> guests: ${packages[*]}"
 cargo build --release --locked --target wasm32-wasip2 "${packages[@]}"
 echo "==> Python guests"
 examples/py-counter/build.sh
-PYTHONDONTWRITEBYTECODE=1 target/pyenv/bin/componentize-py -d wit -w durable-object componentize \
-  -p guest-sdk/python -p tests/py-guests/failer app -o target/py-guests/failer.wasm
+for dir in tests/py-guests/*/; do
+  PYTHONDONTWRITEBYTECODE=1 target/pyenv/bin/componentize-py -d wit -w durable-object componentize \
+    -p guest-sdk/python -p "$dir" app -o "target/py-guests/$(basename "$dir").wasm"
+done
+echo "==> JavaScript guests"
+examples/js-counter/build.sh
 if [ "${WITH_CARGO_COMPONENT:-0}" = 1 ]; then
   echo "==> examples/counter with cargo component"
   (cd examples/counter && cargo component build --release --locked)

@@ -127,6 +127,31 @@ impl Storage {
         wit::delete_all()
     }
 
+    /// Runs `body` as a nested transaction within the event: if it returns `Err`, every storage
+    /// write it made (keys, `delete_all`, the alarm) is undone and the error is returned; the
+    /// rest of the event goes on. If it returns `Ok`, its writes stay part of the event, whose own
+    /// outcome still decides whether anything is kept. Transactions nest up to 64 deep.
+    /// WebSocket sends are not undone.
+    ///
+    /// Fails before running `body` only if transactions are already nested too deep.
+    pub fn transaction<T, E>(
+        &self,
+        body: impl FnOnce(&Storage) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E>
+    where
+        E: From<StorageError>,
+    {
+        wit::transaction_begin().map_err(from_wit)?;
+        let outcome = body(self);
+        // Cannot fail: the transaction opened above is the innermost one still open.
+        let closed = match &outcome {
+            Ok(_) => wit::transaction_commit(),
+            Err(_) => wit::transaction_rollback(),
+        };
+        closed.map_err(from_wit)?;
+        outcome
+    }
+
     /// The time the alarm is set for (ms since the Unix epoch), if one is set.
     pub fn get_alarm(&self) -> Option<i64> {
         wit::get_alarm()

@@ -78,6 +78,18 @@ impl storage::Host for StoreData {
         lift(self.storage.list(&opts))
     }
 
+    fn transaction_begin(&mut self) -> Result<Guest<()>> {
+        Ok(self.storage.begin_nested().map_err(to_wit))
+    }
+
+    fn transaction_commit(&mut self) -> Result<Guest<()>> {
+        Ok(self.storage.commit_nested().map_err(to_wit))
+    }
+
+    fn transaction_rollback(&mut self) -> Result<Guest<()>> {
+        Ok(self.storage.rollback_nested().map_err(to_wit))
+    }
+
     fn get_alarm(&mut self) -> Result<Option<i64>> {
         self.storage.get_alarm().map_err(trap)
     }
@@ -108,6 +120,10 @@ impl context::Host for StoreData {
 }
 
 impl objects::Host for StoreData {
+    fn namespaces(&mut self) -> Result<Vec<String>> {
+        Ok(self.namespaces.names())
+    }
+
     fn id_from_name(
         &mut self,
         namespace: String,

@@ -39,6 +39,13 @@ impl Namespaces {
         })
     }
 
+    /// The namespace names, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.keys.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
     pub fn key(&self, namespace: &str) -> Result<&NamespaceKey, UnknownNamespace> {
         self.keys
             .get(namespace)

@@ -70,7 +70,13 @@ pub struct ObjectStorage {
     cache: Cache,
     /// Writes of the running event.
     event: WriteSet,
+    /// The running event's write set as it was when each open nested transaction began,
+    /// innermost last. Emptied when the event ends, whatever its outcome.
+    nested: Vec<WriteSet>,
 }
+
+/// How deep nested transactions may go; deeper is a guest bug, refused with an error.
+pub const MAX_NESTED_TRANSACTIONS: usize = 64;
 
 impl ObjectStorage {
     pub fn new(db: Db, object: ObjectKey, limits: Limits) -> Self {
@@ -80,6 +86,7 @@ impl ObjectStorage {
             limits,
             cache: Cache::default(),
             event: WriteSet::default(),
+            nested: Vec::new(),
         }
     }
 
@@ -90,6 +97,7 @@ impl ObjectStorage {
     /// Ends the running event successfully: its writes become part of the cached state and are
     /// returned for the committer (`None` if it wrote nothing).
     pub fn finish_event(&mut self) -> Option<WriteSet> {
+        self.nested.clear();
         let ws = std::mem::take(&mut self.event);
         if ws.is_empty() {
             return None;
@@ -110,12 +118,38 @@ impl ObjectStorage {
     /// Ends the running event with failure: none of its writes are kept.
     pub fn abort_event(&mut self) {
         self.event = WriteSet::default();
+        self.nested.clear();
     }
 
     /// Forgets every cached value (after a failed commit: the cache held lost writes).
     pub fn reset(&mut self) {
         self.cache = Cache::default();
         self.event = WriteSet::default();
+        self.nested.clear();
+    }
+
+    /// Opens a nested transaction within the running event: its writes (keys, delete-all, the
+    /// alarm) can be undone alone by [`rollback_nested`](Self::rollback_nested). The event's
+    /// own outcome still decides whether anything is kept.
+    pub fn begin_nested(&mut self) -> Result<(), StorageError> {
+        if self.nested.len() >= MAX_NESTED_TRANSACTIONS {
+            return Err(StorageError::InvalidArgument(format!(
+                "transactions are nested more than {MAX_NESTED_TRANSACTIONS} deep"
+            )));
+        }
+        self.nested.push(self.event.clone());
+        Ok(())
+    }
+
+    /// Closes the innermost nested transaction, keeping its writes in the event.
+    pub fn commit_nested(&mut self) -> Result<(), StorageError> {
+        self.nested.pop().map(drop).ok_or_else(no_transaction)
+    }
+
+    /// Closes the innermost nested transaction, undoing every write made since it began.
+    pub fn rollback_nested(&mut self) -> Result<(), StorageError> {
+        self.event = self.nested.pop().ok_or_else(no_transaction)?;
+        Ok(())
     }
 
     /// Records the object's name with the next write.
@@ -310,6 +344,10 @@ impl ObjectStorage {
         merge(layers, opts.reverse, limit, &mut out);
         Ok(Ok(out))
     }
+}
+
+fn no_transaction() -> StorageError {
+    StorageError::InvalidArgument("no transaction is open".into())
 }
 
 fn as_ref_bound(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {

@@ -26,6 +26,13 @@ async fn counter_contract_in_python() -> Result<()> {
     contract_of("PyCounter", "target/py-counter/py_counter.wasm").await
 }
 
+/// The same contract against the counter written in JavaScript the Cloudflare way
+/// (examples/js-counter, built with the JS SDK and componentize-js).
+#[tokio::test]
+async fn counter_contract_in_javascript() -> Result<()> {
+    contract_of("Counter", "target/js-counter/js_counter.wasm").await
+}
+
 /// The contract against another build of the counter, served as `counter` beside the test guest.
 async fn contract_of(class_name: &str, wasm: &str) -> Result<()> {
     contract(&format!(

@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+// Builds a Holdfast component from a JavaScript module written against Cloudflare's Durable
+// Object API:
+//
+//   node guest-sdk/js/build.mjs <module.js> -o <out.wasm> [--class <ExportedClass>]
+//
+// The module (and what it imports) is bundled with esbuild, with `cloudflare:workers` and
+// `holdfast` mapped to this SDK, then turned into a component of the holdfast:object world by
+// componentize-js. Nothing is downloaded: both tools come from this package's node_modules
+// (`npm ci` here, which scripts/setup.sh runs).
+
+import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const usage = 'usage: build.mjs <module.js> -o <out.wasm> [--class <ExportedClass>]';
+
+function fail(message) {
+  console.error(`error: ${message}`);
+  process.exit(1);
+}
+
+let args;
+try {
+  args = parseArgs({
+    allowPositionals: true,
+    options: { out: { type: 'string', short: 'o' }, class: { type: 'string' } },
+  });
+} catch (e) {
+  fail(`${e.message}\n${usage}`);
+}
+if (args.positionals.length !== 1 || !args.values.out) fail(usage);
+const source = resolve(args.positionals[0]);
+const out = resolve(args.values.out);
+const className = args.values.class ?? null;
+
+const { build } = await import('esbuild');
+const { componentize } = await import('@bytecodealliance/componentize-js');
+
+const work = await mkdtemp(join(tmpdir(), 'holdfast-js-'));
+try {
+  const entry = join(work, 'entry.js');
+  await writeFile(
+    entry,
+    `import ${JSON.stringify(join(here, 'src/globals.js'))};\n` +
+      `import * as user from ${JSON.stringify(source)};\n` +
+      `import { makeHandler } from ${JSON.stringify(join(here, 'src/handler.js'))};\n` +
+      `export const handler = makeHandler(user, ${JSON.stringify(className)});\n`,
+  );
+  const bundle = join(work, 'bundle.js');
+  const sdk = join(here, 'src/index.js');
+  try {
+    await build({
+      entryPoints: [entry],
+      outfile: bundle,
+      bundle: true,
+      format: 'esm',
+      platform: 'neutral',
+      target: 'es2022',
+      external: ['holdfast:object/*'],
+      alias: { 'cloudflare:workers': sdk, holdfast: sdk },
+      logLevel: 'silent',
+    });
+  } catch (e) {
+    const errors = (e.errors ?? []).map((m) => {
+      const at = m.location ? `${m.location.file}:${m.location.line}:${m.location.column}: ` : '';
+      return `${at}${m.text}`;
+    });
+    fail(errors.length ? errors.join('\n') : String(e));
+  }
+  let component;
+  try {
+    ({ component } = await componentize({
+      sourcePath: bundle,
+      witPath: resolve(here, '../../wit'),
+      worldName: 'durable-object',
+      // The host gives no wasi:http: Request/Response work without it.
+      disableFeatures: ['http', 'fetch-event'],
+    }));
+  } catch (e) {
+    fail(`componentize-js failed: ${e.message ?? e}`);
+  }
+  await mkdir(dirname(out), { recursive: true });
+  await writeFile(out, component);
+  console.error(`built ${out} (${(component.length / 1e6).toFixed(1)} MB)`);
+} finally {
+  await rm(work, { recursive: true, force: true });
+}

@@ -1,0 +1,9 @@
+// The Cloudflare globals that the platform lacks, installed before the user's module runs.
+
+import { Response } from './http.js';
+import { WebSocket, WebSocketPair, WebSocketRequestResponsePair } from './websocket.js';
+
+globalThis.Response = Response;
+globalThis.WebSocket = WebSocket;
+globalThis.WebSocketPair = WebSocketPair;
+globalThis.WebSocketRequestResponsePair = WebSocketRequestResponsePair;

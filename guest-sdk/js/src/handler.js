@@ -1,0 +1,148 @@
+// The component's `handler` export: each host event becomes a call on the user's class. One
+// instance of the class lives as long as the activation; it is made on the first event (inside
+// that event, so its constructor's writes commit with it) and made again after
+// `ctx.abort()` or a failed `blockConcurrencyWhile`.
+
+import './globals.js';
+import { makeEnv } from './env.js';
+import { fromResponse, toRequest } from './http.js';
+import { DurableObjectState } from './state.js';
+import { abandonTransactions } from './storage.js';
+import { dispatch, forgetSocket, socketFor, usesListeners } from './websocket.js';
+
+let Class = null;
+let instance = null;
+let state = null;
+
+async function object() {
+  if (instance === null) {
+    state = new DurableObjectState();
+    instance = new Class(state, makeEnv());
+  }
+  await state._settle();
+  return instance;
+}
+
+/** The message the host reports for a failed event (a 500 body for fetch). */
+function message(e) {
+  if (e instanceof Error) return String(e);
+  if (typeof e === 'string') return e;
+  const proto = e !== null && typeof e === 'object' ? Object.getPrototypeOf(e) : null;
+  if (proto !== null && proto !== Object.prototype && proto !== Array.prototype) {
+    return `uncaught ${e.constructor?.name ?? 'object'} was thrown`;
+  }
+  try {
+    return `uncaught ${JSON.stringify(e)}`;
+  } catch {
+    return `uncaught ${String(e)}`;
+  }
+}
+
+/** Runs one event; a throw becomes the event's error (the host rolls back its writes). */
+async function run(body) {
+  try {
+    const obj = await object();
+    const out = await body(obj);
+    await state._settle();
+    if (state._aborted) throw state._abortError ?? new Error('the object was aborted');
+    return out;
+  } catch (e) {
+    abandonTransactions();
+    if (state === null || state._aborted) {
+      instance = null;
+      state = null;
+    }
+    // componentize-js turns a thrown string into the `err` of the export's result.
+    throw message(e);
+  }
+}
+
+function method(obj, name) {
+  const m = obj[name];
+  if (typeof m !== 'function') throw new TypeError(`${Class.name} has no ${name}() method`);
+  return m.bind(obj);
+}
+
+function messageData(msg) {
+  if (msg.tag === 'text') return msg.val;
+  const bytes = msg.val;
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+}
+
+const CLASS_METHODS = ['fetch', 'alarm', 'webSocketMessage', 'webSocketClose', 'webSocketError'];
+
+function isObjectClass(value) {
+  return (
+    typeof value === 'function' &&
+    value.prototype !== undefined &&
+    CLASS_METHODS.some((m) => typeof value.prototype[m] === 'function')
+  );
+}
+
+/** Picks the Durable Object class among a module's exports (`className`, or the only one). */
+function pickClass(module, className) {
+  if (className) {
+    const cls = module[className];
+    if (typeof cls !== 'function') {
+      throw new Error(`the module exports no class named ${className}`);
+    }
+    return cls;
+  }
+  const found = Object.entries(module).filter(([, v]) => isObjectClass(v));
+  if (found.length !== 1) {
+    const names = found.map(([n]) => n).join(', ') || 'none';
+    throw new Error(
+      `cannot tell which exported class is the Durable Object (candidates: ${names}); pass --class`,
+    );
+  }
+  return found[0][1];
+}
+
+/** The `handler` export for the Durable Object class of `module`. */
+export function makeHandler(module, className) {
+  Class = pickClass(module, className);
+  return {
+    fetch(req) {
+      return run(async (obj) => fromResponse(await method(obj, 'fetch')(toRequest(req))));
+    },
+    alarm(info) {
+      return run(async (obj) => {
+        await method(obj, 'alarm')({
+          retryCount: info.retryCount,
+          isRetry: info.isRetry,
+          scheduledTime: Number(info.scheduledTime),
+        });
+      });
+    },
+    websocketMessage(id, msg) {
+      return run(async (obj) => {
+        const ws = socketFor(id);
+        const data = messageData(msg);
+        if (usesListeners(ws)) await dispatch(ws, { type: 'message', data });
+        else await method(obj, 'webSocketMessage')(ws, data);
+      });
+    },
+    websocketClose(id, code, reason, wasClean) {
+      return run(async (obj) => {
+        const ws = socketFor(id);
+        ws.readyState = 3;
+        try {
+          if (usesListeners(ws)) await dispatch(ws, { type: 'close', code, reason, wasClean });
+          else if (typeof obj.webSocketClose === 'function') {
+            await obj.webSocketClose(ws, code, reason, wasClean);
+          }
+        } finally {
+          forgetSocket(id);
+        }
+      });
+    },
+    websocketError(id, error) {
+      return run(async (obj) => {
+        const ws = socketFor(id);
+        const err = new Error(error);
+        if (usesListeners(ws)) await dispatch(ws, { type: 'error', error: err, message: error });
+        else if (typeof obj.webSocketError === 'function') await obj.webSocketError(ws, err);
+      });
+    },
+  };
+}

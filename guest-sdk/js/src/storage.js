@@ -1,0 +1,261 @@
+// `ctx.storage`: Cloudflare's Durable Object Storage API over Holdfast's synchronous storage
+// imports. The async methods resolve at once; `kv` is the synchronous form. Every write belongs
+// to the running event and commits with it (or is discarded when it fails).
+
+import * as wit from 'holdfast:object/storage@0.1.0';
+import { decodeJson, encodeJson } from './json.js';
+
+/** A storage call the host refused (a limit, an invalid argument). */
+export class StorageError extends Error {
+  constructor(kind, message) {
+    super(message);
+    this.name = 'StorageError';
+    /** 'key-too-large' | 'value-too-large' | 'too-many-keys' | 'invalid-argument' */
+    this.kind = kind;
+  }
+}
+
+/** Calls a storage import, turning a refused call into a StorageError. */
+function host(call) {
+  try {
+    return call();
+  } catch (e) {
+    if (e && e.payload && typeof e.payload.message === 'string') {
+      throw new StorageError(e.payload.kind, e.payload.message);
+    }
+    throw e;
+  }
+}
+
+function checkKey(key) {
+  if (typeof key !== 'string') {
+    throw new TypeError(`storage keys are strings, got ${typeof key}`);
+  }
+  return key;
+}
+
+function checkKeys(keys) {
+  return keys.map(checkKey);
+}
+
+function listOptions(options = {}) {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError('list() options must be an object');
+  }
+  const text = (name) => {
+    const v = options[name];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'string') throw new TypeError(`list() option ${name} must be a string`);
+    return v;
+  };
+  let limit;
+  if (options.limit !== undefined && options.limit !== null) {
+    if (!Number.isInteger(options.limit) || options.limit < 1 || options.limit > 0xffffffff) {
+      throw new TypeError(`list() option limit must be a positive integer, got ${options.limit}`);
+    }
+    limit = options.limit;
+  }
+  return {
+    start: text('start'),
+    startAfter: text('startAfter'),
+    end: text('end'),
+    prefix: text('prefix'),
+    reverse: Boolean(options.reverse),
+    limit,
+  };
+}
+
+function alarmTime(time) {
+  const ms = time instanceof Date ? time.getTime() : time;
+  if (typeof ms !== 'number' || !Number.isFinite(ms)) {
+    throw new TypeError(`setAlarm() takes a Date or milliseconds since the epoch, got ${time}`);
+  }
+  return Math.trunc(ms);
+}
+
+// The synchronous operations shared by `kv`, the async API and transactions.
+const ops = {
+  get(key) {
+    const bytes = host(() => wit.get(checkKey(key)));
+    return bytes === undefined ? undefined : decodeJson(bytes, `the value under key "${key}"`);
+  },
+  getMany(keys) {
+    const values = host(() => wit.getMany(checkKeys(keys)));
+    const out = new Map();
+    keys.forEach((key, i) => {
+      if (values[i] !== undefined) out.set(key, decodeJson(values[i], `the value under key "${key}"`));
+    });
+    return out;
+  },
+  put(key, value) {
+    const bytes = encodeJson(value, `key "${checkKey(key)}"`);
+    host(() => wit.put(key, bytes));
+  },
+  putMany(entries) {
+    if (typeof entries !== 'object' || entries === null) {
+      throw new TypeError('put() takes a key and a value, or an object of entries');
+    }
+    const list = Object.entries(entries).map(([k, v]) => [k, encodeJson(v, `key "${k}"`)]);
+    host(() => wit.putMany(list));
+  },
+  delete(key) {
+    return host(() => wit.delete(checkKey(key)));
+  },
+  deleteMany(keys) {
+    return host(() => wit.deleteMany(checkKeys(keys)));
+  },
+  list(options) {
+    const entries = host(() => wit.list(listOptions(options)));
+    const out = new Map();
+    for (const [k, v] of entries) out.set(k, decodeJson(v, `the value under key "${k}"`));
+    return out;
+  },
+  getAlarm() {
+    const at = wit.getAlarm();
+    return at === undefined ? null : Number(at);
+  },
+  setAlarm(time) {
+    wit.setAlarm(BigInt(alarmTime(time)));
+  },
+  deleteAlarm() {
+    wit.deleteAlarm();
+  },
+};
+
+/** The synchronous key-value API, `ctx.storage.kv`. */
+export class SyncKvStorage {
+  get(key) {
+    return ops.get(key);
+  }
+  put(key, value) {
+    ops.put(key, value);
+  }
+  delete(key) {
+    return ops.delete(key);
+  }
+  /** Entries in key order as an iterable of `[key, value]` (a Map). */
+  list(options) {
+    return ops.list(options);
+  }
+}
+
+// The async API of both `ctx.storage` and a transaction's `txn`.
+class AsyncStorageOps {
+  async get(keys) {
+    return Array.isArray(keys) ? ops.getMany(keys) : ops.get(keys);
+  }
+  async put(keyOrEntries, value) {
+    if (typeof keyOrEntries === 'string') ops.put(keyOrEntries, value);
+    else ops.putMany(keyOrEntries);
+  }
+  async delete(keys) {
+    return Array.isArray(keys) ? ops.deleteMany(keys) : ops.delete(keys);
+  }
+  async list(options) {
+    return ops.list(options);
+  }
+  async getAlarm() {
+    return ops.getAlarm();
+  }
+  async setAlarm(scheduledTime) {
+    ops.setAlarm(scheduledTime);
+  }
+  async deleteAlarm() {
+    ops.deleteAlarm();
+  }
+}
+
+/** The `txn` given to `storage.transaction(fn)`: the storage API plus `rollback()`. */
+class Transaction extends AsyncStorageOps {
+  constructor() {
+    super();
+    this.rolledBack = false;
+  }
+  /** Discards this transaction's writes when its function returns. */
+  rollback() {
+    this.rolledBack = true;
+  }
+}
+
+// Open transactions, innermost last, so that interleaved (not nested) transactions are caught
+// instead of closing each other's savepoints.
+const open = [];
+
+function begin() {
+  host(() => wit.transactionBegin());
+  const token = {};
+  open.push(token);
+  return token;
+}
+
+function end(token, keep) {
+  if (open[open.length - 1] !== token) {
+    throw new Error(
+      'storage transactions overlapped: await one transaction before starting another ' +
+        '(nested transactions are fine, concurrent ones are not)',
+    );
+  }
+  open.pop();
+  host(() => (keep ? wit.transactionCommit() : wit.transactionRollback()));
+}
+
+/** Closes whatever transactions a failed event left open (the event discards them anyway). */
+export function abandonTransactions() {
+  open.length = 0;
+}
+
+/** `ctx.storage`: Cloudflare's DurableObjectStorage. */
+export class DurableObjectStorage extends AsyncStorageOps {
+  constructor() {
+    super();
+    this.kv = new SyncKvStorage();
+  }
+
+  /** Removes every key of this object (the alarm is kept, as on Cloudflare). */
+  async deleteAll() {
+    wit.deleteAll();
+  }
+
+  /**
+   * Runs `fn(txn)` as a nested transaction: if it throws (or calls `txn.rollback()`), its
+   * writes alone are undone; the event goes on. Its writes otherwise commit with the event.
+   */
+  async transaction(fn) {
+    const token = begin();
+    const txn = new Transaction();
+    let result;
+    try {
+      result = await fn(txn);
+    } catch (e) {
+      end(token, false);
+      throw e;
+    }
+    end(token, !txn.rolledBack);
+    return result;
+  }
+
+  /** The synchronous form of `transaction`: `fn()` runs at once, a throw undoes its writes. */
+  transactionSync(fn) {
+    const token = begin();
+    let result;
+    try {
+      result = fn();
+    } catch (e) {
+      end(token, false);
+      throw e;
+    }
+    if (result && typeof result.then === 'function') {
+      end(token, false);
+      throw new TypeError('transactionSync() takes a synchronous function; use transaction() for async ones');
+    }
+    end(token, true);
+    return result;
+  }
+
+  /** Nothing to wait for: every write is part of the running event. */
+  async sync() {}
+
+  get sql() {
+    throw new Error('ctx.storage.sql is not supported by Holdfast: use the key-value API');
+  }
+}

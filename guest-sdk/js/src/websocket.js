@@ -1,0 +1,198 @@
+// Server-side WebSockets, both of Cloudflare's styles:
+// - hibernation: `ctx.acceptWebSocket(server, tags)`; events go to the class's
+//   `webSocketMessage / webSocketClose / webSocketError` methods, also after the object was
+//   evicted and re-created (the host owns the connection);
+// - standard: `server.accept()` plus `addEventListener(...)`; the socket pins the object in
+//   memory so that its listeners stay alive.
+// Either way each event runs through the object's mailbox, one at a time, atomically.
+
+import * as wit from 'holdfast:object/websockets@0.1.0';
+import { decodeJson, encodeJson } from './json.js';
+
+const CONNECTING = 0;
+const OPEN = 1;
+const CLOSING = 2;
+const CLOSED = 3;
+
+// The activation's WebSocket objects by host socket ID, so that every event and
+// `getWebSockets()` hands out the same object for the same connection.
+const sockets = new Map();
+
+function hostError(e) {
+  return new Error(typeof e?.payload === 'string' ? e.payload : String(e?.message ?? e));
+}
+
+function frame(data) {
+  if (typeof data === 'string') return { tag: 'text', val: data };
+  if (data instanceof ArrayBuffer) return { tag: 'binary', val: new Uint8Array(data) };
+  if (ArrayBuffer.isView(data)) {
+    return { tag: 'binary', val: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+  }
+  throw new TypeError('WebSocket.send() takes a string, an ArrayBuffer or a typed array');
+}
+
+/** The server end of a connection (or the client end of a `WebSocketPair`, until upgraded). */
+export class WebSocket {
+  static CONNECTING = CONNECTING;
+  static OPEN = OPEN;
+  static CLOSING = CLOSING;
+  static CLOSED = CLOSED;
+
+  constructor(id = null, hibernatable = false) {
+    /** Listeners by event type ('message', 'close', 'error'), standard API only. */
+    this._listeners = new Map();
+    this._id = id;
+    this._hibernatable = hibernatable;
+    this.readyState = id === null ? CONNECTING : OPEN;
+    /** The other end, for the pair's client (returned in the 101 response). */
+    this._peer = null;
+  }
+
+  /**
+   * Adds a listener for 'message' ({data}), 'close' ({code, reason, wasClean}) or 'error'
+   * ({error, message}) events. Listeners run in order within the event; one that throws (or
+   * returns a rejected promise) fails the event, rolling back its storage writes.
+   */
+  addEventListener(type, listener, options) {
+    if (typeof listener !== 'function' && typeof listener?.handleEvent !== 'function') return;
+    const list = this._listeners.get(type) ?? [];
+    if (list.some((l) => l.listener === listener)) return;
+    list.push({ listener, once: Boolean(options?.once) });
+    this._listeners.set(type, list);
+  }
+
+  removeEventListener(type, listener) {
+    const list = this._listeners.get(type);
+    if (list) this._listeners.set(type, list.filter((l) => l.listener !== listener));
+  }
+
+  /** Accepts this end with the standard API: events go to its listeners. */
+  accept() {
+    acceptSocket(this, [], false);
+  }
+
+  send(data) {
+    const msg = frame(data);
+    requireOpen(this, 'send');
+    try {
+      wit.send(this._id, msg);
+    } catch (e) {
+      throw hostError(e);
+    }
+  }
+
+  close(code = 1000, reason = '') {
+    requireOpen(this, 'close');
+    try {
+      wit.close(this._id, code, String(reason));
+    } catch (e) {
+      throw hostError(e);
+    }
+    this.readyState = CLOSING;
+  }
+
+  /** Keeps `value` (JSON, up to 16 KiB) with the connection; it survives hibernation. */
+  serializeAttachment(value) {
+    requireOpen(this, 'serializeAttachment');
+    const bytes = value === undefined || value === null ? undefined : encodeJson(value, 'the attachment');
+    try {
+      wit.setAttachment(this._id, bytes);
+    } catch (e) {
+      throw hostError(e);
+    }
+  }
+
+  /** The value given to `serializeAttachment`, or null. */
+  deserializeAttachment() {
+    if (this._id === null) return null;
+    const bytes = wit.getAttachment(this._id);
+    return bytes === undefined ? null : decodeJson(bytes, 'the WebSocket attachment');
+  }
+}
+
+function requireOpen(ws, what) {
+  if (ws._id === null) {
+    throw new TypeError(
+      `WebSocket.${what}() before the socket was accepted: call ctx.acceptWebSocket(server) or server.accept() first`,
+    );
+  }
+}
+
+/** Accepts the server end with the host; the upgrade happens when fetch returns status 101. */
+export function acceptSocket(ws, tags, hibernatable) {
+  if (!(ws instanceof WebSocket) || ws._peer === null || ws._pairServer !== true) {
+    throw new TypeError('only the server end of a new WebSocketPair() can be accepted');
+  }
+  if (ws._id !== null) throw new TypeError('this WebSocket was already accepted');
+  if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string')) {
+    throw new TypeError('WebSocket tags must be an array of strings');
+  }
+  try {
+    ws._id = wit.accept(tags, hibernatable);
+  } catch (e) {
+    throw hostError(e);
+  }
+  ws._hibernatable = hibernatable;
+  ws.readyState = OPEN;
+  ws._peer._accepted = true;
+  sockets.set(ws._id, ws);
+}
+
+/** `new WebSocketPair()`: `{0: client, 1: server}`; return `client` in a 101 response. */
+export class WebSocketPair {
+  constructor() {
+    const client = new WebSocket();
+    const server = new WebSocket();
+    client._peer = server;
+    server._peer = client;
+    server._pairServer = true;
+    this[0] = client;
+    this[1] = server;
+  }
+}
+
+/** An automatic reply the host gives without waking the object. */
+export class WebSocketRequestResponsePair {
+  constructor(request, response) {
+    if (typeof request !== 'string' || typeof response !== 'string') {
+      throw new TypeError('WebSocketRequestResponsePair takes two strings');
+    }
+    this.request = request;
+    this.response = response;
+  }
+}
+
+/** The WebSocket object for host socket `id` (created after hibernation). */
+export function socketFor(id) {
+  let ws = sockets.get(id);
+  if (!ws) {
+    ws = new WebSocket(id, true);
+    sockets.set(id, ws);
+  }
+  return ws;
+}
+
+export function forgetSocket(id) {
+  sockets.delete(id);
+}
+
+/** Whether the socket's events go to its own listeners (standard API). */
+export function usesListeners(ws) {
+  return !ws._hibernatable;
+}
+
+/** Runs a standard-API socket's listeners (and its `on<type>` property) for `event`. */
+export async function dispatch(ws, event) {
+  event.target = ws;
+  const list = ws._listeners.get(event.type) ?? [];
+  ws._listeners.set(event.type, list.filter((l) => !l.once));
+  const handlers = list.map((l) => l.listener);
+  const property = ws[`on${event.type}`];
+  if (typeof property === 'function') handlers.push(property);
+  for (const h of handlers) {
+    await (typeof h === 'function' ? h.call(ws, event) : h.handleEvent(event));
+  }
+}
+
+/** The host's WebSocket imports, for the object's state. */
+export const websocketHost = wit;
