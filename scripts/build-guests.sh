@@ -22,6 +22,7 @@ for dir in tests/py-guests/*/; do
 done
 echo "==> JavaScript guests"
 examples/js-counter/build.sh
+node guest-sdk/js/build.mjs tests/js-guests/probe.js -o target/js-guests/probe.wasm
 if [ "${WITH_CARGO_COMPONENT:-0}" = 1 ]; then
   echo "==> examples/counter with cargo component"
   (cd examples/counter && cargo component build --release --locked)

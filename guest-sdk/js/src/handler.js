@@ -7,7 +7,7 @@ import './globals.js';
 import { makeEnv } from './env.js';
 import { fromResponse, toRequest } from './http.js';
 import { DurableObjectState } from './state.js';
-import { abandonTransactions } from './storage.js';
+import { endTransactions } from './storage.js';
 import { dispatch, forgetSocket, socketFor, usesListeners } from './websocket.js';
 
 let Class = null;
@@ -45,9 +45,11 @@ async function run(body) {
     const out = await body(obj);
     await state._settle();
     if (state._aborted) throw state._abortError ?? new Error('the object was aborted');
+    const overlap = endTransactions();
+    if (overlap) throw overlap;
     return out;
   } catch (e) {
-    abandonTransactions();
+    endTransactions();
     if (state === null || state._aborted) {
       instance = null;
       state = null;

@@ -180,6 +180,8 @@ class Transaction extends AsyncStorageOps {
 // Open transactions, innermost last, so that interleaved (not nested) transactions are caught
 // instead of closing each other's savepoints.
 const open = [];
+// The first out-of-order close in the running event: the event fails with it.
+let overlapped = null;
 
 function begin() {
   host(() => wit.transactionBegin());
@@ -190,18 +192,25 @@ function begin() {
 
 function end(token, keep) {
   if (open[open.length - 1] !== token) {
-    throw new Error(
-      'storage transactions overlapped: await one transaction before starting another ' +
-        '(nested transactions are fine, concurrent ones are not)',
+    overlapped ??= new Error(
+      'storage transactions overlapped: a transaction ended while one started after it was ' +
+        'still open; await one transaction before starting another (nesting is fine)',
     );
+    throw overlapped;
   }
   open.pop();
   host(() => (keep ? wit.transactionCommit() : wit.transactionRollback()));
 }
 
-/** Closes whatever transactions a failed event left open (the event discards them anyway). */
-export function abandonTransactions() {
+/**
+ * Ends the event's transaction bookkeeping: returns the overlap error that must fail the event,
+ * if transactions closed out of order. Transactions left open commit with the event.
+ */
+export function endTransactions() {
+  const error = overlapped;
   open.length = 0;
+  overlapped = null;
+  return error;
 }
 
 /** `ctx.storage`: Cloudflare's DurableObjectStorage. */

@@ -1,0 +1,207 @@
+// Test guest for the JavaScript SDK: the older plain-class style (constructor(state, env),
+// `this.state`), with routes that exercise Cloudflare's API surface. Each route answers JSON.
+
+export class Probe {
+  constructor(state, env) {
+    this.state = state;
+    this.env = env;
+    this.constructions = 0;
+    // Runs inside the first event, before it is delivered; its write commits with that event.
+    state.blockConcurrencyWhile(async () => {
+      this.constructions = ((await state.storage.get('constructions')) ?? 0) + 1;
+      await state.storage.put('constructions', this.constructions);
+    });
+  }
+
+  async fetch(request) {
+    const url = new URL(request.url);
+    const q = (name) => url.searchParams.get(name);
+    const storage = this.state.storage;
+    const json = (value, status = 200) => Response.json(value, { status });
+    const body = request.method === 'POST' ? await request.text() : '';
+    const input = body ? JSON.parse(body) : undefined;
+
+    switch (url.pathname) {
+      case '/whoami':
+        return json({
+          id: this.state.id.toString(),
+          name: this.state.id.name ?? null,
+          constructions: this.constructions,
+          bindings: Object.keys(this.env),
+          sameId: this.env.probe.idFromName(this.state.id.name ?? '').equals(this.state.id),
+        });
+      case '/put':
+        await storage.put(q('key'), input);
+        return json({ ok: true });
+      case '/put-many':
+        await storage.put(input);
+        return json({ ok: true });
+      case '/get':
+        return json({ value: (await storage.get(q('key'))) ?? null });
+      case '/get-many':
+        return json(Object.fromEntries(await storage.get(input)));
+      case '/delete':
+        return json({ deleted: await storage.delete(input) });
+      case '/list':
+        return json([...(await storage.list(input ?? {}))]);
+      case '/kv': {
+        const kv = storage.kv;
+        kv.put('kv-a', { n: 1 });
+        kv.put('kv-b', [1, 'two']);
+        const got = kv.get('kv-a');
+        const missing = kv.get('kv-none');
+        const deleted = kv.delete('kv-b');
+        return json({ got, missing: missing === undefined, deleted, list: [...kv.list({ prefix: 'kv-' })] });
+      }
+      case '/delete-all':
+        await storage.deleteAll();
+        return json({ ok: true });
+      case '/fail-after-write':
+        await storage.put('doomed', 1);
+        throw new RangeError('failed on purpose');
+      case '/throw-object':
+        await storage.put('doomed', 1);
+        throw { reason: 'a plain object' };
+      case '/transaction': {
+        // An inner transaction that throws is undone; the outer one and the event keep theirs.
+        await storage.transaction(async (txn) => {
+          await txn.put('outer', 1);
+          try {
+            await storage.transaction(async (inner) => {
+              await inner.put('inner', 1);
+              await inner.setAlarm(Date.now() + 3_600_000);
+              throw new Error('inner fails');
+            });
+          } catch {}
+          storage.transactionSync(() => storage.kv.put('sync-kept', true));
+          try {
+            storage.transactionSync(() => {
+              storage.kv.put('sync-undone', true);
+              throw new Error('sync fails');
+            });
+          } catch {}
+        });
+        await storage.transaction(async (txn) => {
+          await txn.put('rolled-back', 1);
+          txn.rollback();
+        });
+        const keys = [...(await storage.list())].map(([k]) => k);
+        return json({ keys, alarm: await storage.getAlarm() });
+      }
+      case '/overlapping-transactions': {
+        // The first one ends while the second, started after it, is still open.
+        const fast = storage.transaction(async (txn) => txn.put('fast', 1));
+        const slow = storage.transaction(async (txn) => {
+          await new Promise((r) => setTimeout(r, 5));
+          await txn.put('slow', 1);
+        });
+        const outcomes = await Promise.allSettled([slow, fast]);
+        return json(outcomes.map((o) => (o.status === 'fulfilled' ? 'ok' : String(o.reason))));
+      }
+      case '/refusals': {
+        const out = {};
+        const cases = {
+          undefined: undefined,
+          nan: NaN,
+          negzero: -0,
+          bigint: 10n,
+          date: new Date(0),
+          map: new Map(),
+          bytes: new Uint8Array(2),
+          nested: { a: [1, { b: undefined }] },
+          sparse: [1, , 3],
+          fn: () => 1,
+        };
+        const cyclic = { a: 1 };
+        cyclic.self = cyclic;
+        cases.cycle = cyclic;
+        for (const [name, value] of Object.entries(cases)) {
+          try {
+            await storage.put(`refused-${name}`, value);
+            out[name] = 'stored';
+          } catch (e) {
+            out[name] = `${e.name}: ${e.message}`;
+          }
+        }
+        try {
+          await storage.put('k'.repeat(3000), 1);
+        } catch (e) {
+          out.keyTooLarge = `${e.name} ${e.kind}: ${e.message}`;
+        }
+        try {
+          await storage.list({ start: 'a', startAfter: 'b' });
+        } catch (e) {
+          out.badList = `${e.name} ${e.kind}: ${e.message}`;
+        }
+        out.kept = [...(await storage.list({ prefix: 'refused-' }))].length;
+        return json(out);
+      }
+      case '/alarm': {
+        const at = Number(q('at'));
+        await storage.setAlarm(q('date') ? new Date(at) : at);
+        return json({ alarm: await storage.getAlarm() });
+      }
+      case '/alarm-get':
+        return json({ alarm: await storage.getAlarm(), fired: (await storage.get('fired')) ?? [] });
+      case '/alarm-delete':
+        await storage.deleteAlarm();
+        return json({ alarm: await storage.getAlarm() });
+      case '/stub': {
+        const id = this.env.probe.idFromName('other');
+        const unique = this.env.probe.newUniqueId();
+        const parsed = this.env.probe.idFromString(unique.toString());
+        let fetched;
+        try {
+          await this.env.probe.get(id).fetch('http://other/');
+        } catch (e) {
+          fetched = String(e);
+        }
+        let bad;
+        try {
+          this.env.probe.idFromString('nope');
+        } catch (e) {
+          bad = String(e);
+        }
+        return json({ id: id.toString(), name: id.name, unique: parsed.equals(unique), fetched, bad });
+      }
+      case '/platform': {
+        const headers = new Headers({ 'X-One': '1' });
+        headers.append('x-one', '2');
+        return json({
+          uuid: crypto.randomUUID(),
+          now: Date.now(),
+          encoded: [...new TextEncoder().encode('hé')],
+          header: headers.get('x-one'),
+          method: request.method,
+          echo: request.headers.get('x-echo'),
+          query: q('a'),
+        });
+      }
+      case '/wait-until':
+        this.state.waitUntil(
+          (async () => {
+            await new Promise((r) => setTimeout(r, 5));
+            await storage.put('waited', true);
+          })(),
+        );
+        return json({ ok: true });
+      case '/abort':
+        await storage.put('doomed', 1);
+        this.state.abort('aborted on purpose');
+        return json({ unreachable: true });
+      case '/not-a-response':
+        return { status: 200 };
+      default:
+        return json({ error: 'not found' }, 404);
+    }
+  }
+
+  async alarm(info) {
+    const fired = (await this.state.storage.get('fired')) ?? [];
+    fired.push(info);
+    await this.state.storage.put('fired', fired);
+    if ((await this.state.storage.get('fail-alarms')) && !info.isRetry) {
+      throw new Error('alarm fails the first time');
+    }
+  }
+}
