@@ -5,7 +5,7 @@
 //   node guest-sdk/js/build.mjs <module.js> -o <out.wasm> [--class <ExportedClass>]
 //
 // The module (and what it imports) is bundled with esbuild, with `cloudflare:workers` and
-// `holdfast` mapped to this SDK, then turned into a component of the holdfast:object world by
+// `holdfast` mapped to this SDK and .html/.txt/.css/.svg imports bundled as text, then turned into a component of the holdfast:object world by
 // componentize-js. Nothing is downloaded: both tools come from this package's node_modules
 // (`npm ci` here, which scripts/setup.sh runs).
 
@@ -62,6 +62,8 @@ try {
       target: 'es2022',
       external: ['holdfast:object/*'],
       alias: { 'cloudflare:workers': sdk, holdfast: sdk },
+      // `import page from './page.html'` gives the file's text, bundled into the component.
+      loader: { '.html': 'text', '.txt': 'text', '.css': 'text', '.svg': 'text' },
       logLevel: 'silent',
     });
   } catch (e) {
