@@ -12,7 +12,7 @@
 """
 
 from ._http import HoldfastError, Request, Response
-from ._storage import Storage, StorageError
+from ._storage import Storage, StorageError, Transaction
 from ._state import Objects, State, WebSocket
 from ._export import AlarmInfo, DurableObject, Handler, export
 
@@ -27,6 +27,7 @@ __all__ = [
     "State",
     "Storage",
     "StorageError",
+    "Transaction",
     "WebSocket",
     "export",
 ]

@@ -7,7 +7,7 @@ from wit_world.imports import storage as _wit
 
 from ._http import HoldfastError
 
-__all__ = ["Storage", "StorageError"]
+__all__ = ["Storage", "StorageError", "Transaction"]
 
 
 class StorageError(HoldfastError):
@@ -48,10 +48,37 @@ def _decode(key, raw):
         raise HoldfastError(f"the value stored under `{key}` is not JSON: {e}") from None
 
 
+class Transaction:
+    """A nested transaction, the context manager ``Storage.transaction()`` returns.
+
+    Entering it opens the transaction (``StorageError`` with kind ``"invalid-argument"`` past
+    64 deep) and gives the ``Storage``. Leaving the block normally commits it into the event;
+    an exception escaping the block rolls back every write made in it (keys, ``delete_all``,
+    the alarm) and propagates. WebSocket sends are not undone.
+    """
+
+    __slots__ = ("_storage",)
+
+    def __init__(self, storage):
+        self._storage = storage
+
+    def __enter__(self):
+        _call(_wit.transaction_begin)
+        return self._storage
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            _call(_wit.transaction_commit)
+        else:
+            _call(_wit.transaction_rollback)
+        return False  # never swallows the exception
+
+
 class Storage:
     """Synchronous, strongly consistent storage of the running object.
 
     Every write of an event commits atomically with it, or not at all if the handler raises.
+    ``with storage.transaction():`` undoes the block's writes alone if an exception escapes it.
     """
 
     __slots__ = ()
@@ -99,6 +126,16 @@ class Storage:
             limit=limit,
         )
         return {k: _decode(k, raw) for k, raw in _call(_wit.list, options)}
+
+    def transaction(self):
+        """A nested transaction within the event, used as ``with storage.transaction():``.
+
+        If an exception escapes the block, the block's writes (keys, ``delete_all``, the alarm)
+        are rolled back and the exception propagates; otherwise they stay part of the event, whose
+        own outcome still decides whether anything is kept. Blocks nest up to 64 deep.
+        WebSocket sends are not undone.
+        """
+        return Transaction(self)
 
     def get_alarm(self):
         """The time the alarm is set for (ms since the Unix epoch), or ``None``."""
