@@ -171,6 +171,8 @@ export class Probe {
           uuid: crypto.randomUUID(),
           now: Date.now(),
           encoded: [...new TextEncoder().encode('hé')],
+          decoded: new TextDecoder().decode(new Uint8Array([104, 195, 169])),
+          random: crypto.getRandomValues(new Uint8Array(16)).some((b) => b !== 0),
           header: headers.get('x-one'),
           method: request.method,
           echo: request.headers.get('x-echo'),

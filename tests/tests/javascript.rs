@@ -325,6 +325,8 @@ async fn identity_env_and_platform_apis() -> Result<()> {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?;
     assert!((p["now"].as_f64().unwrap() - now.as_millis() as f64).abs() < 60_000.0);
     assert_eq!(p["encoded"], json!([104, 195, 169]));
+    assert_eq!(p["decoded"], "hé");
+    assert_eq!(p["random"], true);
     assert_eq!(p["header"], "1, 2");
     assert_eq!(p["method"], "POST");
     assert_eq!(p["echo"], "hello");
