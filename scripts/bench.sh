@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The core benchmark: builds everything, then runs holdfast-bench (see tests/src/bin/bench.rs).
+# The core benchmark: builds everything, then runs holdfast-bench (see tests/src/bin/bench/).
 # Arguments go to holdfast-bench, e.g. scripts/bench.sh --duration 5 --objects 2000.
+# The counter in Rust, Python and JavaScript side by side, alone:
+#   scripts/bench.sh --languages-only [--languages rust,python,js] [--lang-objects 1000]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh >/dev/null

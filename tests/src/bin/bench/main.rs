@@ -7,10 +7,13 @@
 //! - cold: activation (instantiate + first event) p50/p99, measured by the host
 //!   (`holdfast_activation_seconds` at /_/metrics) over sequential first requests to fresh objects,
 //!   and the client-side latency of those requests next to warm ones;
-//! - memory: resident memory per live idle object after creating `--objects` objects.
+//! - memory: resident memory per live idle object after creating `--objects` objects;
+//! - alarms (the trapper test guest) and WebSockets (the chat room, ws.rs);
+//! - languages: the counter built from Rust, Python and JavaScript side by side (languages.rs).
 //!
 //! Run with `scripts/bench.sh` (builds first). Every figure line starts with `FIG`.
 
+mod languages;
 mod ws;
 
 use std::net::SocketAddr;
@@ -71,10 +74,42 @@ struct Args {
     /// Idle connections in the hibernation memory phase.
     #[arg(long, default_value_t = 10_000)]
     ws_idle: usize,
+    /// Guest languages whose counters are compared side by side (hot object, cold activation,
+    /// memory per object), comma-separated.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "rust,python,js"
+    )]
+    languages: Vec<languages::Lang>,
+    /// Skip the language comparison.
+    #[arg(long)]
+    skip_languages: bool,
+    /// Run only the language comparison (skip every other phase).
+    #[arg(long, conflicts_with = "skip_languages")]
+    languages_only: bool,
+    /// Live objects per language in the comparison's memory phase (a Python or JavaScript object
+    /// takes far more memory than a Rust one).
+    #[arg(long, default_value_t = 1_000)]
+    lang_objects: usize,
+    /// Fresh objects activated one after another per language in the comparison's cold phase
+    /// (they count towards --lang-objects).
+    #[arg(long, default_value_t = 500)]
+    lang_cold: usize,
 }
 
 fn main() -> Result<()> {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    if args.languages_only {
+        args.skip_throughput = true;
+        args.skip_cold = true;
+        args.skip_alarms = true;
+        args.skip_websockets = true;
+    }
+    if !args.skip_languages {
+        languages::check(&args)?;
+    }
     // The load generator gets one core; the server has the rest.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -86,12 +121,23 @@ fn main() -> Result<()> {
     if args.runs > 1 {
         print_medians();
     }
+    if !args.skip_languages {
+        languages::print_table(&args.languages, args.runs, args.lang_objects);
+    }
     Ok(())
 }
 
 thread_local! {
     /// Every figure printed so far, in order: (name, value, unit).
     static FIGURES: std::cell::RefCell<Vec<(String, f64, String)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The median of figure `name` over the runs so far.
+fn median(name: &str) -> Option<f64> {
+    let mut values: Vec<f64> =
+        FIGURES.with_borrow(|figs| figs.iter().filter(|f| f.0 == name).map(|f| f.1).collect());
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied()
 }
 
 /// One `MEDIAN name value unit (runs: a, b, c)` line per figure, over all runs.
@@ -128,20 +174,7 @@ async fn run(args: Args) -> Result<()> {
     let d = Duration::from_secs(args.duration);
     if !args.skip_throughput {
         let s = Server::start(&config())?;
-        let hot = load(s.addr, args.connections, d, |_| {
-            "/counter/hot/increment".into()
-        })
-        .await?;
-        report("hot_incr", &hot);
-        let (_, body) = request(s.addr, "GET", "/counter/hot").await?;
-        let v: serde_json::Value = serde_json::from_slice(&body)?;
-        if v["value"].as_u64() != Some(hot.ok) {
-            bail!(
-                "hot object holds {} but {} increments were acknowledged",
-                v["value"],
-                hot.ok
-            );
-        }
+        languages::hot(s.addr, "", args.connections, d).await?;
         let n = args.objects;
         let many = load(s.addr, args.connections, d, move |r| {
             format!("/counter/m{}/increment", r % n as u64)
@@ -150,69 +183,8 @@ async fn run(args: Args) -> Result<()> {
         report("many_incr", &many);
     }
     if !args.skip_cold {
-        let s = Server::start(&config())?;
-        request(s.addr, "POST", "/counter/warmup/increment").await?;
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let rss_before = s.rss_kib()?;
-
-        let mut conn = Conn::open(s.addr).await?;
-        let mut cold = Histogram::<u64>::new(3)?;
-        let mut warm = Histogram::<u64>::new(3)?;
-        for i in 0..args.cold {
-            let t = Instant::now();
-            conn.send("POST", &format!("/counter/c{i}/increment"))
-                .await?;
-            cold.record(t.elapsed().as_micros() as u64)?;
-        }
-        for i in 0..args.cold {
-            let t = Instant::now();
-            conn.send("POST", &format!("/counter/c{i}/increment"))
-                .await?;
-            warm.record(t.elapsed().as_micros() as u64)?;
-        }
-        activation_figures(s.addr, "cold_activation").await?;
-        fig(
-            "cold_request_client_p50",
-            cold.value_at_quantile(0.5) as f64,
-            "us",
-        );
-        fig(
-            "cold_request_client_p99",
-            cold.value_at_quantile(0.99) as f64,
-            "us",
-        );
-        fig(
-            "warm_request_client_p50",
-            warm.value_at_quantile(0.5) as f64,
-            "us",
-        );
-        fig(
-            "warm_request_client_p99",
-            warm.value_at_quantile(0.99) as f64,
-            "us",
-        );
-
-        // Memory: bring the live objects up to `objects`, let them go idle, read RSS.
-        let extra = args.objects.saturating_sub(args.cold + 1);
-        let start = args.cold as u64;
-        let created = load_n(s.addr, args.connections, extra as u64, move |r| {
-            format!("/counter/c{}/increment", start + r)
-        })
-        .await?;
-        if created.errors > 0 {
-            bail!("{} errors while creating objects", created.errors);
-        }
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let rss_after = s.rss_kib()?;
-        let live = metric_value(s.addr, "holdfast_live_objects").await?;
-        fig("rss_idle_kib", rss_before as f64, "KiB");
-        fig("rss_with_live_objects_kib", rss_after as f64, "KiB");
-        fig("live_objects", live, "objects");
-        fig(
-            "rss_per_live_object_kib",
-            (rss_after - rss_before) as f64 / (live - 1.0),
-            "KiB",
-        );
+        languages::cold_and_memory(&config(), "", args.cold, args.objects, args.connections)
+            .await?;
     }
     if !args.skip_alarms {
         alarms(&args).await?;
@@ -223,6 +195,9 @@ async fn run(args: Args) -> Result<()> {
             .run_until(ws::fanout(args.ws_clients, args.ws_messages, args.ws_rate))
             .await?;
         ws::hibernated(args.ws_idle).await?;
+    }
+    if !args.skip_languages {
+        languages::compare(&args).await?;
     }
     Ok(())
 }
