@@ -22,7 +22,10 @@ for dir in tests/py-guests/*/; do
 done
 echo "==> JavaScript guests"
 examples/js-counter/build.sh
-node guest-sdk/js/build.mjs tests/js-guests/probe.js -o target/js-guests/probe.wasm
+examples/js-chat-room/build.sh
+for file in tests/js-guests/*.js; do
+  node guest-sdk/js/build.mjs "$file" -o "target/js-guests/$(basename "$file" .js).wasm"
+done
 if [ "${WITH_CARGO_COMPONENT:-0}" = 1 ]; then
   echo "==> examples/counter with cargo component"
   (cd examples/counter && cargo component build --release --locked)

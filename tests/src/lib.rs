@@ -147,7 +147,14 @@ impl Server {
 
     /// Stops the process with SIGTERM (a clean shutdown), waits for it, and starts it again on
     /// the same data.
-    pub fn restart(mut self) -> Result<Server> {
+    pub fn restart(self) -> Result<Server> {
+        let config = std::fs::read_to_string(&self.config)?;
+        self.restart_with(&config)
+    }
+
+    /// Like [`Server::restart`], serving `config` (TOML) from then on: e.g. another build of a
+    /// class on the data the first one wrote.
+    pub fn restart_with(mut self, config: &str) -> Result<Server> {
         let status = Command::new("kill")
             .arg("-TERM")
             .arg(self.child.id().to_string())
@@ -159,9 +166,8 @@ impl Server {
             "holdfast exited with {exit} on SIGTERM: {}",
             self.log()
         );
-        let config = std::fs::read_to_string(&self.config)?;
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir()?);
-        Self::start_in(dir, self.data.clone(), &config)
+        Self::start_in(dir, self.data.clone(), config)
     }
 }
 

@@ -14,18 +14,39 @@ let Class = null;
 let instance = null;
 let state = null;
 
-async function object() {
+/** Whether `value` is a promise (or another thenable). */
+function isThenable(value) {
+  return value !== null && typeof value === 'object' && typeof value.then === 'function';
+}
+
+/** `fn(value)`, at once if `value` is not a promise: events that never await stay synchronous. */
+function then(value, fn) {
+  return isThenable(value) ? value.then(fn) : fn(value);
+}
+
+/** The class instance, made on the first event; settles its constructor's promises first. */
+function object() {
   if (instance === null) {
     state = new DurableObjectState();
     instance = new Class(state, makeEnv());
   }
-  await state._settle();
-  return instance;
+  return state._pending() ? state._settle().then(() => instance) : instance;
+}
+
+/** Ends a successful event body: settles what it started, then checks how it ended. */
+function complete(out) {
+  if (state._pending()) return state._settle().then(() => complete(out));
+  if (state._aborted) throw state._abortError ?? new Error('the object was aborted');
+  const overlap = endTransactions();
+  if (overlap) throw overlap;
+  return out;
 }
 
 /** The message the host reports for a failed event (a 500 body for fetch). */
 function message(e) {
-  if (e instanceof Error) return String(e);
+  // Errors raised inside the component's bindings (e.g. by a typed array they returned) belong
+  // to another realm: they are Errors without being `instanceof Error`.
+  if (e instanceof Error || Object.prototype.toString.call(e) === '[object Error]') return String(e);
   if (typeof e === 'string') return e;
   const proto = e !== null && typeof e === 'object' ? Object.getPrototypeOf(e) : null;
   if (proto !== null && proto !== Object.prototype && proto !== Array.prototype) {
@@ -38,17 +59,12 @@ function message(e) {
   }
 }
 
-/** Runs one event; a throw becomes the event's error (the host rolls back its writes). */
-async function run(body) {
-  try {
-    const obj = await object();
-    const out = await body(obj);
-    await state._settle();
-    if (state._aborted) throw state._abortError ?? new Error('the object was aborted');
-    const overlap = endTransactions();
-    if (overlap) throw overlap;
-    return out;
-  } catch (e) {
+/**
+ * Runs one event; a throw becomes the event's error (the host rolls back its writes). An event
+ * whose code never awaits finishes synchronously: componentize-js then skips its event loop.
+ */
+function run(body) {
+  const fail = (e) => {
     endTransactions();
     if (state === null || state._aborted) {
       instance = null;
@@ -56,7 +72,14 @@ async function run(body) {
     }
     // componentize-js turns a thrown string into the `err` of the export's result.
     throw message(e);
+  };
+  let out;
+  try {
+    out = then(then(object(), body), complete);
+  } catch (e) {
+    fail(e);
   }
+  return isThenable(out) ? out.then(undefined, fail) : out;
 }
 
 function method(obj, name) {
@@ -67,8 +90,9 @@ function method(obj, name) {
 
 function messageData(msg) {
   if (msg.tag === 'text') return msg.val;
-  const bytes = msg.val;
-  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+  // A copy made here: the bindings' bytes belong to another realm, and `data instanceof
+  // ArrayBuffer` must hold for the object's code.
+  return new Uint8Array(msg.val).buffer;
 }
 
 const CLASS_METHODS = ['fetch', 'alarm', 'webSocketMessage', 'webSocketClose', 'webSocketError'];
@@ -105,7 +129,7 @@ export function makeHandler(module, className) {
   Class = pickClass(module, className);
   return {
     fetch(req) {
-      return run(async (obj) => fromResponse(await method(obj, 'fetch')(toRequest(req))));
+      return run((obj) => then(method(obj, 'fetch')(toRequest(req)), fromResponse));
     },
     alarm(info) {
       return run(async (obj) => {

@@ -40,11 +40,12 @@ export class DurableObjectState {
 
   /** The hibernatable WebSockets of this object, all or those with `tag`. */
   getWebSockets(tag) {
-    return websocketHost.getWebsockets(tag ?? undefined).map(socketFor);
+    // The host's list<u64> arrives as a BigUint64Array, whose map() could only hold BigInts.
+    return Array.from(websocketHost.getWebsockets(tag ?? undefined), socketFor);
   }
 
   getTags(ws) {
-    return ws._id === null ? [] : websocketHost.getTags(ws._id);
+    return ws._id === null ? [] : Array.from(websocketHost.getTags(ws._id));
   }
 
   /** A reply the host sends to an exact request message without waking the object. */
@@ -76,6 +77,11 @@ export class DurableObjectState {
     this._aborted = true;
     this._abortError = new Error(reason === undefined ? 'the object was aborted' : String(reason));
     throw new Error(reason === undefined ? 'the object was aborted' : String(reason));
+  }
+
+  /** Whether the running event started promises that must settle before it ends. */
+  _pending() {
+    return this._gates.length > 0 || this._background.length > 0;
   }
 
   /** Awaits what the running event started; rejects if a blockConcurrencyWhile callback failed. */

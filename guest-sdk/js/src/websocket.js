@@ -83,6 +83,9 @@ export class WebSocket {
 
   close(code = 1000, reason = '') {
     requireOpen(this, 'close');
+    // As in browsers, closing a socket that is already closing or closed does nothing:
+    // Cloudflare's examples close the socket again in webSocketClose / the 'close' listener.
+    if (this.readyState === CLOSING || this.readyState === CLOSED) return;
     try {
       wit.close(this._id, code, String(reason));
     } catch (e) {
@@ -118,6 +121,16 @@ function requireOpen(ws, what) {
   }
 }
 
+// The socket accepted by the running fetch, whose response must then be the 101.
+let acceptedInFetch = null;
+
+/** The socket the running fetch accepted, if any, forgotten from then on. */
+export function takeAccepted() {
+  const ws = acceptedInFetch;
+  acceptedInFetch = null;
+  return ws;
+}
+
 /** Accepts the server end with the host; the upgrade happens when fetch returns status 101. */
 export function acceptSocket(ws, tags, hibernatable) {
   if (!(ws instanceof WebSocket) || ws._peer === null || ws._pairServer !== true) {
@@ -136,6 +149,7 @@ export function acceptSocket(ws, tags, hibernatable) {
   ws.readyState = OPEN;
   ws._peer._accepted = true;
   sockets.set(ws._id, ws);
+  acceptedInFetch = ws;
 }
 
 /** `new WebSocketPair()`: `{0: client, 1: server}`; return `client` in a 101 response. */
