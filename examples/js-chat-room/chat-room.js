@@ -19,7 +19,7 @@
 //   room → joiner    {"type": "history", "messages": [...]}: the last 50, oldest first
 //   room → everyone  {"type": "join", "name", "timestamp"}, the joiner included
 //   room → everyone  {"type": "message", "name", "text", "timestamp"}, the sender included
-//   room → the rest  {"type": "leave", "name", "timestamp"} when a socket closes or fails
+//   room → the rest  {"type": "leave", "name", "timestamp"} when a socket closes (or fails)
 //   room → sender    {"type": "error", "message": "..."} for a bad or binary frame
 //   client → host    the text `ping`: the host answers `pong` without waking the room
 //
@@ -119,11 +119,10 @@ export class ChatRoom extends DurableObject {
     this.leave(ws);
   }
 
-  async webSocketError(ws, error) {
-    this.leave(ws);
-  }
+  // Nothing to do: the close event that always follows a failure announces the leave.
+  async webSocketError(ws, error) {}
 
-  /** A member's socket closed or failed: tells the others, if its name is still readable. */
+  /** A member's socket closed: tells the others, if its name is still readable. */
   leave(ws) {
     let member;
     try {

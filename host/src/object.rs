@@ -196,6 +196,7 @@ impl Actor {
             self.generation = g;
             if let Some(l) = self.live.take() {
                 self.spare = Some(l.into_storage());
+                self.registry.services().hub.close_pinned(&self.key);
             }
             self.storage().reset();
             self.name_recorded = false;
@@ -320,6 +321,8 @@ impl Actor {
             }
             Err((mut storage, f, fx)) => {
                 hub.abort(&self.key, fx);
+                // The instance is gone, and with it the listeners of its pinned sockets.
+                hub.close_pinned(&self.key);
                 metrics.traps.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(namespace = %self.identity.namespace, object = %self.identity.id, "{f}");
                 storage.abort_event();

@@ -15,6 +15,9 @@ use tokio::sync::mpsc;
 
 use crate::storage::ObjectKey;
 
+/// Close code for sockets whose object was reset ("internal error").
+const INTERNAL_ERROR: u16 = 1011;
+
 /// Limits on sockets, as in the contract.
 #[derive(Debug, Clone, Copy)]
 pub struct WsLimits {
@@ -296,6 +299,31 @@ impl Hub {
         let map = self.objects.lock().expect("hub lock");
         map.get(key)
             .is_some_and(|o| o.sockets.values().any(|s| s.pinned))
+    }
+
+    /// Closes the object's pinned (non-hibernatable) sockets with 1011 when its instance is
+    /// discarded (a trap, a failed commit): their listeners lived in that instance's memory, as
+    /// on Cloudflare, where an object's reset disconnects them. No close event follows. Returns
+    /// how many were closed.
+    pub fn close_pinned(&self, key: &ObjectKey) -> usize {
+        self.with(key, |o| {
+            let pinned: Vec<u64> = o
+                .sockets
+                .iter()
+                .filter(|(_, s)| s.pinned && !s.closed)
+                .map(|(id, _)| *id)
+                .collect();
+            for id in &pinned {
+                if let Some(s) = o.sockets.remove(id) {
+                    let _ = s.tx.send(Outgoing::Close(
+                        INTERNAL_ERROR,
+                        "the object was reset after a failure".into(),
+                    ));
+                }
+                o.pending.remove(id);
+            }
+            pinned.len()
+        })
     }
 
     /// Applies a committed event's effects: its sends go out.

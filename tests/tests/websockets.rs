@@ -636,3 +636,48 @@ async fn a_pinned_socket_keeps_its_object_in_memory_and_pings_are_answered() -> 
     assert_eq!(metric(&c, &s, "holdfast_live_objects").await?, 0.0);
     Ok(())
 }
+
+/// A trap discards the instance, and with it what its pinned sockets' code kept in memory: those
+/// sockets close with 1011 (as an object's reset disconnects them on Cloudflare). Hibernatable
+/// sockets of the same object stay open.
+#[tokio::test]
+async fn a_trap_closes_the_pinned_sockets_and_keeps_the_hibernatable_ones() -> Result<()> {
+    let config = format!(
+        "{}{}",
+        admin_config(),
+        class("trap", "Trapper", &guest("trapper"))
+    );
+    let s = Server::start(&config)?;
+    let c = client();
+    let mut pinned = ws_connect(&s, "/trap/t/ws-accept?tags=p&pinned=1").await?;
+    let mut hibernating = ws_connect(&s, "/trap/t/ws-accept?tags=h").await?;
+    let (status, _) = call(&c, Method::POST, s.url("/trap/t/write-then-trap?key=k")).await?;
+    assert_eq!(status, 500);
+
+    let frame = tokio::time::timeout(Duration::from_secs(5), pinned.next())
+        .await?
+        .unwrap()?;
+    let Message::Close(Some(close)) = frame else {
+        panic!("expected a close frame, got {frame:?}");
+    };
+    assert_eq!(u16::from(close.code), 1011);
+    assert_eq!(
+        close.reason.as_str(),
+        "the object was reset after a failure"
+    );
+
+    hibernating
+        .send(Message::Ping(b"still here".to_vec().into()))
+        .await?;
+    let pong = tokio::time::timeout(Duration::from_secs(5), hibernating.next())
+        .await?
+        .unwrap()?;
+    assert_eq!(pong, Message::Pong(b"still here".to_vec().into()));
+    let (_, count) = call(&c, Method::GET, s.url("/trap/t/ws-count")).await?;
+    assert_eq!(
+        count,
+        json!({"sockets": 1}),
+        "only the hibernatable socket is left"
+    );
+    Ok(())
+}

@@ -21,7 +21,7 @@
 //! | room → joiner   | `{"type": "history", "messages": [...]}`: the last 50, oldest first     |
 //! | room → everyone | `{"type": "join", "name", "timestamp"}`, the joiner included            |
 //! | room → everyone | `{"type": "message", "name", "text", "timestamp"}`, the sender included |
-//! | room → the rest | `{"type": "leave", "name", "timestamp"}` when a socket closes or fails  |
+//! | room → the rest | `{"type": "leave", "name", "timestamp"}` when a socket closes (or fails) |
 //! | room → sender   | `{"type": "error", "message": "..."}` for a bad or binary frame         |
 //! | client → host   | the text `ping`: the host answers `pong` without waking the room        |
 //!
@@ -118,8 +118,9 @@ impl DurableObject for ChatRoom {
         self.leave(ws)
     }
 
-    fn websocket_error(&mut self, ws: WebSocket, _: String) -> Result<()> {
-        self.leave(ws)
+    /// Nothing to do: the close event that always follows a failure announces the leave.
+    fn websocket_error(&mut self, _: WebSocket, _: String) -> Result<()> {
+        Ok(())
     }
 }
 
