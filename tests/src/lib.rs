@@ -332,6 +332,18 @@ where
 pub type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// The HTTP status and JSON body of a WebSocket upgrade to `path` that the object turned down.
+pub async fn ws_refused(server: &Server, path: &str) -> Result<(u16, serde_json::Value)> {
+    match tokio_tungstenite::connect_async(format!("ws://{}{path}", server.addr)).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+            let status = resp.status().as_u16();
+            let body = resp.into_body().unwrap_or_default();
+            Ok((status, serde_json::from_slice(&body)?))
+        }
+        other => bail!("expected a refused upgrade, got {other:?}"),
+    }
+}
+
 /// Opens a WebSocket to `path` on `server`.
 pub async fn ws_connect(server: &Server, path: &str) -> Result<Ws> {
     let (ws, resp) =
