@@ -308,3 +308,15 @@ async fn python_transactions_roll_back_only_the_block_that_raised() -> Result<()
     assert_eq!(get(&c, &s, "deeper/all").await?["entries"], json!({}));
     Ok(())
 }
+
+/// `self.storage` is the state's storage, and the namespaces of the host are listed.
+#[tokio::test]
+async fn python_objects_see_their_storage_and_the_namespaces() -> Result<()> {
+    let s = start()?;
+    let c = client();
+    assert_eq!(
+        get(&c, &s, "ada/whoami").await?,
+        json!({"name": "ada", "namespaces": ["py"], "same_storage": true})
+    );
+    Ok(())
+}

@@ -38,6 +38,11 @@ class DurableObject:
     def __init__(self, state):
         self.state = state
 
+    @property
+    def storage(self):
+        """The object's storage: the same as ``self.state.storage``."""
+        return self.state.storage
+
     def fetch(self, request):
         raise HoldfastError(f"{type(self).__name__} does not implement fetch")
 
@@ -48,10 +53,10 @@ class DurableObject:
         raise HoldfastError(f"{type(self).__name__} does not implement websocket_message")
 
     def websocket_close(self, ws, code, reason, was_clean):
-        raise HoldfastError(f"{type(self).__name__} does not implement websocket_close")
+        """A socket closed. Does nothing unless overridden."""
 
     def websocket_error(self, ws, error):
-        raise HoldfastError(f"{type(self).__name__} does not implement websocket_error")
+        """A socket failed (a close event follows). Does nothing unless overridden."""
 
 
 _class = None

@@ -77,6 +77,10 @@ class Objects:
 
     __slots__ = ()
 
+    def namespaces(self):
+        """The namespaces (configured bindings) of this host, sorted."""
+        return list(_objects.namespaces())
+
     def id_from_name(self, namespace, name):
         return _call(_objects.id_from_name, namespace, name)
 

@@ -76,6 +76,15 @@ class Events(DurableObject):
             return Response.json({"value": storage.get(request.query("key"))})
         if route == ("GET", ("all",)):
             return Response.json({"entries": storage.list()})
+        if route == ("GET", ("whoami",)):
+            # `self.storage` is `self.state.storage`.
+            return Response.json(
+                {
+                    "name": self.state.name,
+                    "namespaces": self.state.objects.namespaces(),
+                    "same_storage": self.storage is self.state.storage,
+                }
+            )
         if route == ("POST", ("alarm",)):
             if request.query("fail") is not None:
                 storage.put("alarm_fail", int(request.query("fail")))
