@@ -9,6 +9,7 @@
 // componentize-js. Nothing is downloaded: both tools come from this package's node_modules
 // (`npm ci` here, which scripts/setup.sh runs).
 
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -23,6 +24,23 @@ function fail(message) {
   process.exit(1);
 }
 
+/** The part of a componentize-js failure that speaks to the module's author. */
+function explain(text) {
+  // The module's top level runs while the engine snapshot is made, with no host to call.
+  const imported = text.match(/unknown imported function: '([^']+)' '([^']+)'/);
+  if (imported) {
+    return (
+      `the module's top level called ${imported[2]}() from ${imported[1]} while the component ` +
+      'was being built: storage and the other host calls work only inside the class (its ' +
+      'constructor and handlers)'
+    );
+  }
+  // An exception thrown by the module's top level (or by the SDK picking the class).
+  const thrown = text.match(/Exception while evaluating top-level script\n(.*)/);
+  if (thrown) return `the module's top level threw: ${thrown[1].replace(/^\S+:\d+:\d+ /, '')}`;
+  return `componentize-js failed: ${text}`;
+}
+
 let args;
 try {
   args = parseArgs({
@@ -34,6 +52,7 @@ try {
 }
 if (args.positionals.length !== 1 || !args.values.out) fail(usage);
 const source = resolve(args.positionals[0]);
+if (!existsSync(source)) fail(`no such file: ${args.positionals[0]}`);
 const out = resolve(args.values.out);
 const className = args.values.class ?? null;
 
@@ -83,7 +102,7 @@ try {
       disableFeatures: ['http', 'fetch-event'],
     }));
   } catch (e) {
-    fail(`componentize-js failed: ${e.message ?? e}`);
+    fail(explain(String(e.message ?? e)));
   }
   await mkdir(dirname(out), { recursive: true });
   await writeFile(out, component);

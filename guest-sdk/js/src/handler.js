@@ -115,11 +115,14 @@ function pickClass(module, className) {
     return cls;
   }
   const found = Object.entries(module).filter(([, v]) => isObjectClass(v));
-  if (found.length !== 1) {
-    const names = found.map(([n]) => n).join(', ') || 'none';
+  if (found.length === 0) {
     throw new Error(
-      `cannot tell which exported class is the Durable Object (candidates: ${names}); pass --class`,
+      'the module exports no Durable Object class (a class with a fetch, alarm or webSocket* method)',
     );
+  }
+  if (found.length > 1) {
+    const names = found.map(([n]) => n).join(', ');
+    throw new Error(`the module exports several Durable Object classes (${names}): pick one with --class`);
   }
   return found[0][1];
 }
