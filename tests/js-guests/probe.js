@@ -133,6 +133,31 @@ export class Probe {
         } catch (e) {
           out.badList = `${e.name} ${e.kind}: ${e.message}`;
         }
+        const mistakes = {
+          numberKey: () => storage.get(5),
+          zeroLimit: () => storage.list({ limit: 0 }),
+          badPrefix: () => storage.list({ prefix: 7 }),
+          badAlarm: () => storage.setAlarm('tomorrow'),
+          tooMany: () => storage.get(Array.from({ length: 129 }, (_, i) => `k${i}`)),
+          tooLarge: () => storage.put('refused-big', 'x'.repeat(200_000)),
+          putNothing: () => storage.put(null),
+          asyncInSync: async () => storage.transactionSync(async () => storage.kv.put('refused-tx', 1)),
+          acceptNotAPair: async () => this.state.acceptWebSocket({}),
+          acceptBadTags: async () => {
+            const pair = new WebSocketPair();
+            this.state.acceptWebSocket(pair[1], [1]);
+          },
+          sendUnaccepted: async () => new WebSocketPair()[1].send('hi'),
+          sql: async () => storage.sql,
+        };
+        for (const [name, call] of Object.entries(mistakes)) {
+          try {
+            await call();
+            out[name] = 'no error';
+          } catch (e) {
+            out[name] = `${e.name}${e.kind ? ` ${e.kind}` : ''}: ${e.message}`;
+          }
+        }
         out.kept = [...(await storage.list({ prefix: 'refused-' }))].length;
         return json(out);
       }

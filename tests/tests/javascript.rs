@@ -140,7 +140,7 @@ async fn storage_api_as_on_cloudflare() -> Result<()> {
 }
 
 #[tokio::test]
-async fn values_json_would_change_are_refused_with_the_reason() -> Result<()> {
+async fn values_json_would_change_and_api_mistakes_are_refused_with_the_reason() -> Result<()> {
     let s = Server::start(&config())?;
     let c = client();
     let (status, out) = get(&c, &s, "/probe/r/refusals").await?;
@@ -197,6 +197,54 @@ async fn values_json_would_change_are_refused_with_the_reason() -> Result<()> {
         (
             "badList",
             "StorageError invalid-argument: invalid argument: `start` and `start-after` cannot both be set",
+        ),
+        (
+            "numberKey",
+            "TypeError: storage keys are strings, got number",
+        ),
+        (
+            "zeroLimit",
+            "TypeError: list() option limit must be a positive integer, got 0",
+        ),
+        (
+            "badPrefix",
+            "TypeError: list() option prefix must be a string",
+        ),
+        (
+            "badAlarm",
+            "TypeError: setAlarm() takes a Date or milliseconds since the epoch, got tomorrow",
+        ),
+        (
+            "tooMany",
+            "StorageError too-many-keys: 129 keys in one call, over the limit of 128",
+        ),
+        (
+            "tooLarge",
+            "StorageError value-too-large: value of key `refused-big` is 200002 bytes, over the limit of 131072 bytes",
+        ),
+        (
+            "putNothing",
+            "TypeError: put() takes a key and a value, or an object of entries",
+        ),
+        (
+            "asyncInSync",
+            "TypeError: transactionSync() takes a synchronous function; use transaction() for async ones",
+        ),
+        (
+            "acceptNotAPair",
+            "TypeError: only the server end of a new WebSocketPair() can be accepted",
+        ),
+        (
+            "acceptBadTags",
+            "TypeError: WebSocket tags must be an array of strings",
+        ),
+        (
+            "sendUnaccepted",
+            "TypeError: WebSocket.send() before the socket was accepted: call ctx.acceptWebSocket(server) or server.accept() first",
+        ),
+        (
+            "sql",
+            "Error: ctx.storage.sql is not supported by Holdfast: use the key-value API",
         ),
     ];
     for (case, message) in expect {
