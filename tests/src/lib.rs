@@ -260,6 +260,14 @@ pub fn client() -> reqwest::Client {
         .expect("http client")
 }
 
+/// Milliseconds since the Unix epoch, as alarms and guests count time.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .as_millis() as i64
+}
+
 /// Sends a request and returns (status, JSON body).
 pub async fn call(
     c: &reqwest::Client,

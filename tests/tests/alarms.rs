@@ -6,17 +6,10 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use holdfast_tests::{
     ADMIN_TOKEN, Server, admin, admin_config, call, class, client, default_config, eventually,
-    guest,
+    guest, now_ms,
 };
 use reqwest::Method;
 use serde_json::{Value, json};
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
 
 /// The JSON value the trapper stored under `key` (its `/get` returns the raw text).
 async fn stored(c: &reqwest::Client, s: &Server, object: &str, key: &str) -> Result<Value> {

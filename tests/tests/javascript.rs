@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use holdfast_tests::{Server, admin, admin_config, built, call, class, client, eventually};
+use holdfast_tests::{Server, admin, admin_config, built, call, class, client, eventually, now_ms};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -372,8 +372,8 @@ async fn identity_env_and_platform_apis() -> Result<()> {
     let p: Value = r.json().await?;
     let uuid = p["uuid"].as_str().unwrap();
     assert_eq!((uuid.len(), &uuid[14..15]), (36, "4"), "{uuid}");
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?;
-    assert!((p["now"].as_f64().unwrap() - now.as_millis() as f64).abs() < 60_000.0);
+    let now = now_ms();
+    assert!((p["now"].as_f64().unwrap() - now as f64).abs() < 60_000.0);
     assert_eq!(p["encoded"], json!([104, 195, 169]));
     assert_eq!(p["decoded"], "hé");
     assert_eq!(p["random"], true);
@@ -405,10 +405,7 @@ async fn alarms_fire_and_retry_with_cloudflare_alarm_info() -> Result<()> {
     let s = Server::start(&config())?;
     let c = client();
     let p = "/probe/alarmed";
-    let at = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_millis() as i64
-        + 3_600_000;
+    let at = now_ms() + 3_600_000;
     let (_, body) = get(&c, &s, &format!("{p}/alarm?at={at}&date=1")).await?;
     assert_eq!(body["alarm"], at);
     let (_, body) = get(&c, &s, &format!("{p}/alarm-delete")).await?;

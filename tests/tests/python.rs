@@ -7,19 +7,12 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 use futures_util::{SinkExt, StreamExt};
 use holdfast_tests::{
-    Server, Ws, admin, admin_config, built, call, class, client, eventually, ws_connect, ws_json,
-    ws_send,
+    Server, Ws, admin, admin_config, built, call, class, client, eventually, now_ms, ws_connect,
+    ws_json, ws_send,
 };
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
 
 /// The events guest as `py`, the admin API, and fast alarm retries.
 fn start() -> Result<Server> {

@@ -5,18 +5,11 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use holdfast_tests::{Server, call, class, client, eventually, guest};
+use holdfast_tests::{Server, call, class, client, eventually, guest, now_ms};
 use reqwest::Method;
 use serde_json::{Value, json};
 
 const DEPTH_ERROR: &str = "invalid argument: transactions are nested more than 64 deep";
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
 
 fn start() -> Result<Server> {
     Server::start(&class("tx", "Transactor", &guest("transactor")))
