@@ -64,6 +64,7 @@ export class Probe {
         throw { reason: 'a plain object' };
       case '/transaction': {
         // An inner transaction that throws is undone; the outer one and the event keep theirs.
+        let innerAfter;
         await storage.transaction(async (txn) => {
           await txn.put('outer', 1);
           try {
@@ -73,6 +74,8 @@ export class Probe {
               throw new Error('inner fails');
             });
           } catch {}
+          // Read back through the SDK (not list): the undone write must not be seen.
+          innerAfter = (await txn.get('inner')) ?? null;
           storage.transactionSync(() => storage.kv.put('sync-kept', true));
           try {
             storage.transactionSync(() => {
@@ -86,7 +89,7 @@ export class Probe {
           txn.rollback();
         });
         const keys = [...(await storage.list())].map(([k]) => k);
-        return json({ keys, alarm: await storage.getAlarm() });
+        return json({ keys, alarm: await storage.getAlarm(), innerAfter });
       }
       case '/overlapping-transactions': {
         // The first one ends while the second, started after it, is still open.

@@ -317,7 +317,7 @@ async fn nested_transactions_undo_only_their_own_writes() -> Result<()> {
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body,
-        json!({"keys": ["constructions", "outer", "sync-kept"], "alarm": null})
+        json!({"keys": ["constructions", "outer", "sync-kept"], "alarm": null, "innerAfter": null})
     );
     // Transactions that close out of order fail the whole event.
     let (status, body) = get(&c, &s, "/probe/t/overlapping-transactions").await?;

@@ -7,7 +7,7 @@ import './globals.js';
 import { makeEnv } from './env.js';
 import { fromResponse, toRequest } from './http.js';
 import { DurableObjectState } from './state.js';
-import { endTransactions } from './storage.js';
+import { endTransactions, forgetKnown } from './storage.js';
 import { dispatch, forgetSocket, socketFor, usesListeners } from './websocket.js';
 
 let Class = null;
@@ -66,6 +66,8 @@ function message(e) {
 function run(body) {
   const fail = (e) => {
     endTransactions();
+    // The host discards the event's writes: what the activation knows may reflect them.
+    forgetKnown();
     if (state === null || state._aborted) {
       instance = null;
       state = null;

@@ -54,18 +54,45 @@ function refusal(value, path, seen) {
   }
 }
 
-/** The JSON bytes of `value`; throws a TypeError naming `what` if JSON cannot hold it. */
-export function encodeJson(value, what) {
+/** The JSON text of `value`; throws a TypeError naming `what` if JSON cannot hold it. */
+export function jsonText(value, what) {
   const why = refusal(value, 'the value', new Set());
   if (why) throw new TypeError(`cannot store ${what}: ${why}`);
-  return encoder.encode(JSON.stringify(value));
+  return JSON.stringify(value);
+}
+
+/** The UTF-8 bytes of `text`. */
+export function utf8(text) {
+  return encoder.encode(text);
+}
+
+const notJson = (what, e) =>
+  new Error(`${what} is not JSON (was it written as raw bytes by another SDK?): ${e.message}`);
+
+/** The text in `bytes`; throws an Error naming `what` if they are not UTF-8. */
+export function textOf(bytes, what) {
+  try {
+    return decoder.decode(bytes);
+  } catch (e) {
+    throw notJson(what, e);
+  }
+}
+
+/** The value in JSON `text`; throws an Error naming `what` if it is not JSON. */
+export function parseJson(text, what) {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw notJson(what, e);
+  }
+}
+
+/** The JSON bytes of `value`; throws a TypeError naming `what` if JSON cannot hold it. */
+export function encodeJson(value, what) {
+  return utf8(jsonText(value, what));
 }
 
 /** The value in `bytes`; throws an Error naming `what` if they are not JSON. */
 export function decodeJson(bytes, what) {
-  try {
-    return JSON.parse(decoder.decode(bytes));
-  } catch (e) {
-    throw new Error(`${what} is not JSON (was it written as raw bytes by another SDK?): ${e.message}`);
-  }
+  return parseJson(textOf(bytes, what), what);
 }

@@ -3,7 +3,7 @@
 // to the running event and commits with it (or is discarded when it fails).
 
 import * as wit from 'holdfast:object/storage@0.1.0';
-import { decodeJson, encodeJson } from './json.js';
+import { decodeJson, jsonText, parseJson, textOf, utf8 } from './json.js';
 
 /** A storage call the host refused (a limit, an invalid argument). */
 export class StorageError extends Error {
@@ -73,36 +73,73 @@ function alarmTime(time) {
   return Math.trunc(ms);
 }
 
+// What this activation knows of its keys: key → JSON text, or null for a key known to be absent.
+// It saves a host call per repeated read, and stays true because the object is the only writer of
+// its keys and its events run one at a time. Whenever the host may discard writes it reflects (a
+// failed event, a rolled-back transaction) or many keys change at once (deleteAll), it is cleared.
+const known = new Map();
+
+/** Forgets what the activation knows of its keys (the next reads ask the host). */
+export function forgetKnown() {
+  known.clear();
+}
+
+const valueOf = (key) => `the value under key "${key}"`;
+
+function parseKnown(key, text) {
+  return text === null ? undefined : parseJson(text, valueOf(key));
+}
+
 // The synchronous operations shared by `kv`, the async API and transactions.
 const ops = {
   get(key) {
-    const bytes = host(() => wit.get(checkKey(key)));
-    return bytes === undefined ? undefined : decodeJson(bytes, `the value under key "${key}"`);
+    checkKey(key);
+    let text = known.get(key);
+    if (text === undefined) {
+      const bytes = host(() => wit.get(key));
+      text = bytes === undefined ? null : textOf(bytes, valueOf(key));
+      known.set(key, text);
+    }
+    return parseKnown(key, text);
   },
   getMany(keys) {
-    const values = host(() => wit.getMany(checkKeys(keys)));
+    checkKeys(keys);
+    const missing = keys.filter((key) => !known.has(key));
+    if (missing.length > 0) {
+      const values = host(() => wit.getMany(missing));
+      missing.forEach((key, i) => {
+        known.set(key, values[i] === undefined ? null : textOf(values[i], valueOf(key)));
+      });
+    }
     const out = new Map();
-    keys.forEach((key, i) => {
-      if (values[i] !== undefined) out.set(key, decodeJson(values[i], `the value under key "${key}"`));
-    });
+    for (const key of keys) {
+      const text = known.get(key);
+      if (text !== null) out.set(key, parseJson(text, valueOf(key)));
+    }
     return out;
   },
   put(key, value) {
-    const bytes = encodeJson(value, `key "${checkKey(key)}"`);
-    host(() => wit.put(key, bytes));
+    const text = jsonText(value, `key "${checkKey(key)}"`);
+    host(() => wit.put(key, utf8(text)));
+    known.set(key, text);
   },
   putMany(entries) {
     if (typeof entries !== 'object' || entries === null) {
       throw new TypeError('put() takes a key and a value, or an object of entries');
     }
-    const list = Object.entries(entries).map(([k, v]) => [k, encodeJson(v, `key "${k}"`)]);
-    host(() => wit.putMany(list));
+    const texts = Object.entries(entries).map(([k, v]) => [k, jsonText(v, `key "${k}"`)]);
+    host(() => wit.putMany(texts.map(([k, t]) => [k, utf8(t)])));
+    for (const [k, t] of texts) known.set(k, t);
   },
   delete(key) {
-    return host(() => wit.delete(checkKey(key)));
+    const existed = host(() => wit.delete(checkKey(key)));
+    known.set(key, null);
+    return existed;
   },
   deleteMany(keys) {
-    return host(() => wit.deleteMany(checkKeys(keys)));
+    const count = host(() => wit.deleteMany(checkKeys(keys)));
+    for (const key of keys) known.set(key, null);
+    return count;
   },
   list(options) {
     const entries = host(() => wit.list(listOptions(options)));
@@ -200,6 +237,7 @@ function end(token, keep) {
   }
   open.pop();
   host(() => (keep ? wit.transactionCommit() : wit.transactionRollback()));
+  if (!keep) forgetKnown();
 }
 
 /**
@@ -223,6 +261,7 @@ export class DurableObjectStorage extends AsyncStorageOps {
   /** Removes every key of this object (the alarm is kept, as on Cloudflare). */
   async deleteAll() {
     wit.deleteAll();
+    forgetKnown();
   }
 
   /**
