@@ -80,12 +80,7 @@ async fn socket_limits_give_clear_errors() -> Result<()> {
 
 #[tokio::test]
 async fn a_pinned_socket_keeps_its_object_in_memory_and_pings_are_answered() -> Result<()> {
-    let config = format!(
-        "{}{}[class.limits]\nidle_timeout_ms = 150\n",
-        admin_config(),
-        class("trap", "Trapper", &guest("trapper"))
-    );
-    let s = Server::start(&config)?;
+    let s = Server::start(&trap_config("[class.limits]\nidle_timeout_ms = 150\n"))?;
     let c = client();
     let mut pinned = ws_connect(&s, "/trap/p/ws-accept?tags=x&pinned=1").await?;
     let mut hibernating = ws_connect(&s, "/trap/h/ws-accept?tags=x").await?;
@@ -119,12 +114,7 @@ async fn a_pinned_socket_keeps_its_object_in_memory_and_pings_are_answered() -> 
 /// sockets of the same object stay open.
 #[tokio::test]
 async fn a_trap_closes_the_pinned_sockets_and_keeps_the_hibernatable_ones() -> Result<()> {
-    let config = format!(
-        "{}{}",
-        admin_config(),
-        class("trap", "Trapper", &guest("trapper"))
-    );
-    let s = Server::start(&config)?;
+    let s = Server::start(&trap_config(""))?;
     let c = client();
     let mut pinned = ws_connect(&s, "/trap/t/ws-accept?tags=p&pinned=1").await?;
     let mut hibernating = ws_connect(&s, "/trap/t/ws-accept?tags=h").await?;

@@ -6,7 +6,8 @@
 import * as context from 'holdfast:object/context@0.1.0';
 import { DurableObjectId } from './env.js';
 import { DurableObjectStorage } from './storage.js';
-import { WebSocketRequestResponsePair, acceptSocket, socketFor, websocketHost } from './websocket.js';
+import * as websocketHost from 'holdfast:object/websockets@0.1.0';
+import { WebSocketRequestResponsePair, acceptSocket, socketFor } from './websocket.js';
 
 export class DurableObjectState {
   constructor() {

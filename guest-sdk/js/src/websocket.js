@@ -207,6 +207,3 @@ export async function dispatch(ws, event) {
     await (typeof h === 'function' ? h.call(ws, event) : h.handleEvent(event));
   }
 }
-
-/** The host's WebSocket imports, for the object's state. */
-export const websocketHost = wit;
