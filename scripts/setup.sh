@@ -1,26 +1,50 @@
 #!/usr/bin/env bash
-# Sets up a fresh machine that has rustup (and python3), and builds everything: the host binary
-# (target/release/holdfast) and every guest component (target/wasm32-wasip2/release/*.wasm for
-# Rust, target/py-counter/py_counter.wasm for Python, target/js-*/ for JavaScript).
-# Safe to run again: it only rebuilds what changed.
+# Sets up a fresh machine that has rustup (and python3, and Node.js with npm), and builds
+# everything: the host binary (target/release/holdfast) with the test targets, every guest
+# component (target/wasm32-wasip2/release/*.wasm for Rust, target/py-*/ for Python, target/js-*/
+# for JavaScript), and compiles every component once into the host's code cache.
+# Safe to run again: it only rebuilds what changed. Prints how long each step took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+started=$SECONDS
+step_started=$SECONDS
+step() {
+  if [ -n "${current_step:-}" ]; then
+    echo "    (${current_step}: $((SECONDS - step_started)) s)"
+  fi
+  current_step=$1
+  step_started=$SECONDS
+  echo "==> $1"
+}
 
-echo "==> toolchain (rust-toolchain.toml pins it) and the wasm32-wasip2 target"
+step "toolchain (rust-toolchain.toml pins it) and the wasm32-wasip2 target"
 rustup show active-toolchain >/dev/null 2>&1 || rustup toolchain install
 rustup target add wasm32-wasip2
 
-echo "==> host: target/release/holdfast"
-cargo build --release --locked -p holdfast
+# One build of the host for both README commands: the binary and the test targets together,
+# so that `cargo test` afterwards reuses every compiled crate (building the binary alone would
+# unify dependency features differently and make the test run build wasmtime a second time).
+step "host: target/release/holdfast and the test targets"
+cargo build --release --locked --all-targets
 
-echo "==> Python guest toolchain: componentize-py 0.25.1 in target/pyenv (pinned)"
+step "Python guest toolchain: componentize-py 0.25.1 in target/pyenv (pinned)"
 if [ ! -x target/pyenv/bin/componentize-py ]; then
   python3 -m venv target/pyenv
   target/pyenv/bin/pip install --quiet componentize-py==0.25.1
 fi
 
-echo "==> JavaScript guest toolchain: componentize-js and esbuild in guest-sdk/js (package-lock.json pins them)"
+step "JavaScript guest toolchain: componentize-js and esbuild in guest-sdk/js (package-lock.json pins them)"
 command -v node >/dev/null 2>&1 || { echo "error: node (Node.js 18 or later) and npm are needed for the JavaScript guests" >&2; exit 1; }
 (cd guest-sdk/js && npm install --no-audit --no-fund --loglevel=error)
 
+step "guest components"
 scripts/build-guests.sh
+
+# Compiling a JavaScript or Python component takes 10-15 s of CPU; doing it once here means
+# servers (and the tests' many servers) start in milliseconds.
+step "compiling every component into the code cache"
+target/release/holdfast compile --config holdfast.toml
+target/release/holdfast compile --config tests/guests.toml
+
+step "done"
+echo "    (set-up took $((SECONDS - started)) s in all)"

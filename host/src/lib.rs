@@ -6,44 +6,20 @@
 //! each event is one atomic transaction whose response is released only after its writes are
 //! durable.
 //!
-//! The pieces, one module each: [`Config`] (holdfast.toml), [`ObjectId`] / [`NamespaceKey`]
-//! (identity), [`Db`] (the redb schema), [`Committer`] (group commit and the output gate),
-//! [`ObjectStorage`] (one object's view of its keys), [`Engine`] (wasmtime), [`Registry`]
-//! (single activation), [`Server`] (HTTP).
+//! The layers, bottom to top (each imports only from those below it; `tests/layers.rs` checks
+//! it, and ARCHITECTURE.md at the repository root describes them): `config`, `id`, `store`,
+//! `sockets`, `runtime`, `actor`, `alarms`, `http`, `app`. The binary and the tests need only
+//! [`Config`] and [`Server`].
 
-mod admin;
-mod alarm;
-mod bindings;
-mod commit;
+mod actor;
+mod alarms;
+mod app;
 mod config;
-mod engine;
-mod guest_log;
-mod host_impl;
 mod http;
 mod id;
-mod instance;
-mod metrics;
-mod namespaces;
-mod object;
-mod object_storage;
-mod registry;
-mod server;
-mod storage;
-mod websocket;
-mod ws_conn;
+mod runtime;
+mod sockets;
+mod store;
 
-pub use alarm::{AlarmWaker, now_ms};
-pub use commit::{CommitError, CommitState, CommitStats, Committer, Job};
-pub use config::{
-    AdminConfig, AlarmConfig, ClassConfig, Config, ConfigError, Limits, RuntimeConfig, ServerConfig,
-};
-pub use engine::{Class, Engine, EngineError, PoolSize};
-pub use id::{IdError, NamespaceKey, ObjectId};
-pub use instance::GuestFailure;
-pub use metrics::Metrics;
-pub use namespaces::{Namespaces, ParseIdError, UnknownNamespace};
-pub use object::EventError;
-pub use object_storage::{ListOptions, ObjectStorage, StorageError};
-pub use registry::Registry;
-pub use server::{Server, StartError};
-pub use storage::{Db, DbError, ObjectKey, WriteSet};
+pub use app::{Server, StartError, compile};
+pub use config::{Config, ConfigError};

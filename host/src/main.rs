@@ -33,6 +33,13 @@ enum Command {
         #[arg(long)]
         data: Option<PathBuf>,
     },
+    /// Compile every class of a config file into the code cache (servers started afterwards
+    /// load them in milliseconds; `holdfast serve` compiles on its own what is not cached).
+    Compile {
+        /// The config file.
+        #[arg(long, default_value = "holdfast.toml")]
+        config: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -55,6 +62,17 @@ fn run() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
+        Command::Compile { config } => {
+            let config = Config::load(&config)?;
+            let started = std::time::Instant::now();
+            let n = holdfast::compile(&config)?;
+            eprintln!(
+                "{n} classes of {} ready in the code cache ({:.1} s)",
+                config.path.display(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
         Command::Serve {
             config,
             listen,
@@ -67,6 +85,8 @@ fn run() -> anyhow::Result<()> {
             if let Some(d) = data {
                 config.server.data = d;
             }
+            config.server.fault_injection =
+                std::env::var("HOLDFAST_FAULT_INJECTION").is_ok_and(|v| v == "1");
             if let Ok(token) = std::env::var("HOLDFAST_ADMIN_TOKEN") {
                 anyhow::ensure!(
                     token.len() >= 16,

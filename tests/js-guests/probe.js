@@ -56,6 +56,19 @@ export class Probe {
       case '/delete-all':
         await storage.deleteAll();
         return json({ ok: true });
+      case '/remember': {
+        // In memory first, then in storage: a refused put (big=1) or a throw (fail=1) fails the
+        // event, which must not leave the item in memory either.
+        this.memory = this.memory ?? [];
+        if (request.method === 'POST') {
+          this.memory.push(q('item'));
+          await storage.put('remembered', this.memory);
+          if (q('big')) await storage.put('big', 'x'.repeat(200 * 1024));
+          if (q('fail')) throw new Error('failed after remembering');
+          return json({ ok: true });
+        }
+        return json({ memory: this.memory, stored: (await storage.get('remembered')) ?? [] });
+      }
       case '/fail-after-write':
         await storage.put('doomed', 1);
         throw new RangeError('failed on purpose');

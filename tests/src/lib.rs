@@ -78,26 +78,47 @@ pub struct Server {
     dir: tempfile::TempDir,
     pub data: PathBuf,
     config: PathBuf,
+    /// Extra environment of the process (kept across restarts).
+    env: Vec<(String, String)>,
 }
 
 impl Server {
     /// Starts a server with `config` (TOML) and a fresh data directory.
     pub fn start(config: &str) -> Result<Server> {
-        let dir = tempfile::tempdir()?;
-        let data = dir.path().join("data");
-        Self::start_in(dir, data, config)
+        Self::start_with_env(config, Vec::new())
     }
 
-    fn start_in(dir: tempfile::TempDir, data: PathBuf, config: &str) -> Result<Server> {
+    /// Starts a server with the test seams on (`HOLDFAST_FAULT_INJECTION=1`): the storage fault
+    /// switch and actor panics under `/_/admin/faults` and `/_/admin/.../panic`.
+    pub fn start_with_faults(config: &str) -> Result<Server> {
+        Self::start_with_env(
+            config,
+            vec![("HOLDFAST_FAULT_INJECTION".into(), "1".into())],
+        )
+    }
+
+    fn start_with_env(config: &str, env: Vec<(String, String)>) -> Result<Server> {
+        let dir = tempfile::tempdir()?;
+        let data = dir.path().join("data");
+        Self::start_in(dir, data, config, env)
+    }
+
+    fn start_in(
+        dir: tempfile::TempDir,
+        data: PathBuf,
+        config: &str,
+        env: Vec<(String, String)>,
+    ) -> Result<Server> {
         let config_path = dir.path().join("holdfast.toml");
         std::fs::write(&config_path, config)?;
-        let (child, addr) = spawn(&config_path, &data, &dir.path().join("server.log"))?;
+        let (child, addr) = spawn(&config_path, &data, &dir.path().join("server.log"), &env)?;
         Ok(Server {
             child,
             addr,
             dir,
             data,
             config: config_path,
+            env,
         })
     }
 
@@ -142,7 +163,7 @@ impl Server {
         std::thread::sleep(downtime);
         let config = std::fs::read_to_string(&self.config)?;
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir()?);
-        Self::start_in(dir, self.data.clone(), &config)
+        Self::start_in(dir, self.data.clone(), &config, self.env.clone())
     }
 
     /// Stops the process with SIGTERM (a clean shutdown), waits for it, and starts it again on
@@ -167,7 +188,7 @@ impl Server {
             self.log()
         );
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir()?);
-        Self::start_in(dir, self.data.clone(), config)
+        Self::start_in(dir, self.data.clone(), config, self.env.clone())
     }
 }
 
@@ -178,7 +199,12 @@ impl Drop for Server {
     }
 }
 
-fn spawn(config: &Path, data: &Path, log: &Path) -> Result<(Child, SocketAddr)> {
+fn spawn(
+    config: &Path,
+    data: &Path,
+    log: &Path,
+    env: &[(String, String)],
+) -> Result<(Child, SocketAddr)> {
     let log_file = std::fs::File::create(log)?;
     let mut child = Command::new(holdfast_bin())
         .arg("serve")
@@ -189,6 +215,7 @@ fn spawn(config: &Path, data: &Path, log: &Path) -> Result<(Child, SocketAddr)> 
         .arg("--data")
         .arg(data)
         .env("HOLDFAST_LOG", "info")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::piped())
         .stderr(log_file)
         .spawn()
@@ -289,6 +316,23 @@ pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 /// An `[admin]` section enabling the admin API with [`ADMIN_TOKEN`].
 pub fn admin_config() -> String {
     format!("[admin]\ntoken = \"{ADMIN_TOKEN}\"\n")
+}
+
+/// Sets the storage fault plan of a server started with [`Server::start_with_faults`]
+/// (`{"fail": "full" | "write" | "sync" | null, "count": n, "sync_delay_ms": n}`).
+pub async fn set_faults(
+    c: &reqwest::Client,
+    server: &Server,
+    plan: serde_json::Value,
+) -> Result<()> {
+    let r = c
+        .put(server.url("/_/admin/faults"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&plan)
+        .send()
+        .await?;
+    anyhow::ensure!(r.status() == 200, "setting faults: {}", r.text().await?);
+    Ok(())
 }
 
 /// Calls the admin API of `server` at `/_/admin{path}` with the test token.

@@ -329,3 +329,42 @@ async fn reminders_example_fires_in_due_order() -> Result<()> {
     );
     Ok(())
 }
+
+/// Failed before the fix: retry counts lived in memory, so after a crash an always-failing
+/// alarm started its retries over.
+#[tokio::test]
+async fn an_alarms_retry_count_survives_a_crash() -> Result<()> {
+    let config = format!(
+        "[alarms]\nretry_base_ms = 400\nmax_retries = 3\n{}",
+        class("trap", "Trapper", &guest("trapper"))
+    );
+    let s = Server::start(&config)?;
+    let c = client();
+    let ops = json!([{"op": "put", "key": "alarm_fail", "value": "99"}]);
+    c.post(s.url("/trap/doomed/ops")).json(&ops).send().await?;
+    call(
+        &c,
+        Method::POST,
+        s.url(&format!("/trap/doomed/alarm?at={}", now_ms())),
+    )
+    .await?;
+    // Two failures (retry counts 0 and 1) are stored; then the process dies.
+    eventually(Duration::from_secs(5), || async {
+        Ok((s.log().matches("alarm failed; will retry").count() >= 2).then_some(()))
+    })
+    .await?;
+    let s = s.kill9_and_restart()?;
+    eventually(Duration::from_secs(10), || async {
+        Ok(alarm_of(&c, &s, "doomed").await?.is_null().then_some(()))
+    })
+    .await?;
+    let log = s.log();
+    // After the restart: retry 2 fails (one more "will retry"), retry 3 is the last.
+    assert_eq!(log.matches("alarm failed; will retry").count(), 1, "{log}");
+    assert!(log.contains("deliberate alarm failure at retry 3"), "{log}");
+    assert!(
+        !log.contains("deliberate alarm failure at retry 0"),
+        "{log}"
+    );
+    Ok(())
+}

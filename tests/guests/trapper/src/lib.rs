@@ -17,6 +17,8 @@ struct Trapper {
     state: State,
     /// Memory kept alive by `/alloc`.
     hoard: Vec<Vec<u8>>,
+    /// Items `/remember` pushed in memory (compared with what storage kept).
+    memory: Vec<String>,
 }
 
 /// The query parameter `$name` parsed as the type of the binding, or an early `Ok(400)`.
@@ -34,6 +36,7 @@ impl DurableObject for Trapper {
         Trapper {
             state,
             hoard: Vec::new(),
+            memory: Vec::new(),
         }
     }
 
@@ -180,6 +183,53 @@ impl DurableObject for Trapper {
                     *byte = 1;
                 }
                 self.hoard.push(std::hint::black_box(block));
+                Ok(ok())
+            }
+            (Method::Get, ["get-slow"]) => {
+                // Reads, then keeps running for `ms` (so a commit can fail meanwhile).
+                let (key, ms): (String, u64) = (param!(req, "key"), param!(req, "ms"));
+                let value = storage.get_bytes(&key)?.map(utf8);
+                let start = std::time::Instant::now();
+                while start.elapsed() < std::time::Duration::from_millis(ms) {
+                    std::hint::spin_loop();
+                }
+                Ok(Response::json(&json!({ "value": value })))
+            }
+            (Method::Post, ["respond"]) => {
+                // Writes, then answers with a status the host may refuse.
+                let (key, status): (String, u16) = (param!(req, "key"), param!(req, "status"));
+                storage.put_bytes(&key, b"x")?;
+                Ok(Response::json(&json!({ "status": status })).with_status(status))
+            }
+            (Method::Post, ["respond-bad-header"]) => {
+                let key: String = param!(req, "key");
+                storage.put_bytes(&key, b"x")?;
+                Ok(ok().with_header("bad header", "x"))
+            }
+            (Method::Post, ["remember"]) => {
+                // Pushes in memory first, then stores; `fail=1` fails the event afterwards.
+                let (item, fail): (String, u8) = (param!(req, "item"), param!(req, "fail"));
+                self.memory.push(item);
+                storage.put("remembered", &self.memory)?;
+                if fail == 1 {
+                    return Err(Error::msg("failed after remembering"));
+                }
+                Ok(ok())
+            }
+            (Method::Get, ["remember"]) => {
+                let stored: Option<Vec<String>> = storage.get("remembered")?;
+                Ok(Response::json(
+                    &json!({ "memory": self.memory, "stored": stored.unwrap_or_default() }),
+                ))
+            }
+            (Method::Post, ["fill"]) => {
+                // `n` puts of `len`-byte values, one call each: runs into the event's budget.
+                let (n, len): (usize, usize) = (param!(req, "n"), param!(req, "len"));
+                for i in 0..n {
+                    if let Err(e) = storage.put_bytes(&format!("fill-{i:06}"), &vec![b'x'; len]) {
+                        return Ok(reply(Err(e)));
+                    }
+                }
                 Ok(ok())
             }
             (Method::Post, ["stdout"]) => {

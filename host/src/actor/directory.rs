@@ -1,0 +1,286 @@
+//! ID → live object: guarantees at most one actor per (namespace, id) on this host, starts
+//! actors on first use, and admits events into their mailboxes (bounded for requests).
+
+use std::collections::hash_map::Entry;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::event::{Event, EventResult, Msg};
+use super::object::Actor;
+use super::services::Services;
+use super::slots::{Handle, Shared, Slots};
+use crate::id::ObjectId;
+use crate::runtime::{Class, Identity};
+use crate::store::{CommitState, ObjectKey, ObjectStorage, ViewLimits};
+
+/// The object's mailbox is full.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "Durable Object is overloaded: {queued} events are waiting for it, the limit is {limit}; retry later"
+)]
+pub struct Overloaded {
+    pub queued: usize,
+    pub limit: usize,
+}
+
+/// A bounded send that did not fit, with what it would have sent.
+struct Refused {
+    overloaded: Overloaded,
+    shared: Arc<Shared>,
+    event: Event,
+}
+
+/// How a send treats a full mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Admission {
+    /// Refuse past the bound (requests from clients).
+    Bounded,
+    /// Always admit (host events bounded by other means: one alarm per object, one close per
+    /// socket).
+    Always,
+}
+
+/// Live objects of every namespace.
+pub struct Directory {
+    slots: Arc<Slots>,
+    services: Arc<Services>,
+}
+
+impl Directory {
+    pub fn new(services: Services, cap: usize) -> Arc<Directory> {
+        Arc::new(Directory {
+            slots: Arc::new(Slots::new(cap)),
+            services: Arc::new(services),
+        })
+    }
+
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    /// Live objects right now.
+    pub fn live_count(&self) -> usize {
+        self.slots.live_count()
+    }
+
+    /// Every live object with its name (if known) and the milliseconds since its last event.
+    pub fn live_objects(&self) -> Vec<(ObjectKey, Option<String>, u64)> {
+        self.slots.live_objects()
+    }
+
+    /// Objects that left memory so far.
+    pub fn evictions(&self) -> u64 {
+        self.slots.evictions.load(Ordering::Relaxed)
+    }
+
+    /// The class of a namespace.
+    pub fn class(&self, namespace: &str) -> Option<&Arc<Class>> {
+        self.services.classes.get(namespace)
+    }
+
+    /// Delivers a host event (alarm, socket close) to the object, activating it if needed.
+    /// The receiver yields the outcome once it may be released.
+    pub fn send(
+        &self,
+        class: &Arc<Class>,
+        id: ObjectId,
+        name: Option<String>,
+        event: Event,
+    ) -> oneshot::Receiver<EventResult> {
+        match self.post(class, id, name, event, false, Admission::Always) {
+            Ok(rx) => rx,
+            Err(_) => unreachable!("host events are always admitted"),
+        }
+    }
+
+    /// Delivers a client's request, refusing it when the object's mailbox is full.
+    pub fn request(
+        &self,
+        class: &Arc<Class>,
+        id: ObjectId,
+        name: Option<String>,
+        event: Event,
+        upgrade: bool,
+    ) -> Result<oneshot::Receiver<EventResult>, Overloaded> {
+        self.post(class, id, name, event, upgrade, Admission::Bounded)
+            .map_err(|r| r.overloaded)
+    }
+
+    /// Delivers a socket message, waiting while the object's mailbox is full (the client's
+    /// connection is not read meanwhile: backpressure instead of buffering).
+    pub async fn send_when_room(
+        &self,
+        class: &Arc<Class>,
+        id: ObjectId,
+        event: Event,
+    ) -> oneshot::Receiver<EventResult> {
+        let mut event = event;
+        loop {
+            let refused = match self.post(class, id, None, event, false, Admission::Bounded) {
+                Ok(rx) => return rx,
+                Err(r) => r,
+            };
+            let shared = refused.shared;
+            let notified = shared.room.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if shared.queued.load(Ordering::SeqCst) >= self.services.max_queued_events {
+                notified.await;
+            }
+            event = refused.event;
+        }
+    }
+
+    fn post(
+        &self,
+        class: &Arc<Class>,
+        id: ObjectId,
+        name: Option<String>,
+        event: Event,
+        upgrade: bool,
+        admission: Admission,
+    ) -> Result<oneshot::Receiver<EventResult>, Refused> {
+        let (reply, rx) = oneshot::channel();
+        let key = ObjectKey::new(&class.config.binding, &id);
+        let mut created = false;
+        {
+            let mut shard = self.slots.shard(&key);
+            if let Some(h) = shard.get(&key) {
+                let limit = self.services.max_queued_events;
+                let queued = h.shared.queued.load(Ordering::SeqCst);
+                if admission == Admission::Bounded && queued >= limit {
+                    self.services
+                        .metrics
+                        .overloaded
+                        .fetch_add(1, Ordering::Relaxed);
+                    return Err(Refused {
+                        overloaded: Overloaded { queued, limit },
+                        shared: h.shared.clone(),
+                        event,
+                    });
+                }
+            }
+            let mut msg = Msg::Event {
+                event,
+                name,
+                upgrade,
+                reply,
+            };
+            loop {
+                match shard.entry(key.clone()) {
+                    Entry::Occupied(e) => {
+                        let shared = e.get().shared.clone();
+                        shared.queued.fetch_add(1, Ordering::SeqCst);
+                        match e.get().tx.send(msg) {
+                            Ok(()) => break,
+                            Err(mpsc::error::SendError(m)) => {
+                                shared.queued.fetch_sub(1, Ordering::SeqCst);
+                                // The actor died without leaving (a host bug, e.g. a panic):
+                                // replace it, carrying its commit state so the new one never
+                                // reads around commits still in flight.
+                                tracing::error!(namespace = %class.config.binding, object = %id, "object actor vanished; starting a new one");
+                                let commit = shared.commit.clone();
+                                e.remove();
+                                self.slots.removed();
+                                msg = m;
+                                let handle = self.spawn(class, key.clone(), id, commit);
+                                handle.shared.queued.fetch_add(1, Ordering::SeqCst);
+                                if handle.tx.send(msg).is_err() {
+                                    unreachable!("a new mailbox is open");
+                                }
+                                shard.insert(key.clone(), handle);
+                                self.slots.added();
+                                break;
+                            }
+                        }
+                    }
+                    Entry::Vacant(v) => {
+                        let handle = self.spawn(class, key.clone(), id, Arc::default());
+                        handle.shared.queued.fetch_add(1, Ordering::SeqCst);
+                        if handle.tx.send(msg).is_err() {
+                            unreachable!("a new mailbox is open");
+                        }
+                        v.insert(handle);
+                        self.slots.added();
+                        created = true;
+                        break;
+                    }
+                }
+            }
+        }
+        if created && self.slots.live_count() > self.slots.cap {
+            self.slots.make_room();
+        }
+        Ok(rx)
+    }
+
+    fn spawn(
+        &self,
+        class: &Arc<Class>,
+        key: ObjectKey,
+        id: ObjectId,
+        commit: Arc<CommitState>,
+    ) -> Handle {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            commit: commit.clone(),
+            ..Shared::default()
+        });
+        self.slots.touch(&shared);
+        let l = &class.config.limits;
+        let view = ViewLimits {
+            max_key_bytes: l.max_key_bytes,
+            max_value_bytes: l.max_value_bytes,
+            max_keys_per_call: l.max_keys_per_call,
+            max_event_write_bytes: l.max_event_write_bytes,
+            max_event_write_keys: l.max_event_write_keys,
+            cache_bytes: l.cache_bytes,
+            max_list_bytes: l.memory_bytes(),
+        };
+        let actor = Actor {
+            slots: self.slots.clone(),
+            services: self.services.clone(),
+            class: class.clone(),
+            identity: Identity {
+                namespace: class.config.binding.clone(),
+                id,
+                name: None,
+            },
+            shared: shared.clone(),
+            generation: commit.generation.load(Ordering::SeqCst),
+            live: None,
+            spare: Some(ObjectStorage::new(
+                self.services.db.clone(),
+                key.clone(),
+                view,
+                commit,
+            )),
+            name_recorded: false,
+            key,
+        };
+        tokio::spawn(actor.run(rx));
+        Handle { tx, shared }
+    }
+
+    /// Asks the object to leave memory; answers whether it did (`None` if it was not live).
+    pub fn evict(&self, key: &ObjectKey) -> Option<oneshot::Receiver<bool>> {
+        let shard = self.slots.shard(key);
+        let handle = shard.get(key)?;
+        let (tx, rx) = oneshot::channel();
+        handle.shared.queued.fetch_add(1, Ordering::SeqCst);
+        handle.tx.send(Msg::Evict(Some(tx))).ok()?;
+        Some(rx)
+    }
+
+    /// Test seam: makes the object's actor panic (as a host bug would). Whether it was live.
+    pub fn panic_object(&self, key: &ObjectKey) -> bool {
+        let shard = self.slots.shard(key);
+        let Some(handle) = shard.get(key) else {
+            return false;
+        };
+        handle.shared.queued.fetch_add(1, Ordering::SeqCst);
+        handle.tx.send(Msg::Panic).is_ok()
+    }
+}

@@ -1,0 +1,91 @@
+//! What an object is asked to do, what it answers, and its mailbox entries.
+
+use tokio::sync::oneshot;
+
+use crate::runtime::{GuestFailure, types};
+use crate::store::{CommitError, StoreError};
+
+/// What an object is asked to handle.
+#[derive(Debug)]
+pub enum Event {
+    Fetch(types::Request),
+    /// The alarm set for `scheduled_time` is due. Skipped (answered `Skipped`) if the object's
+    /// alarm has since changed.
+    Alarm {
+        scheduled_time: i64,
+        retry_count: u32,
+    },
+    /// The alarm set for this time failed `retries` times so far: store that count with it (so
+    /// a restart continues the back-off), if it is still the current alarm.
+    AlarmFailed {
+        scheduled_time: i64,
+        retries: u32,
+    },
+    /// The alarm set for this time failed too often: delete it if it is still the current one.
+    DropAlarm {
+        scheduled_time: i64,
+    },
+    /// A message arrived on one of the object's sockets.
+    WsMessage {
+        socket: u64,
+        msg: types::Message,
+    },
+    /// One of the object's sockets closed.
+    WsClose {
+        socket: u64,
+        code: u16,
+        reason: String,
+        was_clean: bool,
+    },
+    /// One of the object's sockets failed.
+    WsError {
+        socket: u64,
+        error: String,
+    },
+}
+
+/// What a handled event produced.
+#[derive(Debug)]
+pub enum Outcome {
+    /// A fetch's response, and the socket it accepted if it was an upgrade request.
+    Response(types::Response, Option<u64>),
+    /// The alarm (or socket event) ran and its effects are durable.
+    Done,
+    /// The alarm event no longer matched the object's alarm; nothing ran.
+    Skipped,
+}
+
+/// Why an event produced no outcome.
+#[derive(Debug, thiserror::Error)]
+pub enum EventError {
+    /// The guest failed it (its error, exception or trap): nothing of it was kept.
+    #[error(transparent)]
+    Guest(#[from] GuestFailure),
+    /// Storage failed while the event ran (a host failure): nothing of it was kept.
+    #[error("storage failed while the event ran, nothing of it was kept: {0}")]
+    Store(#[from] StoreError),
+    /// The event ran but its writes could not be made durable.
+    #[error(transparent)]
+    Commit(#[from] CommitError),
+    /// The object's actor ended before answering (a host bug; logged).
+    #[error("the object went away before answering")]
+    Gone,
+}
+
+pub type EventResult = Result<Outcome, EventError>;
+
+/// A mailbox entry.
+pub enum Msg {
+    Event {
+        event: Event,
+        /// The name the object was addressed by, if any.
+        name: Option<String>,
+        /// A fetch of a WebSocket upgrade request (the object may accept the socket).
+        upgrade: bool,
+        reply: oneshot::Sender<EventResult>,
+    },
+    /// Leave memory now if idle. Answers whether the object left.
+    Evict(Option<oneshot::Sender<bool>>),
+    /// Test seam (only sent with fault injection on): the actor panics, as a host bug would.
+    Panic,
+}

@@ -1,0 +1,22 @@
+//! Objects: the per-object actor that runs events one at a time, the directory that keeps at
+//! most one actor per object ID and admits events into bounded mailboxes, eviction, and the
+//! runtime's counters.
+//!
+//! Owns: single activation, event order, the read-only fast path, and the rule that a failed
+//! event discards both its writes and its instance. Imports `runtime`, `store`, `sockets`, `id`
+//! and `config`; knows nothing of HTTP or the alarm scheduler (which reach objects through
+//! [`Directory`]). Calls between objects would enter here: an actor waiting on another object's
+//! reply while its guest is suspended in a host call.
+
+mod directory;
+mod event;
+mod metrics;
+mod object;
+mod response;
+mod services;
+mod slots;
+
+pub use directory::{Directory, Overloaded};
+pub use event::{Event, EventError, Outcome};
+pub use metrics::Metrics;
+pub use services::Services;

@@ -1,0 +1,450 @@
+//! One object's actor: a tokio task that owns the object's instance and storage view and runs
+//! its events one at a time, in mailbox order.
+//!
+//! After an event succeeds, its write set goes to the committer and the actor moves on to the
+//! next event at once (which sees the written state); the outcome is held by the committer until
+//! the commit containing those writes is durable. An event without writes answers directly when
+//! nothing of the object is in flight and no commit of it failed since the event began, and
+//! otherwise queues behind its in-flight writes.
+//!
+//! A failed event (the guest's error or exception, a trap, a response the host refuses, a
+//! storage failure) discards the instance as well as the event's writes: the next event runs on
+//! a freshly constructed instance, so the object's memory never holds state its storage lost.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::event::{Event, EventError, EventResult, Msg, Outcome};
+use super::response::check_response;
+use super::services::Services;
+use super::slots::{Shared, Slots};
+use crate::runtime::{
+    CallError, CallLimits, Class, GuestFailure, HandlerCall, Identity, Live, Output, StartError,
+    types,
+};
+use crate::sockets::WsEffects;
+use crate::store::{CommitError, CommitState, Job, ObjectKey, ObjectStorage, WriteSet};
+
+pub(super) struct Actor {
+    pub slots: Arc<Slots>,
+    pub services: Arc<Services>,
+    pub class: Arc<Class>,
+    pub key: ObjectKey,
+    pub identity: Identity,
+    pub shared: Arc<Shared>,
+    /// The commit generation the cached state belongs to.
+    pub generation: u64,
+    pub live: Option<Live>,
+    /// The storage view while no instance holds it.
+    pub spare: Option<ObjectStorage>,
+    /// Whether the object's name is known to be stored.
+    pub name_recorded: bool,
+}
+
+/// Attempts to instantiate while the pool is full before giving up.
+const POOL_FULL_ATTEMPTS: u32 = 2000;
+
+impl Actor {
+    pub async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Msg>) {
+        // A replacement of a vanished actor waits for its predecessor's commits.
+        drain_commits(self.shared.commit.clone()).await;
+        let idle = self.class.config.limits.idle_timeout();
+        loop {
+            let msg = match tokio::time::timeout(idle, rx.recv()).await {
+                Ok(Some(m)) => m,
+                Ok(None) => break,
+                Err(_) => {
+                    if self.try_leave(&rx).await {
+                        break;
+                    }
+                    continue;
+                }
+            };
+            self.shared.queued.fetch_sub(1, Ordering::SeqCst);
+            self.shared.room.notify_waiters();
+            match msg {
+                Msg::Event {
+                    event,
+                    name,
+                    upgrade,
+                    reply,
+                } => {
+                    self.slots.touch(&self.shared);
+                    self.learn_name(name);
+                    let closed = match &event {
+                        Event::WsClose { socket, .. } => Some(*socket),
+                        _ => None,
+                    };
+                    self.handle(event, upgrade, reply).await;
+                    if let Some(socket) = closed {
+                        self.services.hub.forget_closed(&self.key, socket);
+                    }
+                    let pinned = self.services.hub.pinned(&self.key);
+                    self.shared.pinned.store(pinned, Ordering::Relaxed);
+                }
+                Msg::Evict(reply) => {
+                    let left = self.try_leave(&rx).await;
+                    self.shared.evict_requested.store(false, Ordering::Relaxed);
+                    if let Some(r) = reply {
+                        let _ = r.send(left);
+                    }
+                    if left {
+                        break;
+                    }
+                }
+                Msg::Panic => panic!("test seam: object actor panics on request"),
+            }
+        }
+        tracing::debug!(namespace = %self.identity.namespace, object = %self.identity.id, "object left memory");
+    }
+
+    /// Leaves memory if nothing keeps the object: not pinned by a socket (then it waits for
+    /// its next message: a socket's close arrives as one), and once its commits are released
+    /// (it waits for them rather than polling).
+    async fn try_leave(&mut self, rx: &mpsc::UnboundedReceiver<Msg>) -> bool {
+        if self.services.hub.pinned(&self.key) {
+            self.shared.pinned.store(true, Ordering::Relaxed);
+            return false;
+        }
+        drain_commits(self.shared.commit.clone()).await;
+        self.slots.retire(&self.key, &self.shared, rx)
+    }
+
+    fn storage(&mut self) -> &mut ObjectStorage {
+        match &mut self.live {
+            Some(l) => l.storage(),
+            None => self
+                .spare
+                .as_mut()
+                .expect("storage is in the instance or spare"),
+        }
+    }
+
+    /// Drops the instance (if any), keeping the storage view; the next event constructs a new
+    /// one. Sockets whose listeners lived in its memory close with 1011.
+    fn discard_instance(&mut self) {
+        if let Some(l) = self.live.take() {
+            self.spare = Some(l.into_storage());
+            self.services.hub.close_pinned(&self.key);
+        }
+    }
+
+    /// Takes the name the object was addressed by; on activation by ID, the recorded one.
+    fn learn_name(&mut self, name: Option<String>) {
+        if self.identity.name.is_some() {
+            return;
+        }
+        let name = match name {
+            Some(n) => Some(n),
+            None if self.live.is_none() => match self.services.db.name(&self.key) {
+                Ok(n) => {
+                    self.name_recorded = n.is_some();
+                    n
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read an object's name");
+                    None
+                }
+            },
+            None => None,
+        };
+        if let Some(n) = name {
+            let _ = self.shared.name.set(n.clone());
+            self.identity.name = Some(n.clone());
+            if let Some(l) = &mut self.live {
+                l.set_name(n);
+            }
+        }
+    }
+
+    /// Drops cached state if a commit of this object failed since the last event.
+    fn check_generation(&mut self) {
+        let g = self.shared.commit.generation.load(Ordering::SeqCst);
+        if g != self.generation {
+            tracing::warn!(namespace = %self.identity.namespace, object = %self.identity.id, "resetting object after a failed commit");
+            self.generation = g;
+            self.discard_instance();
+            self.storage().reset();
+            self.name_recorded = false;
+        }
+    }
+
+    fn limits(&self) -> CallLimits {
+        let l = &self.class.config.limits;
+        CallLimits {
+            cpu_ms: l.cpu_ms,
+            memory_bytes: l.memory_bytes(),
+        }
+    }
+
+    async fn ensure_live(&mut self) -> Result<Live, EventError> {
+        if let Some(l) = self.live.take() {
+            return Ok(l);
+        }
+        let mut storage = self.spare.take().expect("storage is spare when not live");
+        let mut attempts = 0;
+        loop {
+            let started = Live::start(
+                &self.services.engine,
+                &self.class,
+                storage,
+                self.identity.clone(),
+                self.services.namespaces.clone(),
+                self.services.hub.clone(),
+                self.limits(),
+            )
+            .await;
+            match started {
+                Ok(l) => return Ok(l),
+                Err((s, StartError::PoolFull)) if attempts < POOL_FULL_ATTEMPTS => {
+                    // The pool is momentarily full: evicted objects free their slots shortly.
+                    storage = s;
+                    attempts += 1;
+                    self.slots.make_room();
+                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                }
+                Err((s, StartError::PoolFull)) => {
+                    self.spare = Some(s);
+                    return Err(EventError::Guest(GuestFailure::Instantiate(
+                        "the instance pool stayed full (raise runtime.max_live_objects)".into(),
+                    )));
+                }
+                Err((s, StartError::Guest(f))) => {
+                    self.spare = Some(s);
+                    return Err(f.into());
+                }
+            }
+        }
+    }
+
+    async fn handle(&mut self, event: Event, upgrade: bool, reply: oneshot::Sender<EventResult>) {
+        self.check_generation();
+        // Bound this object's commits in flight: past the bound, wait for the committer.
+        wait_in_flight_below(
+            self.shared.commit.clone(),
+            self.services.max_in_flight_commits,
+        )
+        .await;
+        let services = self.services.clone();
+        let metrics = &services.metrics;
+        metrics.events.fetch_add(1, Ordering::Relaxed);
+        let call = match event {
+            Event::Fetch(req) => HandlerCall::Fetch(req, upgrade),
+            Event::WsMessage { socket, msg } => HandlerCall::WsMessage(socket, msg),
+            Event::WsClose {
+                socket,
+                code,
+                reason,
+                was_clean,
+            } => HandlerCall::WsClose(socket, code, reason, was_clean),
+            Event::WsError { socket, error } => HandlerCall::WsError(socket, error),
+            Event::Alarm {
+                scheduled_time,
+                retry_count,
+            } => {
+                match self.alarm_is(scheduled_time) {
+                    Ok(true) => {}
+                    Ok(false) => return self.release(None, None, reply, Ok(Outcome::Skipped)),
+                    Err(e) => return self.release(None, None, reply, Err(e)),
+                }
+                HandlerCall::Alarm(types::AlarmInfo {
+                    scheduled_time,
+                    retry_count,
+                    is_retry: retry_count > 0,
+                })
+            }
+            Event::AlarmFailed {
+                scheduled_time,
+                retries,
+            } => {
+                match self.alarm_is(scheduled_time) {
+                    Ok(true) => {}
+                    Ok(false) => return self.release(None, None, reply, Ok(Outcome::Skipped)),
+                    Err(e) => return self.release(None, None, reply, Err(e)),
+                }
+                let storage = self.storage();
+                storage.set_alarm_retries(retries);
+                let writes = storage.finish_event();
+                return self.release(writes, None, reply, Ok(Outcome::Done));
+            }
+            Event::DropAlarm { scheduled_time } => {
+                match self.alarm_is(scheduled_time) {
+                    Ok(true) => {}
+                    Ok(false) => return self.release(None, None, reply, Ok(Outcome::Skipped)),
+                    Err(e) => return self.release(None, None, reply, Err(e)),
+                }
+                let storage = self.storage();
+                storage.set_alarm(None);
+                let writes = storage.finish_event();
+                return self.release(writes, None, reply, Ok(Outcome::Done));
+            }
+        };
+        let is_alarm = matches!(call, HandlerCall::Alarm(_));
+        let cold_start = self.live.is_none().then(Instant::now);
+        let live = match self.ensure_live().await {
+            Ok(l) => l,
+            Err(e) => return self.release(None, None, reply, Err(e)),
+        };
+        let limits = self.limits();
+        let delivered = live.deliver(&limits, call).await;
+        if let Some(t) = cold_start {
+            metrics.record_activation(t.elapsed());
+        }
+        let hub = &services.hub;
+        match delivered {
+            Ok((mut live, (Ok(out), fx))) => {
+                let outcome = match out {
+                    Output::Response(r) => match check_response(&r) {
+                        Ok(()) => Outcome::Response(r, fx.accepted),
+                        Err(why) => {
+                            // Refused before anything is committed: the event fails whole.
+                            live.storage().abort_event();
+                            hub.abort(&self.key, fx);
+                            self.live = Some(live);
+                            self.discard_instance();
+                            metrics.failed_events.fetch_add(1, Ordering::Relaxed);
+                            let f = GuestFailure::Error(format!(
+                                "{why}; nothing of the event was kept"
+                            ));
+                            return self.release(None, None, reply, Err(f.into()));
+                        }
+                    },
+                    Output::Done => Outcome::Done,
+                };
+                let storage = live.storage();
+                if is_alarm {
+                    metrics.alarms.fetch_add(1, Ordering::Relaxed);
+                    if !storage.event_sets_alarm() {
+                        // A successful alarm handler consumes its alarm unless it set a new one.
+                        storage.set_alarm(None);
+                    }
+                }
+                let mut writes = storage.finish_event();
+                self.live = Some(live);
+                if let Some((ws, _)) = &mut writes
+                    && !self.name_recorded
+                    && self.identity.name.is_some()
+                {
+                    ws.name = self.identity.name.clone();
+                    self.name_recorded = true;
+                }
+                self.release(writes, Some(fx), reply, Ok(outcome));
+            }
+            Ok((mut live, (Err(f), fx))) => {
+                live.storage().abort_event();
+                hub.abort(&self.key, fx);
+                self.live = Some(live);
+                self.discard_instance();
+                metrics.failed_events.fetch_add(1, Ordering::Relaxed);
+                self.release(None, None, reply, Err(f.into()));
+            }
+            Err((mut storage, error, fx)) => {
+                hub.abort(&self.key, fx);
+                // The instance is gone, and with it the listeners of its pinned sockets.
+                hub.close_pinned(&self.key);
+                storage.abort_event();
+                self.spare = Some(storage);
+                let error = match error {
+                    CallError::Guest(f) => {
+                        metrics.traps.fetch_add(1, Ordering::Relaxed);
+                        metrics.failed_events.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(namespace = %self.identity.namespace, object = %self.identity.id, "{f}");
+                        EventError::Guest(f)
+                    }
+                    CallError::Store(e) => {
+                        metrics.store_failures.fetch_add(1, Ordering::Relaxed);
+                        tracing::error!(namespace = %self.identity.namespace, object = %self.identity.id, error = %e, "storage failed during an event");
+                        EventError::Store(e)
+                    }
+                };
+                self.release(None, None, reply, Err(error));
+            }
+        }
+    }
+
+    /// Whether the object's alarm is still set for `scheduled_time`.
+    fn alarm_is(&mut self, scheduled_time: i64) -> Result<bool, EventError> {
+        Ok(self.storage().get_alarm()? == Some(scheduled_time))
+    }
+
+    /// Sends the outcome once it is safe: after `writes` (and any earlier writes of this object)
+    /// are durable.
+    fn release(
+        &mut self,
+        writes: Option<(WriteSet, u64)>,
+        effects: Option<WsEffects>,
+        reply: oneshot::Sender<EventResult>,
+        outcome: EventResult,
+    ) {
+        let effects = effects.filter(|fx| !fx.is_empty());
+        let hub = self.services.hub.clone();
+        let key = self.key.clone();
+        let slots = self.slots.clone();
+        let apply = move |r: Result<(), CommitError>| {
+            if let Some(fx) = effects {
+                match r {
+                    Ok(()) => hub.commit(&key, fx),
+                    Err(_) => hub.abort(&key, fx),
+                }
+            }
+            if let Err(Ok(Outcome::Response(_, Some(socket)))) =
+                reply.send(r.map_err(EventError::from).and(outcome))
+            {
+                // The client left before the answer (no 101 will be sent): forget the socket
+                // the object accepted, and tell the object it closed.
+                if hub.abandon(&key, socket) {
+                    let close = Event::WsClose {
+                        socket,
+                        code: 1006,
+                        reason: "the client left before the upgrade completed".into(),
+                        was_clean: false,
+                    };
+                    slots.post_host_event(&key, close);
+                }
+            }
+        };
+        let commit = &self.shared.commit;
+        // Fast path for an event without writes: nothing of the object is in flight, and no
+        // commit failed since the event began (it may have read writes that were lost). The
+        // order matters: the committer bumps the generation before it releases.
+        if writes.is_none()
+            && commit.in_flight.load(Ordering::SeqCst) == 0
+            && commit.generation.load(Ordering::SeqCst) == self.generation
+        {
+            return apply(Ok(()));
+        }
+        let (writes, event_no) = match writes {
+            Some((w, n)) => (Some(w), n),
+            None => (None, 0),
+        };
+        self.services.committer.submit(Job {
+            object: self.key.clone(),
+            state: commit.clone(),
+            generation: self.generation,
+            writes,
+            event_no,
+            release: Box::new(apply),
+        });
+    }
+}
+
+/// Waits until none of the object's commits are in flight.
+async fn drain_commits(commit: Arc<CommitState>) {
+    wait_in_flight_below(commit, 1).await;
+}
+
+/// Waits until fewer than `bound` of the object's commits are in flight.
+async fn wait_in_flight_below(commit: Arc<CommitState>, bound: usize) {
+    loop {
+        let released = commit.released.notified();
+        tokio::pin!(released);
+        released.as_mut().enable();
+        if commit.in_flight.load(Ordering::SeqCst) < bound {
+            return;
+        }
+        released.await;
+    }
+}

@@ -1,0 +1,33 @@
+//! The host services every object uses, built once at start-up.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+use super::metrics::Metrics;
+use crate::id::Namespaces;
+use crate::runtime::{Class, Engine};
+use crate::sockets::Hub;
+use crate::store::{Committer, Db};
+
+/// Shared, immutable after start-up (the fields are handles).
+pub struct Services {
+    pub engine: Engine,
+    pub db: Db,
+    pub committer: Committer,
+    pub namespaces: Namespaces,
+    pub metrics: Metrics,
+    /// Every object's WebSockets (they outlive the objects' activations).
+    pub hub: Arc<Hub>,
+    /// Wakes the alarm scheduler (an alarm changed, or one finished).
+    pub alarm_changed: Arc<Notify>,
+    /// Every class, by binding (= namespace).
+    pub classes: HashMap<String, Arc<Class>>,
+    /// Most events waiting in one object's mailbox before requests are refused as overloaded.
+    pub max_queued_events: usize,
+    /// Most of one object's commits in flight before it waits to run its next event.
+    pub max_in_flight_commits: usize,
+    /// Test seams are on (`HOLDFAST_FAULT_INJECTION=1`).
+    pub fault_injection: bool,
+}

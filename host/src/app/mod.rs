@@ -1,0 +1,185 @@
+//! Start-up: open the database, compile the classes, start the committer and the alarm
+//! scheduler, and serve HTTP. The top layer: it wires every other one together and owns none of
+//! their rules.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+use crate::actor::{Directory, Metrics, Services};
+use crate::config::Config;
+use crate::http::{AppState, ListenLimits, router};
+use crate::id::{NamespaceKey, Namespaces};
+use crate::runtime::{Class, Engine, EngineError, PoolSize};
+use crate::sockets::{Hub, WsLimits};
+use crate::store::{CommitLimits, Committer, Db, Faults, OpenError, StoreError};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot create data directory `{path}`: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot use cache directory `{path}`: {source}")]
+    CacheDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    #[error("cannot read the namespace secrets: {0}")]
+    Secrets(#[from] StoreError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// The engine for `config` and every class it names, compiled (or loaded from the cache).
+fn load_classes(config: &Config) -> Result<(Engine, HashMap<String, Arc<Class>>), StartError> {
+    let max_memory = config
+        .classes
+        .iter()
+        .map(|c| c.limits.memory_bytes())
+        .max()
+        .unwrap_or(128 << 20);
+    let cap = config.runtime.max_live_objects;
+    let pool = PoolSize {
+        // Slack over the cap: evicted objects release their slots a moment after new ones start.
+        instances: cap + (cap / 8).max(16),
+        max_memory,
+    };
+    let cache =
+        std::path::absolute(config.server.cache_dir()).map_err(|source| StartError::CacheDir {
+            path: config.server.cache_dir().display().to_string(),
+            source,
+        })?;
+    let engine = Engine::new(pool, &cache)?;
+    let mut classes = HashMap::new();
+    for c in &config.classes {
+        let class = engine.load_class(c)?;
+        tracing::info!(binding = %c.binding, class = %c.class, component = %c.component.display(), "class loaded");
+        classes.insert(c.binding.clone(), Arc::new(class));
+    }
+    Ok((engine, classes))
+}
+
+/// Compiles every class of `config` into the code cache (what `holdfast compile` does), so that
+/// servers started afterwards load them in milliseconds. Returns how many classes it loaded.
+pub fn compile(config: &Config) -> Result<usize, StartError> {
+    let (_, classes) = load_classes(config)?;
+    Ok(classes.len())
+}
+
+/// A started server: bound, classes loaded, not yet serving.
+pub struct Server {
+    listener: TcpListener,
+    state: Arc<AppState>,
+    limits: ListenLimits,
+}
+
+impl Server {
+    /// Opens everything `config` names. Fails (naming the class) if a component is missing or
+    /// does not implement the world.
+    pub async fn start(config: &Config) -> Result<Server, StartError> {
+        let data = &config.server.data;
+        std::fs::create_dir_all(data).map_err(|source| StartError::DataDir {
+            path: data.display().to_string(),
+            source,
+        })?;
+        let data = &std::path::absolute(data).map_err(|source| StartError::DataDir {
+            path: data.display().to_string(),
+            source,
+        })?;
+        let cap = config.runtime.max_live_objects;
+        let (engine, classes) = load_classes(config)?;
+        let faults = config
+            .server
+            .fault_injection
+            .then(|| Arc::new(Faults::default()));
+        if faults.is_some() {
+            tracing::warn!("fault injection is on (HOLDFAST_FAULT_INJECTION): for tests only");
+        }
+        let db = Db::open(&data.join("holdfast.redb"), faults)?;
+        let mut keys = Vec::new();
+        for c in &config.classes {
+            keys.push(NamespaceKey::new(
+                &c.binding,
+                db.namespace_secret(&c.binding)?,
+            ));
+        }
+        let namespaces = Namespaces::new(keys);
+        let alarm_changed = Arc::new(Notify::new());
+        let committer =
+            Committer::start(db.clone(), alarm_changed.clone(), CommitLimits::default());
+        let directory = Directory::new(
+            Services {
+                engine,
+                db,
+                committer,
+                namespaces,
+                metrics: Metrics::default(),
+                alarm_changed: alarm_changed.clone(),
+                hub: Arc::new(Hub::new(WsLimits {
+                    max_message_bytes: config.websockets.max_message_bytes,
+                    max_sockets_per_object: config.websockets.max_sockets_per_object,
+                    max_outbox_bytes: config.websockets.max_outbox_bytes,
+                    ..WsLimits::default()
+                })),
+                classes,
+                max_queued_events: config.runtime.max_queued_events,
+                max_in_flight_commits: config.runtime.max_in_flight_commits,
+                fault_injection: config.server.fault_injection,
+            },
+            cap as usize,
+        );
+        tokio::spawn(crate::alarms::run(
+            directory.clone(),
+            alarm_changed,
+            config.alarms,
+        ));
+        let listener = TcpListener::bind(config.server.listen)
+            .await
+            .map_err(|source| StartError::Listen {
+                addr: config.server.listen,
+                source,
+            })?;
+        Ok(Server {
+            listener,
+            state: Arc::new(AppState {
+                directory,
+                max_body_bytes: config.server.max_body_bytes,
+                body_timeout: Duration::from_millis(config.server.body_timeout_ms),
+                admin_token: config.admin.token.clone(),
+            }),
+            limits: ListenLimits {
+                max_connections: config.server.max_connections,
+                header_timeout: Duration::from_millis(config.server.header_timeout_ms),
+            },
+        })
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting connections and finishes the
+    /// requests in progress (their commits included).
+    pub async fn serve(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let app = router(self.state);
+        crate::http::serve(self.listener, app, self.limits, shutdown).await
+    }
+}

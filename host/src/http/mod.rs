@@ -1,0 +1,70 @@
+//! HTTP: the object routes, WebSocket connections, the admin API, health and metrics, and the
+//! accept loop with its connection bounds.
+//!
+//! Owns: the wire. Imports `actor` (to deliver events), `store` (health, the fault switch) and
+//! the layers below; nothing imports it but start-up. Every error a client can cause is a JSON
+//! `{"error": ...}` with a status that says whose fault it is (4xx the client's, 500 the
+//! object's, 503 the host's or an overload).
+//!
+//! - `GET /_/health` → 200 `ok` while storage can write, else 503 with the storage state
+//! - `GET /_/metrics` → Prometheus text
+//! - `/_/admin/...` → [`admin`]
+//! - `ANY /{binding}/{name}/...`, `ANY /_/id/{binding}/{id}/...` → [`objects`]
+
+mod admin;
+mod error;
+mod listener;
+mod metrics;
+mod objects;
+mod state;
+mod websocket;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use serde_json::json;
+
+pub use listener::{ListenLimits, serve};
+pub use state::AppState;
+
+use crate::store::StorageState;
+
+/// The axum router of the whole server.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/_/health", get(health))
+        .route("/_/metrics", get(metrics))
+        .nest("/_/admin", admin::routes(state.clone()))
+        .route("/_/id/{binding}/{id}", any(objects::by_id))
+        .route("/_/id/{binding}/{id}/", any(objects::by_id))
+        .route("/_/id/{binding}/{id}/{*rest}", any(objects::by_id))
+        .route("/{binding}/{name}", any(objects::by_name))
+        .route("/{binding}/{name}/", any(objects::by_name))
+        .route("/{binding}/{name}/{*rest}", any(objects::by_name))
+        .fallback(|| async { objects::no_route() })
+        .with_state(state)
+}
+
+async fn health(State(st): State<Arc<AppState>>) -> Response {
+    match st.directory.services().db.health().state() {
+        StorageState::Ok => "ok".into_response(),
+        StorageState::Failed { since_ms, reason } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({
+                "status": "storage failed",
+                "error": format!("storage cannot write: {reason}"),
+                "since_ms": since_ms,
+            })),
+        )
+            .into_response(),
+    }
+}
+
+async fn metrics(State(st): State<Arc<AppState>>) -> Response {
+    let text = metrics::render(&st.directory);
+    ([("content-type", "text/plain; version=0.0.4")], text).into_response()
+}

@@ -1,0 +1,241 @@
+//! The wasmtime engine (one per host), compiled classes and their pre-instantiated components.
+//!
+//! Compiled code is cached on disk (keyed by wasmtime on the component's bytes and the engine's
+//! settings), so a restart does not recompile. Several processes starting with the same
+//! component compile it once: the first takes a lock file per component in the cache directory
+//! and the others wait for it, then load its result. Instances come from the pooling allocator,
+//! whose linear memories are copy-on-write images of the component's data.
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use super::bindings::DurableObjectPre;
+use super::store_data::StoreData;
+use crate::config::ClassConfig;
+
+/// How often the epoch advances: the granularity of CPU deadlines and of guest yields.
+pub const EPOCH_TICK: Duration = Duration::from_millis(1);
+
+/// Why the engine or a class could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("cannot configure the WebAssembly engine: {0}")]
+    Engine(String),
+    #[error("class `{class}` (binding `{binding}`): cannot read component `{path}`: {source}")]
+    Read {
+        class: String,
+        binding: String,
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "class `{class}` (binding `{binding}`): `{path}` is not a valid WebAssembly component: {message}"
+    )]
+    Compile {
+        class: String,
+        binding: String,
+        path: String,
+        message: String,
+    },
+    #[error(
+        "class `{class}` (binding `{binding}`): component `{path}` does not implement the holdfast:object/durable-object world: {message}"
+    )]
+    World {
+        class: String,
+        binding: String,
+        path: String,
+        message: String,
+    },
+}
+
+/// Capacity of the instance pool.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSize {
+    /// Component instances that can be live at once.
+    pub instances: u32,
+    /// The largest memory limit of any class, in bytes.
+    pub max_memory: usize,
+}
+
+/// The engine and the linker shared by every class.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) engine: wasmtime::Engine,
+    linker: Arc<Linker<StoreData>>,
+    /// The compiled-code cache directory (also holds the per-component compile locks).
+    cache_dir: PathBuf,
+}
+
+/// A class ready to instantiate.
+pub struct Class {
+    pub config: ClassConfig,
+    pub(crate) pre: DurableObjectPre<StoreData>,
+}
+
+impl std::fmt::Debug for Class {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Class")
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl Engine {
+    /// Builds the engine with a pool for `pool.instances` live objects and a compiled-code cache
+    /// in `cache_dir`, and starts the epoch ticker.
+    pub fn new(pool: PoolSize, cache_dir: &Path) -> Result<Engine, EngineError> {
+        let err = |e: wasmtime::Error| EngineError::Engine(format!("{e:#}"));
+        let n = pool.instances;
+        let mut p = PoolingAllocationConfig::new();
+        p.total_component_instances(n)
+            // A component built by rustc has 3 core instances, by cargo-component 4.
+            .total_core_instances(4 * n)
+            .total_memories(2 * n)
+            .total_tables(4 * n)
+            // Async calls pin one fiber stack per live store.
+            .total_stacks(n)
+            .max_memory_size(pool.max_memory)
+            .max_core_instances_per_component(16)
+            .max_memories_per_component(4)
+            .max_tables_per_component(8)
+            .linear_memory_keep_resident(0)
+            // Tables of a freed slot are reset in place instead of decommitted: a decommitted
+            // table faults on its first write, and every such fault flushes the TLBs of all
+            // cores (measured: a quarter of the CPU time of a burst of activations).
+            .table_keep_resident(64 << 10)
+            .async_stack_keep_resident(16 << 10)
+            .decommit_batch_size(32)
+            .max_unused_warm_slots(n.min(256));
+        let mut cfg = Config::new();
+        cfg.allocation_strategy(InstanceAllocationStrategy::Pooling(p))
+            .memory_reservation(pool.max_memory as u64)
+            .memory_guard_size(64 << 10)
+            .memory_init_cow(true)
+            .epoch_interruption(true)
+            // Initialise tables at instantiation: lazy initialisation reads a fresh table page
+            // first (mapping the zero page) and then writes it, and that copy-on-write fault
+            // flushes the TLBs of every core; guest tables are small, so eager is cheaper.
+            .table_lazy_init(false)
+            .async_stack_size(512 << 10)
+            .max_wasm_stack(256 << 10);
+        std::fs::create_dir_all(cache_dir).map_err(|e| {
+            EngineError::Engine(format!("cannot create {}: {e}", cache_dir.display()))
+        })?;
+        let mut cc = wasmtime::CacheConfig::new();
+        cc.with_directory(cache_dir);
+        cfg.cache(Some(wasmtime::Cache::new(cc).map_err(err)?));
+        let engine = wasmtime::Engine::new(&cfg).map_err(err)?;
+
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(err)?;
+        super::bindings::DurableObject::add_to_linker::<
+            StoreData,
+            wasmtime::component::HasSelf<StoreData>,
+        >(&mut linker, |s| s)
+        .map_err(err)?;
+
+        let weak = engine.weak();
+        std::thread::Builder::new()
+            .name("holdfast-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = weak.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(EPOCH_TICK);
+                }
+            })
+            .map_err(|e| EngineError::Engine(format!("cannot start the epoch thread: {e}")))?;
+
+        Ok(Engine {
+            engine,
+            linker: Arc::new(linker),
+            cache_dir: cache_dir.to_owned(),
+        })
+    }
+
+    /// Compiles (or loads from the cache) and pre-instantiates one class, checking that it
+    /// implements the world.
+    pub fn load_class(&self, config: &ClassConfig) -> Result<Class, EngineError> {
+        let path = config.component.display().to_string();
+        let class = config.class.clone();
+        let binding = config.binding.clone();
+        let bytes = std::fs::read(&config.component).map_err(|source| EngineError::Read {
+            class: class.clone(),
+            binding: binding.clone(),
+            path: path.clone(),
+            source,
+        })?;
+        let component = self
+            .compile(config, &bytes)
+            .map_err(|e| EngineError::Compile {
+                class: class.clone(),
+                binding: binding.clone(),
+                path: path.clone(),
+                message: format!("{e:#}"),
+            })?;
+        let world_err = |e: wasmtime::Error| EngineError::World {
+            class: class.clone(),
+            binding: binding.clone(),
+            path: path.clone(),
+            message: format!("{e:#}"),
+        };
+        let instance_pre = self.linker.instantiate_pre(&component).map_err(world_err)?;
+        let pre = DurableObjectPre::new(instance_pre).map_err(world_err)?;
+        Ok(Class {
+            config: config.clone(),
+            pre,
+        })
+    }
+
+    /// Compiles `bytes`, or loads them from the cache; says so when it compiles, and compiles
+    /// each component once across processes sharing the cache.
+    fn compile(&self, config: &ClassConfig, bytes: &[u8]) -> wasmtime::Result<Component> {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.engine.precompile_compatibility_hash().hash(&mut h);
+        let key = format!("{}-{:016x}", blake3::hash(bytes).to_hex(), h.finish());
+        let marker = self.cache_dir.join("compiled").join(&key);
+        if marker.exists() {
+            return Component::new(&self.engine, bytes);
+        }
+        let lock_path = self.cache_dir.join("locks").join(format!("{key}.lock"));
+        let lock = std::fs::create_dir_all(lock_path.parent().expect("has a parent"))
+            .and_then(|()| std::fs::File::create(&lock_path));
+        let _guard = match lock {
+            Ok(file) => {
+                if file.try_lock().is_err() {
+                    tracing::info!(class = %config.class, binding = %config.binding, "waiting for another holdfast process compiling the same component");
+                    file.lock()?;
+                }
+                Some(file)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot take the compile lock; compiling anyway");
+                None
+            }
+        };
+        if marker.exists() {
+            return Component::new(&self.engine, bytes);
+        }
+        tracing::info!(
+            class = %config.class,
+            binding = %config.binding,
+            megabytes = format!("{:.1}", bytes.len() as f64 / 1e6),
+            "compiling component (first use; cached in {} afterwards)",
+            self.cache_dir.display()
+        );
+        let started = Instant::now();
+        let component = Component::new(&self.engine, bytes)?;
+        tracing::info!(class = %config.class, binding = %config.binding, seconds = format!("{:.1}", started.elapsed().as_secs_f64()), "compiled");
+        if let Err(e) = std::fs::create_dir_all(marker.parent().expect("has a parent"))
+            .and_then(|()| std::fs::write(&marker, b""))
+        {
+            tracing::warn!(error = %e, "cannot record the compiled component");
+        }
+        Ok(component)
+    }
+}

@@ -1,0 +1,254 @@
+//! One live instance of a class: its wasmtime store (a memory limit, a CPU deadline by epochs)
+//! and the calls into its handler.
+//!
+//! A store is discarded after any trap: wasmtime poisons it. The object's storage view is taken
+//! back out of the store first, so the next instance continues with the same cached state.
+
+use std::sync::Arc;
+
+use wasmtime::{Store, Trap, UpdateDeadline};
+use wasmtime_wasi::WasiCtxBuilder;
+
+use super::bindings::{DurableObject, handler, types};
+use super::engine::{Class, EPOCH_TICK, Engine};
+use super::guest_log::{GuestOutput, Stream};
+use super::store_data::{Identity, Limiter, MemoryLimitExceeded, StoreData};
+use crate::id::Namespaces;
+use crate::sockets::{Hub, WsEffects};
+use crate::store::{ObjectStorage, StoreError};
+
+/// Limits of one event into the guest.
+#[derive(Debug, Clone, Copy)]
+pub struct CallLimits {
+    /// Epoch ticks (1 ms each) the guest's own code may run; see [`EPOCH_TICK`].
+    pub cpu_ms: u64,
+    pub memory_bytes: usize,
+}
+
+/// How the guest failed an event.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum GuestFailure {
+    /// The guest returned `err(message)` (a thrown exception, in JS and Python).
+    #[error("{0}")]
+    Error(String),
+    /// The guest trapped (the instance is gone).
+    #[error("object trapped: {0}")]
+    Trap(String),
+    /// The guest's start-up failed (its constructor or top level trapped or threw).
+    #[error("object could not be instantiated: {0}")]
+    Instantiate(String),
+}
+
+/// Why an event produced no output.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error(transparent)]
+    Guest(#[from] GuestFailure),
+    /// A host call of the event met a store failure (the guest was stopped).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why an instance could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Every slot of the instance pool is taken (momentarily: evicted objects free theirs).
+    #[error("the instance pool is full")]
+    PoolFull,
+    #[error(transparent)]
+    Guest(#[from] GuestFailure),
+}
+
+/// A call into the guest's `handler` export: one event as the guest receives it.
+#[derive(Debug)]
+pub enum HandlerCall {
+    /// A request, and whether it is a WebSocket upgrade the object may accept.
+    Fetch(types::Request, bool),
+    Alarm(types::AlarmInfo),
+    WsMessage(u64, types::Message),
+    WsClose(u64, u16, String, bool),
+    WsError(u64, String),
+}
+
+/// What a successful call produced.
+#[derive(Debug)]
+pub enum Output {
+    Response(types::Response),
+    Done,
+}
+
+/// How a call ended while the instance lives on: its output, or the guest's error; with the
+/// WebSocket effects either way (to apply after commit, or to undo).
+pub type Delivered = (Result<Output, GuestFailure>, WsEffects);
+
+/// A call that ended the instance (a trap, or a store failure in a host call): the storage
+/// view taken back, why, and the effects to undo.
+pub type Ended = (ObjectStorage, CallError, WsEffects);
+
+/// A running instance.
+pub struct Live {
+    store: Store<StoreData>,
+    bindings: DurableObject,
+}
+
+impl Live {
+    /// Instantiates `class` for an object, moving `storage` into the new store. On failure the
+    /// storage is handed back.
+    pub async fn start(
+        engine: &Engine,
+        class: &Class,
+        storage: ObjectStorage,
+        identity: Identity,
+        namespaces: Namespaces,
+        hub: Arc<Hub>,
+        limits: CallLimits,
+    ) -> Result<Live, (ObjectStorage, StartError)> {
+        let tag: Arc<str> = match &identity.name {
+            Some(n) => format!("{}/{n}", identity.namespace).into(),
+            None => format!("{}/{}", identity.namespace, identity.id).into(),
+        };
+        let stderr = GuestOutput::new(Stream::Stderr, tag.clone());
+        let wasi = WasiCtxBuilder::new()
+            .stdout(GuestOutput::new(Stream::Stdout, tag))
+            .stderr(stderr.clone())
+            .build();
+        let data = StoreData {
+            wasi,
+            table: wasmtime::component::ResourceTable::new(),
+            limiter: Limiter {
+                memory_bytes: limits.memory_bytes,
+            },
+            storage,
+            identity,
+            namespaces,
+            hub,
+            ws: WsEffects::default(),
+            stderr,
+            ticks_left: 0,
+            host_fault: None,
+        };
+        let mut store = Store::new(&engine.engine, data);
+        store.limiter(|d| &mut d.limiter);
+        store.epoch_deadline_callback(|mut ctx| {
+            let d = ctx.data_mut();
+            if d.ticks_left == 0 {
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            d.ticks_left -= 1;
+            Ok(UpdateDeadline::Yield(1))
+        });
+        arm(&mut store, &limits);
+        match class.pre.instantiate_async(&mut store).await {
+            Ok(bindings) => Ok(Live { store, bindings }),
+            Err(e)
+                if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+                    .is_some() =>
+            {
+                Err((store.into_data().storage, StartError::PoolFull))
+            }
+            Err(e) => {
+                let failure = GuestFailure::Instantiate(describe(&e, &store, &limits));
+                Err((store.into_data().storage, failure.into()))
+            }
+        }
+    }
+
+    pub fn storage(&mut self) -> &mut ObjectStorage {
+        &mut self.store.data_mut().storage
+    }
+
+    pub fn set_name(&mut self, name: String) {
+        self.store.data_mut().identity.name = Some(name);
+    }
+
+    /// Delivers one event. On a trap the instance is consumed and its storage returned.
+    pub async fn deliver(
+        mut self,
+        limits: &CallLimits,
+        call: HandlerCall,
+    ) -> Result<(Live, Delivered), Ended> {
+        arm(&mut self.store, limits);
+        self.store.data_mut().host_fault = None;
+        self.store.data_mut().ws =
+            WsEffects::for_event(matches!(call, HandlerCall::Fetch(_, true)));
+        let h: &handler::Guest = self.bindings.holdfast_object_handler();
+        let st = &mut self.store;
+        let done = |r: Result<(), String>| r.map(|()| Output::Done);
+        let result = match &call {
+            HandlerCall::Fetch(req, _) => h
+                .call_fetch(&mut *st, req)
+                .await
+                .map(|r| r.map(Output::Response)),
+            HandlerCall::Alarm(info) => h.call_alarm(&mut *st, *info).await.map(done),
+            HandlerCall::WsMessage(socket, msg) => h
+                .call_websocket_message(&mut *st, *socket, msg)
+                .await
+                .map(done),
+            HandlerCall::WsClose(socket, code, reason, clean) => h
+                .call_websocket_close(&mut *st, *socket, *code, reason, *clean)
+                .await
+                .map(done),
+            HandlerCall::WsError(socket, error) => h
+                .call_websocket_error(&mut *st, *socket, error)
+                .await
+                .map(done),
+        };
+        let fx = std::mem::take(&mut self.store.data_mut().ws);
+        match result {
+            Ok(Ok(out)) => Ok((self, (Ok(out), fx))),
+            Ok(Err(message)) => Ok((self, (Err(GuestFailure::Error(message)), fx))),
+            Err(e) => {
+                let why = describe(&e, &self.store, limits);
+                let mut data = self.store.into_data();
+                let error = match data.host_fault.take() {
+                    Some(fault) => CallError::Store(fault),
+                    None => CallError::Guest(GuestFailure::Trap(why)),
+                };
+                Err((data.storage, error, fx))
+            }
+        }
+    }
+
+    /// Takes the storage back (the instance is dropped).
+    pub fn into_storage(self) -> ObjectStorage {
+        self.store.into_data().storage
+    }
+}
+
+/// Re-arms the CPU deadline and clears the kept stderr before an event.
+fn arm(store: &mut Store<StoreData>, limits: &CallLimits) {
+    let ticks = (limits.cpu_ms / EPOCH_TICK.as_millis() as u64).max(1);
+    let d = store.data_mut();
+    d.ticks_left = ticks;
+    d.stderr.clear_tail();
+    store.set_epoch_deadline(1);
+}
+
+/// A trap as a sentence: which limit, if one, and what the guest printed to stderr.
+fn describe(e: &wasmtime::Error, store: &Store<StoreData>, limits: &CallLimits) -> String {
+    let base = if let Some(m) = e.downcast_ref::<MemoryLimitExceeded>() {
+        format!("exceeded the memory limit of {} MiB", m.limit_bytes >> 20)
+    } else {
+        match e.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => {
+                format!(
+                    "exceeded the CPU time limit of {} ms per event",
+                    limits.cpu_ms
+                )
+            }
+            Some(Trap::StackOverflow) => "stack overflow".to_owned(),
+            _ => format!("{e:#}").lines().next().unwrap_or("trap").to_owned(),
+        }
+    };
+    let stderr = store.data().stderr.tail();
+    let printed = stderr
+        .lines()
+        .filter(|l| !l.starts_with("note: run with `RUST_BACKTRACE"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if printed.is_empty() {
+        base
+    } else {
+        format!("{base}; guest stderr: {printed}")
+    }
+}

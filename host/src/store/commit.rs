@@ -1,0 +1,446 @@
+//! Group commit and the output gate.
+//!
+//! Objects hand finished events to one committer thread. It takes the jobs waiting in its queue
+//! (at most [`CommitLimits::max_batch_jobs`] and about [`CommitLimits::max_batch_bytes`]),
+//! writes all of their write sets in one redb write transaction, commits it (fsync), and only
+//! then runs each job's `release` callback, which sends the held response. Jobs are handled in
+//! queue order, so a job without writes that an object queued after its own writes is released
+//! only once those writes are durable.
+//!
+//! When a commit fails (an I/O error, a full disk), the committer reopens the database and
+//! tries the same batch again for up to [`RETRY_WINDOW`]: a passing fault costs its clients a
+//! delay, not their writes. If it still fails, every job of the batch is released with the
+//! error and each object in it is *reset*: its generation is bumped, so the object drops its
+//! cached (uncommitted) state before its next event, and write sets it produced on top of the
+//! lost state, still queued, are refused instead of being committed without their
+//! predecessors. The store is then *failed*: batches are refused at once (nothing of them is
+//! written) and a probe commit runs every [`PROBE_EVERY`] until one succeeds.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+use super::db::{Db, apply, write_seq};
+use super::error::StoreError;
+use super::key::ObjectKey;
+use super::write_set::WriteSet;
+
+/// How long a failed batch is retried (after reopening the database) before its clients hear.
+pub const RETRY_WINDOW: Duration = Duration::from_secs(1);
+/// How often a failed store is probed with an empty commit.
+pub const PROBE_EVERY: Duration = Duration::from_millis(250);
+
+/// Why a job's writes were not committed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CommitError {
+    #[error("storage failed, nothing of this event was kept: {reason}")]
+    Failed { reason: String },
+    #[error("storage is unavailable, nothing of this event was kept: {reason}")]
+    Unavailable { reason: String },
+    #[error("an earlier commit of this object failed; the event ran on state that was lost")]
+    Reset,
+    #[error(
+        "the event wrote {bytes} bytes, more than one commit can take ({limit} bytes); nothing of it was kept"
+    )]
+    TooLarge { bytes: usize, limit: usize },
+    #[error("the server is shutting down")]
+    ShuttingDown,
+}
+
+/// Commit bookkeeping one object shares with the committer.
+#[derive(Debug, Default)]
+pub struct CommitState {
+    /// Bumped by the committer when a commit containing this object's writes fails. The object
+    /// compares it with the generation it last saw before each event and at release; write
+    /// sets tagged with an older generation are refused.
+    pub generation: AtomicU64,
+    /// Jobs of this object queued but not yet released. Zero means everything the object has
+    /// read is durable, so a read-only event can answer without waiting for the committer; the
+    /// object is only evicted at zero, so a new activation never reads around an in-flight commit.
+    pub in_flight: AtomicUsize,
+    /// Notified each time one of this object's jobs is released (the actor waits on it when
+    /// too many of its jobs are in flight, and before leaving memory).
+    pub released: Notify,
+    /// The highest event number (counted by the object's storage view) whose writes are
+    /// durable: cached entries written at or before it equal committed state.
+    pub durable: AtomicU64,
+}
+
+/// Called with the outcome once the job's writes are durable (or refused).
+pub type Release = Box<dyn FnOnce(Result<(), CommitError>) + Send>;
+
+/// One finished event waiting for durability.
+pub struct Job {
+    pub object: ObjectKey,
+    pub state: Arc<CommitState>,
+    /// The generation the event ran under.
+    pub generation: u64,
+    /// `None` for an event without writes that only needs ordering behind earlier writes.
+    pub writes: Option<WriteSet>,
+    /// The storage view's number of the event that wrote `writes` (0 without writes).
+    pub event_no: u64,
+    pub release: Release,
+}
+
+impl Job {
+    fn stale(&self) -> bool {
+        self.state.generation.load(Ordering::SeqCst) != self.generation
+    }
+}
+
+/// Sizes of one batch.
+#[derive(Debug, Clone, Copy)]
+pub struct CommitLimits {
+    pub max_batch_jobs: usize,
+    /// A batch stops growing once it holds this many bytes of writes; one job larger than this
+    /// alone is refused with [`CommitError::TooLarge`].
+    pub max_batch_bytes: usize,
+}
+
+impl Default for CommitLimits {
+    fn default() -> Self {
+        CommitLimits {
+            max_batch_jobs: 4096,
+            max_batch_bytes: 64 << 20,
+        }
+    }
+}
+
+/// Counters for metrics and benchmarks.
+#[derive(Debug, Default)]
+pub struct CommitStats {
+    pub commits: AtomicU64,
+    pub jobs: AtomicU64,
+    /// Batches whose clients were told their writes were not kept.
+    pub failures: AtomicU64,
+    /// Batches refused at once because the store was failed.
+    pub refused: AtomicU64,
+}
+
+/// Sends jobs to the committer thread.
+#[derive(Clone)]
+pub struct Committer {
+    tx: mpsc::Sender<Job>,
+    stats: Arc<CommitStats>,
+}
+
+impl Committer {
+    /// Starts the committer thread for `db`; commits that set an alarm notify `alarm_changed`.
+    pub fn start(db: Db, alarm_changed: Arc<Notify>, limits: CommitLimits) -> Committer {
+        let (tx, rx) = mpsc::channel();
+        let stats = Arc::new(CommitStats::default());
+        let mut worker = Worker {
+            seq: db.last_seq().unwrap_or(0),
+            db,
+            stats: stats.clone(),
+            alarm_changed,
+            limits,
+            carry: None,
+            last_probe: Instant::now(),
+        };
+        thread::Builder::new()
+            .name("holdfast-commit".into())
+            .spawn(move || worker.run(rx))
+            .expect("spawn the committer thread");
+        Committer { tx, stats }
+    }
+
+    /// Queues a job. Counts it in flight for its object until released.
+    pub fn submit(&self, job: Job) {
+        job.state.in_flight.fetch_add(1, Ordering::SeqCst);
+        if let Err(mpsc::SendError(job)) = self.tx.send(job) {
+            release(job, Err(CommitError::ShuttingDown));
+        }
+    }
+
+    pub fn stats(&self) -> &CommitStats {
+        &self.stats
+    }
+}
+
+fn release(job: Job, result: Result<(), CommitError>) {
+    if result.is_ok() && job.event_no > 0 {
+        job.state.durable.fetch_max(job.event_no, Ordering::SeqCst);
+    }
+    job.state.in_flight.fetch_sub(1, Ordering::SeqCst);
+    job.state.released.notify_one();
+    (job.release)(result);
+}
+
+struct Worker {
+    db: Db,
+    stats: Arc<CommitStats>,
+    alarm_changed: Arc<Notify>,
+    limits: CommitLimits,
+    /// Sequence number of the last committed batch (stored with each batch).
+    seq: u64,
+    /// A job taken from the queue that did not fit in the previous batch.
+    carry: Option<Job>,
+    last_probe: Instant,
+}
+
+impl Worker {
+    fn run(&mut self, rx: mpsc::Receiver<Job>) {
+        loop {
+            let first = match self.carry.take() {
+                Some(j) => j,
+                None if self.db.health().is_ok() => match rx.recv() {
+                    Ok(j) => j,
+                    Err(_) => return,
+                },
+                None => match rx.recv_timeout(PROBE_EVERY) {
+                    Ok(j) => j,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        self.probe();
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                },
+            };
+            let batch = self.gather(first, &rx);
+            if !self.db.health().is_ok() && self.last_probe.elapsed() >= PROBE_EVERY {
+                self.probe();
+            }
+            if self.db.health().is_ok() {
+                self.commit(batch);
+            } else {
+                self.stats.refused.fetch_add(1, Ordering::Relaxed);
+                let reason = match self.db.health().state() {
+                    super::health::StorageState::Failed { reason, .. } => reason,
+                    super::health::StorageState::Ok => "recovering".into(),
+                };
+                self.refuse(batch, CommitError::Unavailable { reason });
+            }
+        }
+    }
+
+    /// The batch starting with `first`: the jobs waiting now, within the batch limits.
+    fn gather(&mut self, first: Job, rx: &mpsc::Receiver<Job>) -> Vec<Job> {
+        let size = |j: &Job| j.writes.as_ref().map_or(0, WriteSet::bytes);
+        let mut bytes = size(&first);
+        let mut batch = vec![first];
+        while batch.len() < self.limits.max_batch_jobs {
+            let Ok(job) = rx.try_recv() else { break };
+            let b = size(&job);
+            if bytes + b > self.limits.max_batch_bytes {
+                self.carry = Some(job);
+                break;
+            }
+            bytes += b;
+            batch.push(job);
+        }
+        batch
+    }
+
+    fn commit(&mut self, mut batch: Vec<Job>) {
+        // One object's oversized write set is refused alone; the rest of the batch goes on.
+        let limit = self.limits.max_batch_bytes;
+        let mut kept = Vec::with_capacity(batch.len());
+        for job in batch.drain(..) {
+            let bytes = job.writes.as_ref().map_or(0, WriteSet::bytes);
+            if bytes > limit {
+                job.state.generation.fetch_add(1, Ordering::SeqCst);
+                release(job, Err(CommitError::TooLarge { bytes, limit }));
+            } else {
+                kept.push(job);
+            }
+        }
+        let batch = kept;
+        let has_writes = batch.iter().any(|j| j.writes.is_some() && !j.stale());
+        let sets_alarm = batch.iter().any(|j| {
+            j.writes
+                .as_ref()
+                .is_some_and(|w| matches!(w.alarm, Some(Some(_))))
+        });
+        self.stats
+            .jobs
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        if has_writes {
+            if let Err(reason) = self.write_with_retry(&batch) {
+                self.stats.failures.fetch_add(1, Ordering::Relaxed);
+                self.db.health().fail(now_ms(), reason.clone());
+                self.last_probe = Instant::now();
+                tracing::error!(error = %reason, jobs = batch.len(), "commit failed; storage is failed until a probe commit succeeds");
+                return self.refuse(batch, CommitError::Failed { reason });
+            }
+            self.stats.commits.fetch_add(1, Ordering::Relaxed);
+        }
+        for job in batch {
+            let result = if job.stale() {
+                Err(CommitError::Reset)
+            } else {
+                Ok(())
+            };
+            release(job, result);
+        }
+        if has_writes && sets_alarm {
+            self.alarm_changed.notify_one();
+        }
+    }
+
+    /// Writes the batch; on failure reopens the database and tries again within the window.
+    fn write_with_retry(&mut self, batch: &[Job]) -> Result<(), String> {
+        let deadline = Instant::now() + RETRY_WINDOW;
+        loop {
+            let error = match self.write(batch) {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            };
+            self.db.health().count_failure();
+            tracing::warn!(error = %error, "commit failed; reopening the database to try again");
+            if Instant::now() >= deadline {
+                return Err(error.to_string());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+            match self.db.reopen() {
+                Ok(()) => {
+                    self.db.health().reopens.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot reopen the database yet"),
+            }
+        }
+    }
+
+    fn write(&mut self, batch: &[Job]) -> Result<(), StoreError> {
+        let seq = self.seq + 1;
+        let tx = self.db.begin_write()?;
+        for job in batch {
+            if let Some(ws) = &job.writes
+                && !job.stale()
+            {
+                apply(&tx, &job.object, ws)?;
+            }
+        }
+        write_seq(&tx, seq)?;
+        tx.commit()?;
+        self.seq = seq;
+        Ok(())
+    }
+
+    /// Releases a batch whose writes were not stored; resets the objects that wrote.
+    fn refuse(&mut self, batch: Vec<Job>, error: CommitError) {
+        for job in &batch {
+            if job.writes.is_some() {
+                job.state.generation.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        for job in batch {
+            let result = if job.writes.is_some() {
+                Err(error.clone())
+            } else if job.stale() {
+                Err(CommitError::Reset)
+            } else {
+                // Read only, and nothing it read was lost: what it saw is durable.
+                Ok(())
+            };
+            release(job, result);
+        }
+    }
+
+    /// Reopens the database and commits an empty batch; on success the store is healthy again.
+    fn probe(&mut self) {
+        self.last_probe = Instant::now();
+        if let Err(e) = self.db.reopen() {
+            tracing::debug!(error = %e, "storage probe: cannot reopen yet");
+            return;
+        }
+        self.db.health().reopens.fetch_add(1, Ordering::Relaxed);
+        match self.write(&[]) {
+            Ok(()) => {
+                self.db.health().recover();
+                tracing::info!("storage recovered: commits succeed again");
+                self.alarm_changed.notify_one();
+            }
+            Err(e) => tracing::debug!(error = %e, "storage probe: commit still fails"),
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc as std_mpsc;
+
+    use super::*;
+    use crate::id::ObjectId;
+
+    fn job(
+        object: &ObjectKey,
+        state: &Arc<CommitState>,
+        key: &str,
+        len: usize,
+        done: &std_mpsc::Sender<(String, Result<(), CommitError>)>,
+    ) -> Job {
+        let mut ws = WriteSet::default();
+        ws.puts
+            .insert(key.as_bytes().to_vec(), Some(vec![b'v'; len]));
+        let done = done.clone();
+        let key = key.to_owned();
+        Job {
+            object: object.clone(),
+            state: state.clone(),
+            generation: 0,
+            writes: Some(ws),
+            event_no: 1,
+            release: Box::new(move |r| {
+                let _ = done.send((key, r));
+            }),
+        }
+    }
+
+    /// One object's write set too large for a commit is refused alone; the other objects of
+    /// its batch commit.
+    #[test]
+    fn one_oversized_write_set_does_not_fail_its_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.redb"), None).unwrap();
+        let committer = Committer::start(
+            db.clone(),
+            Arc::new(Notify::new()),
+            CommitLimits {
+                max_batch_jobs: 16,
+                max_batch_bytes: 1000,
+            },
+        );
+        let (a, b) = (
+            ObjectKey::new("ns", &ObjectId::from_bytes([1; 32])),
+            ObjectKey::new("ns", &ObjectId::from_bytes([2; 32])),
+        );
+        let (sa, sb) = (
+            Arc::new(CommitState::default()),
+            Arc::new(CommitState::default()),
+        );
+        let (tx, rx) = std_mpsc::channel();
+        committer.submit(job(&a, &sa, "small", 10, &tx));
+        committer.submit(job(&b, &sb, "huge", 5000, &tx));
+        committer.submit(job(&a, &sa, "small2", 10, &tx));
+        let mut results: Vec<_> = (0..3).map(|_| rx.recv().unwrap()).collect();
+        results.sort_by(|x, y| x.0.cmp(&y.0));
+        assert!(matches!(
+            &results[0],
+            (k, Err(CommitError::TooLarge { bytes: 5004, limit: 1000 })) if k == "huge"
+        ));
+        assert_eq!(
+            results[0].1.as_ref().unwrap_err().to_string(),
+            "the event wrote 5004 bytes, more than one commit can take (1000 bytes); nothing of it was kept"
+        );
+        assert!(results[1].1.is_ok() && results[2].1.is_ok());
+        assert_eq!(db.get(&a, b"small").unwrap(), Some(vec![b'v'; 10]));
+        assert_eq!(db.get(&b, b"huge").unwrap(), None);
+        assert_eq!(
+            sb.generation.load(Ordering::SeqCst),
+            1,
+            "the refused object resets"
+        );
+    }
+}

@@ -1,0 +1,38 @@
+//! Typed failures of the store, narrowest per operation (as redb's own errors are).
+
+/// A read or write of the running database failed. Never caused by a guest's input: the event
+/// that met it fails as a host failure (503), never as the guest's error.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database is being reopened or is failed after an I/O error; see `/_/health`.
+    #[error("storage is unavailable: {reason}")]
+    Unavailable { reason: String },
+    #[error("storage I/O failed: {0}")]
+    Storage(#[from] redb::StorageError),
+    #[error("storage transaction failed: {0}")]
+    Transaction(#[from] redb::TransactionError),
+    #[error("storage table failed: {0}")]
+    Table(#[from] redb::TableError),
+    #[error("storage commit failed: {0}")]
+    Commit(#[from] redb::CommitError),
+}
+
+/// The database file could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot open the database file `{path}`: {source}")]
+    File {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot open the database `{path}`: {source}")]
+    Database {
+        path: String,
+        source: redb::DatabaseError,
+    },
+    #[error("cannot prepare the database `{path}`: {source}")]
+    Prepare { path: String, source: StoreError },
+    /// An earlier handle of the database is still in use (reopen only).
+    #[error("the database is still in use by a reader")]
+    Busy,
+}

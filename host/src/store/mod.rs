@@ -1,0 +1,30 @@
+//! Storage: the redb schema and its typed errors, group commit with the output gate and
+//! recovery from I/O failures, the fault seam tests use, and one object's view of its keys.
+//!
+//! Owns: every byte on disk and the rule that an event's writes are released only once durable.
+//! May import `id` only; knows nothing of instances, actors or HTTP (the alarm
+//! scheduler hears of committed alarm changes through a `Notify` it hands in). A second backend
+//! (PostgreSQL for cluster mode) would replace `db.rs` and `commit.rs`'s transaction calls; the
+//! view and the write set are backend-neutral.
+
+mod commit;
+mod db;
+mod error;
+mod fault;
+mod health;
+mod key;
+mod list;
+mod refusal;
+mod view;
+mod write_set;
+
+pub use commit::{CommitError, CommitLimits, CommitState, Committer, Job, now_ms};
+pub use db::{Db, DueAlarm};
+pub use error::{OpenError, StoreError};
+pub use fault::{FaultPlan, Faults};
+pub use health::StorageState;
+pub use key::ObjectKey;
+pub use list::ListOptions;
+pub use refusal::Refusal;
+pub use view::{CallResult, ObjectStorage, ViewLimits};
+pub use write_set::WriteSet;

@@ -1,0 +1,38 @@
+//! What one event (or a run of events) changed for one object, applied in one go.
+
+use std::collections::BTreeMap;
+
+/// One object's changes. Keys are byte-ordered (UTF-8 strings from the guest).
+#[derive(Debug, Default, Clone)]
+pub struct WriteSet {
+    /// delete-all ran: every stored key of the object goes before `puts` apply.
+    pub cleared: bool,
+    /// Key → new value, or `None` for a delete.
+    pub puts: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// `Some(Some(t))` sets the alarm, `Some(None)` deletes it.
+    pub alarm: Option<Option<i64>>,
+    /// `Some(n)`: the current alarm has failed `n` times (kept with the alarm so that a restart
+    /// continues its back-off). Any change of `alarm` resets it to zero.
+    pub alarm_retries: Option<u32>,
+    /// Record the name of the object (first write of an activation addressed by name).
+    pub name: Option<String>,
+}
+
+impl WriteSet {
+    pub fn is_empty(&self) -> bool {
+        !self.cleared
+            && self.puts.is_empty()
+            && self.alarm.is_none()
+            && self.alarm_retries.is_none()
+            && self.name.is_none()
+    }
+
+    /// Bytes of keys and values it writes (what a commit batch is capped by).
+    pub fn bytes(&self) -> usize {
+        self.puts
+            .iter()
+            .map(|(k, v)| k.len() + v.as_ref().map_or(0, Vec::len))
+            .sum::<usize>()
+            + self.name.as_ref().map_or(0, String::len)
+    }
+}

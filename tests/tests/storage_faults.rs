@@ -1,0 +1,178 @@
+//! Storage failures through the fault seam (`HOLDFAST_FAULT_INJECTION=1`): a full disk, failing
+//! writes and fsyncs on the real binary, and what clients, `/_/health` and later events see.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use holdfast_tests::{
+    Server, admin, admin_config, call, class, client, eventually, guest, metric, set_faults,
+};
+use reqwest::Method;
+use serde_json::json;
+
+fn config() -> String {
+    format!(
+        "{}{}",
+        admin_config(),
+        class("trap", "Trapper", &guest("trapper"))
+    )
+}
+
+async fn put(c: &reqwest::Client, s: &Server, key: &str) -> Result<(u16, serde_json::Value)> {
+    call(
+        c,
+        Method::POST,
+        s.url(&format!("/trap/a/put?key={key}&len=3")),
+    )
+    .await
+}
+
+async fn get(c: &reqwest::Client, s: &Server, key: &str) -> Result<serde_json::Value> {
+    let (status, body) = call(c, Method::GET, s.url(&format!("/trap/a/get?key={key}"))).await?;
+    anyhow::ensure!(status == 200, "get {key}: {status} {body}");
+    Ok(body["value"].clone())
+}
+
+#[tokio::test]
+async fn a_full_disk_fails_writes_with_503_then_the_host_recovers_without_a_restart() -> Result<()>
+{
+    let s = Server::start_with_faults(&config())?;
+    let c = client();
+    assert_eq!(put(&c, &s, "before").await?.0, 200);
+
+    set_faults(&c, &s, json!({ "fail": "full" })).await?;
+    let (status, body) = put(&c, &s, "during").await?;
+    assert_eq!(status, 503, "{body}");
+    let e = body["error"].as_str().unwrap_or_default();
+    assert!(
+        e.starts_with("storage failed, nothing of this event was kept: "),
+        "{e}"
+    );
+    let health = c.get(s.url("/_/health")).send().await?;
+    assert_eq!(health.status(), 503);
+    let h: serde_json::Value = health.json().await?;
+    assert_eq!(h["status"], "storage failed");
+    assert!(
+        h["error"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("storage cannot write: "),
+        "{h}"
+    );
+    assert_eq!(metric(&c, &s, "holdfast_storage_ok").await?, 0.0);
+    // While failed, writes are refused at once, saying so.
+    let (status, body) = put(&c, &s, "during2").await?;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("storage is unavailable, nothing of this event was kept"),
+        "{body}"
+    );
+    // Committed state is still readable from the object's cache.
+    assert_eq!(get(&c, &s, "before").await?, "xxx");
+
+    set_faults(&c, &s, json!({ "fail": null })).await?;
+    eventually(Duration::from_secs(10), || async {
+        let r = c.get(s.url("/_/health")).send().await?;
+        Ok((r.status() == 200).then_some(()))
+    })
+    .await?;
+    assert_eq!(metric(&c, &s, "holdfast_storage_ok").await?, 1.0);
+    assert_eq!(put(&c, &s, "after").await?.0, 200);
+    assert_eq!(get(&c, &s, "during").await?, serde_json::Value::Null);
+    assert!(metric(&c, &s, "holdfast_storage_reopens_total").await? >= 1.0);
+
+    // Every acknowledged write is there after a crash; none of the refused ones.
+    let s = s.kill9_and_restart()?;
+    assert_eq!(get(&c, &s, "before").await?, "xxx");
+    assert_eq!(get(&c, &s, "after").await?, "xxx");
+    assert_eq!(get(&c, &s, "during").await?, serde_json::Value::Null);
+    assert_eq!(get(&c, &s, "during2").await?, serde_json::Value::Null);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_passing_fsync_failure_costs_a_retry_not_the_write() -> Result<()> {
+    let s = Server::start_with_faults(&config())?;
+    let c = client();
+    set_faults(&c, &s, json!({ "fail": "sync", "count": 1 })).await?;
+    let (status, body) = put(&c, &s, "k").await?;
+    assert_eq!(status, 200, "{body}");
+    assert!(metric(&c, &s, "holdfast_storage_errors_total").await? >= 1.0);
+    assert_eq!(metric(&c, &s, "holdfast_storage_ok").await?, 1.0);
+    let s = s.kill9_and_restart()?;
+    assert_eq!(get(&c, &s, "k").await?, "xxx");
+    Ok(())
+}
+
+/// Failed before the fix: the read-only GET, released after the commit of what it read had
+/// failed, answered 200 with the lost value.
+#[tokio::test]
+async fn a_read_only_event_never_releases_state_that_a_failed_commit_lost() -> Result<()> {
+    let s = Server::start_with_faults(&config())?;
+    let c = client();
+    assert_eq!(put(&c, &s, "warm").await?.0, 200);
+    // Slow, failing fsyncs: the write below stays in flight, then its commit fails.
+    set_faults(&c, &s, json!({ "fail": "sync", "sync_delay_ms": 300 })).await?;
+    let write = tokio::spawn({
+        let (c, url) = (c.clone(), s.url("/trap/a/put?key=x&len=1"));
+        async move { call(&c, Method::POST, url).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Reads the uncommitted x, then runs past the commit's failure.
+    let (status, body) = call(&c, Method::GET, s.url("/trap/a/get-slow?key=x&ms=3000")).await?;
+    let (wstatus, wbody) = write.await??;
+    assert_eq!(wstatus, 503, "{wbody}");
+    assert_eq!(status, 503, "the read saw a lost write: {body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("an earlier commit of this object failed"),
+        "{body}"
+    );
+    set_faults(&c, &s, json!({ "fail": null })).await?;
+    eventually(Duration::from_secs(10), || async {
+        let r = c.get(s.url("/_/health")).send().await?;
+        Ok((r.status() == 200).then_some(()))
+    })
+    .await?;
+    assert_eq!(get(&c, &s, "x").await?, serde_json::Value::Null);
+    Ok(())
+}
+
+/// Failed before the fix: the replacement of a panicked actor read the database while its
+/// predecessor's write was still in flight, and answered with the old value.
+#[tokio::test]
+async fn a_panicked_actors_replacement_waits_for_its_commits() -> Result<()> {
+    let s = Server::start_with_faults(&config())?;
+    let c = client();
+    assert_eq!(put(&c, &s, "warm").await?.0, 200);
+    set_faults(&c, &s, json!({ "sync_delay_ms": 500 })).await?;
+    let write = tokio::spawn({
+        let (c, url) = (c.clone(), s.url("/trap/a/put?key=k&len=2"));
+        async move { call(&c, Method::POST, url).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (status, body) = admin(&c, &s, Method::POST, "/objects/trap/a/panic").await?;
+    assert_eq!((status, &body["panicked"]), (200, &json!(true)), "{body}");
+    assert_eq!(get(&c, &s, "k").await?, "xx");
+    assert_eq!(write.await??.0, 200);
+    assert!(s.log().contains("object actor vanished"), "{}", s.log());
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_fault_switch_is_off_unless_the_environment_turns_it_on() -> Result<()> {
+    let s = Server::start(&config())?;
+    let c = client();
+    let (status, body) = admin(&c, &s, Method::GET, "/faults").await?;
+    assert_eq!(status, 404);
+    assert_eq!(
+        body["error"],
+        "fault injection is off: start the server with HOLDFAST_FAULT_INJECTION=1 (tests only)"
+    );
+    Ok(())
+}
