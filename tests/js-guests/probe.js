@@ -57,9 +57,9 @@ export class Probe {
         await storage.deleteAll();
         return json({ ok: true });
       case '/remember': {
-        // In memory first, then in storage: a refused put (big=1) or a throw (fail=1) fails the
-        // event, which must not leave the item in memory either.
-        this.memory = this.memory ?? [];
+        // Loaded from storage on first use, then kept in memory: a refused put (big=1) or a
+        // throw (fail=1) fails the event, which must not leave the item in memory either.
+        this.memory = this.memory ?? ((await storage.get('remembered')) ?? []);
         if (request.method === 'POST') {
           this.memory.push(q('item'));
           await storage.put('remembered', this.memory);

@@ -19,18 +19,37 @@ fn config() -> String {
 }
 
 async fn put(c: &reqwest::Client, s: &Server, key: &str) -> Result<(u16, serde_json::Value)> {
-    call(
-        c,
-        Method::POST,
-        s.url(&format!("/trap/a/put?key={key}&len=3")),
-    )
-    .await
+    put_in(c, s, "a", key).await
+}
+
+async fn put_in(
+    c: &reqwest::Client,
+    s: &Server,
+    object: &str,
+    key: &str,
+) -> Result<(u16, serde_json::Value)> {
+    let url = s.url(&format!("/trap/{object}/put?key={key}&len=3"));
+    call(c, Method::POST, url).await
 }
 
 async fn get(c: &reqwest::Client, s: &Server, key: &str) -> Result<serde_json::Value> {
-    let (status, body) = call(c, Method::GET, s.url(&format!("/trap/a/get?key={key}"))).await?;
-    anyhow::ensure!(status == 200, "get {key}: {status} {body}");
+    let (status, body) = get_in(c, s, "a", key).await?;
+    anyhow::ensure!(status == 200, "get {key}: {status} {body}\n{}", s.log());
     Ok(body["value"].clone())
+}
+
+async fn get_in(
+    c: &reqwest::Client,
+    s: &Server,
+    object: &str,
+    key: &str,
+) -> Result<(u16, serde_json::Value)> {
+    call(
+        c,
+        Method::GET,
+        s.url(&format!("/trap/{object}/get?key={key}")),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -39,6 +58,7 @@ async fn a_full_disk_fails_writes_with_503_then_the_host_recovers_without_a_rest
     let s = Server::start_with_faults(&config())?;
     let c = client();
     assert_eq!(put(&c, &s, "before").await?.0, 200);
+    assert_eq!(put_in(&c, &s, "other", "cached").await?.0, 200);
 
     set_faults(&c, &s, json!({ "fail": "full" })).await?;
     let (status, body) = put(&c, &s, "during").await?;
@@ -70,8 +90,19 @@ async fn a_full_disk_fails_writes_with_503_then_the_host_recovers_without_a_rest
             .starts_with("storage is unavailable, nothing of this event was kept"),
         "{body}"
     );
-    // Committed state is still readable from the object's cache.
-    assert_eq!(get(&c, &s, "before").await?, "xxx");
+    // What an untouched object has cached stays readable; a read that needs the database
+    // fails as the host's failure (503), not as the guest's.
+    let (status, body) = get_in(&c, &s, "other", "cached").await?;
+    assert_eq!((status, &body["value"]), (200, &json!("aaa")), "{body}");
+    let (status, body) = get_in(&c, &s, "a", "before").await?;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("storage failed while the event ran, nothing of it was kept: "),
+        "{body}"
+    );
 
     set_faults(&c, &s, json!({ "fail": null })).await?;
     eventually(Duration::from_secs(10), || async {
@@ -86,8 +117,8 @@ async fn a_full_disk_fails_writes_with_503_then_the_host_recovers_without_a_rest
 
     // Every acknowledged write is there after a crash; none of the refused ones.
     let s = s.kill9_and_restart()?;
-    assert_eq!(get(&c, &s, "before").await?, "xxx");
-    assert_eq!(get(&c, &s, "after").await?, "xxx");
+    assert_eq!(get(&c, &s, "before").await?, "aaa");
+    assert_eq!(get(&c, &s, "after").await?, "aaa");
     assert_eq!(get(&c, &s, "during").await?, serde_json::Value::Null);
     assert_eq!(get(&c, &s, "during2").await?, serde_json::Value::Null);
     Ok(())
@@ -103,7 +134,7 @@ async fn a_passing_fsync_failure_costs_a_retry_not_the_write() -> Result<()> {
     assert!(metric(&c, &s, "holdfast_storage_errors_total").await? >= 1.0);
     assert_eq!(metric(&c, &s, "holdfast_storage_ok").await?, 1.0);
     let s = s.kill9_and_restart()?;
-    assert_eq!(get(&c, &s, "k").await?, "xxx");
+    assert_eq!(get(&c, &s, "k").await?, "aaa");
     Ok(())
 }
 
@@ -125,6 +156,14 @@ async fn a_read_only_event_never_releases_state_that_a_failed_commit_lost() -> R
     let (status, body) = call(&c, Method::GET, s.url("/trap/a/get-slow?key=x&ms=3000")).await?;
     let (wstatus, wbody) = write.await??;
     assert_eq!(wstatus, 503, "{wbody}");
+    // The fsync failed after the bytes reached the file: the client is told the truth.
+    assert!(
+        wbody["error"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("storage failed while making this event durable, so its writes may or may not have been kept: "),
+        "{wbody}"
+    );
     assert_eq!(status, 503, "the read saw a lost write: {body}");
     assert!(
         body["error"]
@@ -139,7 +178,10 @@ async fn a_read_only_event_never_releases_state_that_a_failed_commit_lost() -> R
         Ok((r.status() == 200).then_some(()))
     })
     .await?;
-    assert_eq!(get(&c, &s, "x").await?, serde_json::Value::Null);
+    // Whatever the disk kept, the object reads it again from storage (it was reset).
+    let after = get(&c, &s, "x").await?;
+    let s = s.kill9_and_restart()?;
+    assert_eq!(get(&c, &s, "x").await?, after);
     Ok(())
 }
 
@@ -158,7 +200,7 @@ async fn a_panicked_actors_replacement_waits_for_its_commits() -> Result<()> {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let (status, body) = admin(&c, &s, Method::POST, "/objects/trap/a/panic").await?;
     assert_eq!((status, &body["panicked"]), (200, &json!(true)), "{body}");
-    assert_eq!(get(&c, &s, "k").await?, "xx");
+    assert_eq!(get(&c, &s, "k").await?, "aa");
     assert_eq!(write.await??.0, 200);
     assert!(s.log().contains("object actor vanished"), "{}", s.log());
     Ok(())

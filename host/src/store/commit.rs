@@ -10,7 +10,8 @@
 //! When a commit fails (an I/O error, a full disk), the committer reopens the database and
 //! tries the same batch again for up to [`RETRY_WINDOW`]: a passing fault costs its clients a
 //! delay, not their writes. If it still fails, every job of the batch is released with the
-//! error and each object in it is *reset*: its generation is bumped, so the object drops its
+//! error (saying nothing was kept when writing failed, and that the outcome is unknown when an
+//! fsync failed: the bytes had reached the file) and each object in it is *reset*: its generation is bumped, so the object drops its
 //! cached (uncommitted) state before its next event, and write sets it produced on top of the
 //! lost state, still queued, are refused instead of being committed without their
 //! predecessors. The store is then *failed*: batches are refused at once (nothing of them is
@@ -39,6 +40,11 @@ pub const PROBE_EVERY: Duration = Duration::from_millis(250);
 pub enum CommitError {
     #[error("storage failed, nothing of this event was kept: {reason}")]
     Failed { reason: String },
+    /// An fsync failed: the bytes reached the file, and whether they are on disk is unknown.
+    #[error(
+        "storage failed while making this event durable, so its writes may or may not have been kept: {reason}; read them again once /_/health is ok"
+    )]
+    InDoubt { reason: String },
     #[error("storage is unavailable, nothing of this event was kept: {reason}")]
     Unavailable { reason: String },
     #[error("an earlier commit of this object failed; the event ran on state that was lost")]
@@ -260,12 +266,21 @@ impl Worker {
             .jobs
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
         if has_writes {
+            self.db
+                .observed()
+                .sync_failed
+                .store(false, Ordering::SeqCst);
             if let Err(reason) = self.write_with_retry(&batch) {
                 self.stats.failures.fetch_add(1, Ordering::Relaxed);
                 self.db.health().fail(now_ms(), reason.clone());
                 self.last_probe = Instant::now();
                 tracing::error!(error = %reason, jobs = batch.len(), "commit failed; storage is failed until a probe commit succeeds");
-                return self.refuse(batch, CommitError::Failed { reason });
+                let error = if self.db.observed().sync_failed.load(Ordering::SeqCst) {
+                    CommitError::InDoubt { reason }
+                } else {
+                    CommitError::Failed { reason }
+                };
+                return self.refuse(batch, error);
             }
             self.stats.commits.fetch_add(1, Ordering::Relaxed);
         }

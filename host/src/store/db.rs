@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 
 use super::error::{OpenError, StoreError};
-use super::fault::{Faults, FaultyFile};
+use super::fault::{Faults, Observed, ObservedFile};
 use super::health::Health;
 use super::key::{ObjectKey, successor};
 use super::write_set::WriteSet;
@@ -53,6 +53,7 @@ pub struct Db {
 struct Inner {
     path: PathBuf,
     faults: Option<Arc<Faults>>,
+    observed: Arc<Observed>,
     /// The open database; `None` while the committer reopens it. Why a lock: readers clone the
     /// `Arc` under a short read lock; the committer takes the write lock only to swap handles.
     current: RwLock<Option<Arc<Database>>>,
@@ -63,11 +64,13 @@ impl Db {
     /// Opens (or creates) the database file and its tables. With `faults`, the file is reached
     /// through the fault seam.
     pub fn open(path: &Path, faults: Option<Arc<Faults>>) -> Result<Db, OpenError> {
-        let db = open_database(path, faults.as_ref())?;
+        let observed = Arc::new(Observed::default());
+        let db = open_database(path, faults.as_ref(), &observed, true)?;
         Ok(Db {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
                 faults,
+                observed,
                 current: RwLock::new(Some(Arc::new(db))),
                 health: Health::default(),
             }),
@@ -81,6 +84,11 @@ impl Db {
     /// The fault seam's switch, if the database was opened through it.
     pub fn faults(&self) -> Option<&Arc<Faults>> {
         self.inner.faults.as_ref()
+    }
+
+    /// What the file backend saw fail.
+    pub(super) fn observed(&self) -> &Observed {
+        &self.inner.observed
     }
 
     fn database(&self) -> Result<Arc<Database>, StoreError> {
@@ -111,7 +119,12 @@ impl Db {
                 }
             }
         }
-        let db = open_database(&self.inner.path, self.inner.faults.as_ref())?;
+        let db = open_database(
+            &self.inner.path,
+            self.inner.faults.as_ref(),
+            &self.inner.observed,
+            false,
+        )?;
         *current = Some(Arc::new(db));
         Ok(())
     }
@@ -248,29 +261,29 @@ impl Db {
     }
 }
 
-fn open_database(path: &Path, faults: Option<&Arc<Faults>>) -> Result<Database, OpenError> {
+fn open_database(
+    path: &Path,
+    faults: Option<&Arc<Faults>>,
+    observed: &Arc<Observed>,
+    create_tables: bool,
+) -> Result<Database, OpenError> {
     let shown = || path.display().to_string();
-    let db = match faults {
-        None => Database::builder().create(path),
-        Some(f) => {
-            let file = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(path)
-                .map_err(|source| OpenError::File {
-                    path: shown(),
-                    source,
-                })?;
-            FaultyFile::new(file, f.clone())
-                .and_then(|b| Database::builder().create_with_backend(b))
-        }
-    }
-    .map_err(|source| OpenError::Database {
-        path: shown(),
-        source,
-    })?;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|source| OpenError::File {
+            path: shown(),
+            source,
+        })?;
+    let db = ObservedFile::new(file, faults.cloned(), observed.clone())
+        .and_then(|b| Database::builder().create_with_backend(b))
+        .map_err(|source| OpenError::Database {
+            path: shown(),
+            source,
+        })?;
     let prepare = || -> Result<(), StoreError> {
         let tx = db.begin_write()?;
         {
@@ -284,10 +297,13 @@ fn open_database(path: &Path, faults: Option<&Arc<Faults>>) -> Result<Database, 
         tx.commit()?;
         Ok(())
     };
-    prepare().map_err(|source| OpenError::Prepare {
-        path: shown(),
-        source,
-    })?;
+    // On a reopen the tables exist, and the disk may be full: opening must not need a write.
+    if create_tables {
+        prepare().map_err(|source| OpenError::Prepare {
+            path: shown(),
+            source,
+        })?;
+    }
     Ok(db)
 }
 

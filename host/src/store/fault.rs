@@ -1,9 +1,10 @@
-//! The storage fault seam: a redb backend over the database file that tests can make fail on
-//! command (the admin API's `/_/admin/faults`, present only when the server runs with
-//! `HOLDFAST_FAULT_INJECTION=1`). Without that switch the plain file backend is used and this
-//! code is not on the path.
+//! The redb backend over the database file: the plain file backend, observed (it records a
+//! failed fsync, after which the outcome of a commit is unknown), and the fault seam tests use
+//! to make it fail on command (the admin API's `/_/admin/faults`, present only when the server
+//! runs with `HOLDFAST_FAULT_INJECTION=1`; otherwise no fault is ever injected).
 
 use std::ops::Bound;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -75,23 +76,41 @@ impl Faults {
     }
 }
 
-/// The database file, through the seam.
-#[derive(Debug)]
-pub struct FaultyFile {
-    file: FileBackend,
-    faults: Arc<Faults>,
+/// What the backend saw fail. Shared by every backend the database is (re)opened with.
+#[derive(Debug, Default)]
+pub struct Observed {
+    /// An fsync failed since the committer last cleared it: the bytes written before it may or
+    /// may not be on disk (and may or may not be visible after reopening).
+    pub sync_failed: AtomicBool,
 }
 
-impl FaultyFile {
-    pub fn new(file: std::fs::File, faults: Arc<Faults>) -> Result<Self, redb::DatabaseError> {
-        Ok(FaultyFile {
+/// The database file, observed, and through the fault seam when one is set.
+#[derive(Debug)]
+pub struct ObservedFile {
+    file: FileBackend,
+    faults: Option<Arc<Faults>>,
+    observed: Arc<Observed>,
+}
+
+impl ObservedFile {
+    pub fn new(
+        file: std::fs::File,
+        faults: Option<Arc<Faults>>,
+        observed: Arc<Observed>,
+    ) -> Result<Self, redb::DatabaseError> {
+        Ok(ObservedFile {
             file: FileBackend::new(file)?,
             faults,
+            observed,
         })
+    }
+
+    fn fails(&self, ops: &[FailOp]) -> Option<FailOp> {
+        self.faults.as_ref()?.fails(ops)
     }
 }
 
-impl StorageBackend for FaultyFile {
+impl StorageBackend for ObservedFile {
     fn len(&self) -> Result<u64, std::io::Error> {
         self.file.len()
     }
@@ -102,25 +121,29 @@ impl StorageBackend for FaultyFile {
 
     fn set_len(&self, len: u64) -> Result<(), std::io::Error> {
         let growing = self.file.len()? < len;
-        if growing && let Some(op) = self.faults.fails(&[FailOp::Full]) {
+        if growing && let Some(op) = self.fails(&[FailOp::Full]) {
             return Err(Faults::error(op));
         }
         self.file.set_len(len)
     }
 
     fn sync_data(&self) -> Result<(), std::io::Error> {
-        let delay = self.faults.plan().sync_delay_ms;
+        let delay = self.faults.as_ref().map_or(0, |f| f.plan().sync_delay_ms);
         if delay > 0 {
             std::thread::sleep(Duration::from_millis(delay));
         }
-        if let Some(op) = self.faults.fails(&[FailOp::Sync]) {
-            return Err(Faults::error(op));
+        let result = match self.fails(&[FailOp::Sync]) {
+            Some(op) => Err(Faults::error(op)),
+            None => self.file.sync_data(),
+        };
+        if result.is_err() {
+            self.observed.sync_failed.store(true, Ordering::SeqCst);
         }
-        self.file.sync_data()
+        result
     }
 
     fn write(&self, offset: u64, data: &[u8]) -> Result<(), std::io::Error> {
-        if let Some(op) = self.faults.fails(&[FailOp::Full, FailOp::Write]) {
+        if let Some(op) = self.fails(&[FailOp::Full, FailOp::Write]) {
             return Err(Faults::error(op));
         }
         self.file.write(offset, data)

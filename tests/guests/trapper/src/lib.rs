@@ -17,8 +17,9 @@ struct Trapper {
     state: State,
     /// Memory kept alive by `/alloc`.
     hoard: Vec<Vec<u8>>,
-    /// Items `/remember` pushed in memory (compared with what storage kept).
-    memory: Vec<String>,
+    /// Items `/remember` keeps in memory, loaded from storage on first use (compared with what
+    /// storage kept).
+    memory: Option<Vec<String>>,
 }
 
 /// The query parameter `$name` parsed as the type of the binding, or an early `Ok(400)`.
@@ -36,7 +37,7 @@ impl DurableObject for Trapper {
         Trapper {
             state,
             hoard: Vec::new(),
-            memory: Vec::new(),
+            memory: None,
         }
     }
 
@@ -209,17 +210,22 @@ impl DurableObject for Trapper {
             (Method::Post, ["remember"]) => {
                 // Pushes in memory first, then stores; `fail=1` fails the event afterwards.
                 let (item, fail): (String, u8) = (param!(req, "item"), param!(req, "fail"));
-                self.memory.push(item);
-                storage.put("remembered", &self.memory)?;
+                if self.memory.is_none() {
+                    self.memory = Some(storage.get("remembered")?.unwrap_or_default());
+                }
+                let memory = self.memory.get_or_insert_default();
+                memory.push(item);
+                storage.put("remembered", memory)?;
                 if fail == 1 {
                     return Err(Error::msg("failed after remembering"));
                 }
                 Ok(ok())
             }
             (Method::Get, ["remember"]) => {
-                let stored: Option<Vec<String>> = storage.get("remembered")?;
+                let stored: Vec<String> = storage.get("remembered")?.unwrap_or_default();
+                let memory = self.memory.get_or_insert_with(|| stored.clone());
                 Ok(Response::json(
-                    &json!({ "memory": self.memory, "stored": stored.unwrap_or_default() }),
+                    &json!({ "memory": memory, "stored": stored }),
                 ))
             }
             (Method::Post, ["fill"]) => {
