@@ -368,3 +368,41 @@ async fn an_alarms_retry_count_survives_a_crash() -> Result<()> {
     );
     Ok(())
 }
+
+/// Failed before the fix: the scheduler read the first 4096 due alarms, all of a namespace the
+/// host no longer served, and never reached the one behind them.
+#[tokio::test]
+async fn alarms_of_a_namespace_no_longer_served_never_hide_due_ones() -> Result<()> {
+    let both = format!(
+        "{}{}",
+        class("gone", "Trapper", &guest("trapper")),
+        class("trap", "Trapper", &guest("trapper"))
+    );
+    let s = Server::start(&both)?;
+    let c = client();
+    let due = now_ms() + 3000;
+    let mut sets = Vec::new();
+    for chunk in (0..4200).collect::<Vec<_>>().chunks(300) {
+        for &i in chunk {
+            let url = s.url(&format!("/gone/g{i}/alarm?at={}", due + i / 100));
+            let c = c.clone();
+            sets.push(tokio::spawn(async move { c.post(url).send().await }));
+        }
+        for t in sets.drain(..) {
+            assert_eq!(t.await??.status(), 200);
+        }
+    }
+    let url = s.url(&format!("/trap/after/alarm?at={}", due + 500));
+    assert_eq!(c.post(url).send().await?.status(), 200);
+    // The `gone` class leaves the config; its alarms stay stored and due.
+    let s = s.restart_with(&class("trap", "Trapper", &guest("trapper")))?;
+    tokio::time::sleep(Duration::from_millis((due + 500 - now_ms()).max(0) as u64)).await;
+    wait_seen(&c, &s, "after", 1, Duration::from_secs(5)).await?;
+    assert!(
+        s.log()
+            .contains("alarms of a namespace this host does not serve are left stored"),
+        "{}",
+        s.log()
+    );
+    Ok(())
+}

@@ -62,12 +62,25 @@ async fn standard_websockets_round_trip_and_listener_writes_are_durable() -> Res
         next_frame(&mut ws).await?,
         Message::Binary(vec![3, 2, 1].into())
     );
-    // A listener that throws fails its event: its write is rolled back, the socket stays open.
+    // A listener that throws fails its event: its write is rolled back, and the instance is
+    // discarded with the listeners in its memory, so the socket closes with 1011.
     ws.send(Message::Text("fail".into())).await?;
+    match next_frame(&mut ws).await? {
+        Message::Close(Some(frame)) => assert_eq!(
+            (u16::from(frame.code), frame.reason.as_str()),
+            (1011, "the object was reset after a failure")
+        ),
+        other => anyhow::bail!("expected a close frame, got {other:?}"),
+    }
+    assert_eq!(
+        get(&c, &s, "/echo/e/state").await?.1,
+        json!({"received": 0, "count": 3, "last": "again", "closed": null})
+    );
+    let mut ws = ws_connect(&s, "/echo/e/ws").await?;
     assert_eq!(echoed(&mut ws, "after").await?, "echo 4: after");
     assert_eq!(
         get(&c, &s, "/echo/e/state").await?.1,
-        json!({"received": 5, "count": 4, "last": "after", "closed": null})
+        json!({"received": 1, "count": 4, "last": "after", "closed": null})
     );
 
     // The close listener runs (its write kept, its own close() of the ended socket harmless).

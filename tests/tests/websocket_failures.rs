@@ -28,7 +28,7 @@ fn config(extra: &str) -> String {
 /// Failed before the fix: the outbox of a client that never reads grew without bound.
 #[tokio::test]
 async fn a_client_that_never_reads_is_closed_with_1008_and_the_room_hears_it() -> Result<()> {
-    let s = Server::start(&config("[websockets]\nmax_outbox_bytes = 65536\n"))?;
+    let s = Server::start(&config("[websockets]\nmax_outbox_bytes = 262144\n"))?;
     let mut alice = ws_connect(&s, "/chat/r/ws?name=Alice").await?;
     ws_json(&mut alice).await?; // history
     ws_json(&mut alice).await?; // her join
@@ -42,14 +42,14 @@ async fn a_client_that_never_reads_is_closed_with_1008_and_the_room_hears_it() -
     let text = "x".repeat(4000);
     let mut left = false;
     'sending: for _ in 0..400 {
-        for _ in 0..20 {
+        for _ in 0..10 {
             ws_send(
                 &mut alice,
                 &json!({"type": "message", "text": text}).to_string(),
             )
             .await?;
         }
-        for _ in 0..20 {
+        for _ in 0..10 {
             let m = ws_json(&mut alice).await?;
             if m["type"] == "leave" && m["name"] == "Lazy" {
                 left = true;

@@ -109,7 +109,11 @@ impl Server {
         if faults.is_some() {
             tracing::warn!("fault injection is on (HOLDFAST_FAULT_INJECTION): for tests only");
         }
-        let db = Db::open(&data.join("holdfast.redb"), faults)?;
+        let db = Db::open(
+            &data.join("holdfast.redb"),
+            (config.server.storage_cache_mib as usize) << 20,
+            faults,
+        )?;
         let mut keys = Vec::new();
         for c in &config.classes {
             keys.push(NamespaceKey::new(

@@ -119,6 +119,9 @@ pub struct ServerConfig {
     pub body_timeout_ms: u64,
     /// Most open client connections; past it a new connection is answered 503 and closed.
     pub max_connections: usize,
+    /// redb's page cache, in MiB (shared by every object; objects' own caches are
+    /// `limits.cache_bytes` each).
+    pub storage_cache_mib: u64,
     /// Test seams (the storage fault switch, actor panics) under `/_/admin/faults`. Set only by
     /// the environment variable `HOLDFAST_FAULT_INJECTION=1`, never by the file.
     #[serde(skip)]
@@ -153,6 +156,7 @@ impl Default for ServerConfig {
             header_timeout_ms: 10_000,
             body_timeout_ms: 30_000,
             max_connections: 10_000,
+            storage_cache_mib: 64,
             fault_injection: false,
         }
     }
@@ -195,7 +199,7 @@ impl Default for Limits {
             memory_mib: 128,
             cpu_ms: 30_000,
             idle_timeout_ms: 30_000,
-            max_event_write_bytes: 32 << 20,
+            max_event_write_bytes: 64 << 20,
             max_event_write_keys: 65_536,
             cache_bytes: 4 << 20,
         }

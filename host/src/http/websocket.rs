@@ -145,7 +145,8 @@ async fn serve(
     let ended = loop {
         let frame = tokio::select! {
             f = stream.next() => f,
-            _ = severed.wait_for(Option::is_some) => {
+            // A dropped sender (the hub forgot the socket) disables this branch.
+            Ok(_) = severed.wait_for(Option::is_some) => {
                 let s = severed_now.borrow().clone().expect("waited for it");
                 break Ended { code: s.code, reason: s.reason, was_clean: false, error: None, client_closed: false };
             }
@@ -259,7 +260,7 @@ type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
 /// Sends what the object's committed events queued. Ends when the hub forgets the socket, when
 /// the host severs it (a writer stuck on a client that does not read is abandoned then), or
 /// when the reader is done (the client closed): then it flushes what the WebSocket layer queued
-/// (the reply to the client's close frame) and closes, within [`CLOSE_GRACE`].
+/// (the reply to the client's close frame), within [`CLOSE_GRACE`].
 async fn write(
     mut sink: Sink,
     mut outbox: OutboxReceiver,
@@ -302,7 +303,7 @@ async fn write(
     };
     let severed_now = tokio::select! {
         () = work => false,
-        _ = severed.wait_for(Option::is_some) => true,
+        Ok(_) = severed.wait_for(Option::is_some) => true,
     };
     let _ = tokio::time::timeout(CLOSE_GRACE, async {
         if severed_now {
@@ -313,8 +314,9 @@ async fn write(
             };
             let _ = sink.send(Message::Close(Some(frame))).await;
         }
+        // Flushing writes what the WebSocket layer queued: the reply to a client's close
+        // frame. The connection itself ends when both halves are dropped.
         let _ = sink.flush().await;
-        let _ = sink.close().await;
     })
     .await;
 }

@@ -418,7 +418,7 @@ mod tests {
     #[test]
     fn one_oversized_write_set_does_not_fail_its_batch() {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&dir.path().join("t.redb"), None).unwrap();
+        let db = Db::open(&dir.path().join("t.redb"), 1 << 20, None).unwrap();
         let committer = Committer::start(
             db.clone(),
             Arc::new(Notify::new()),

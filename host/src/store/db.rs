@@ -54,6 +54,8 @@ struct Inner {
     path: PathBuf,
     faults: Option<Arc<Faults>>,
     observed: Arc<Observed>,
+    /// Bytes of redb's page cache.
+    cache_bytes: usize,
     /// The open database; `None` while the committer reopens it. Why a lock: readers clone the
     /// `Arc` under a short read lock; the committer takes the write lock only to swap handles.
     current: RwLock<Option<Arc<Database>>>,
@@ -63,14 +65,19 @@ struct Inner {
 impl Db {
     /// Opens (or creates) the database file and its tables. With `faults`, the file is reached
     /// through the fault seam.
-    pub fn open(path: &Path, faults: Option<Arc<Faults>>) -> Result<Db, OpenError> {
+    pub fn open(
+        path: &Path,
+        cache_bytes: usize,
+        faults: Option<Arc<Faults>>,
+    ) -> Result<Db, OpenError> {
         let observed = Arc::new(Observed::default());
-        let db = open_database(path, faults.as_ref(), &observed, true)?;
+        let db = open_database(path, cache_bytes, faults.as_ref(), &observed, true)?;
         Ok(Db {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
                 faults,
                 observed,
+                cache_bytes,
                 current: RwLock::new(Some(Arc::new(db))),
                 health: Health::default(),
             }),
@@ -121,6 +128,7 @@ impl Db {
         }
         let db = open_database(
             &self.inner.path,
+            self.inner.cache_bytes,
             self.inner.faults.as_ref(),
             &self.inner.observed,
             false,
@@ -263,6 +271,7 @@ impl Db {
 
 fn open_database(
     path: &Path,
+    cache_bytes: usize,
     faults: Option<&Arc<Faults>>,
     observed: &Arc<Observed>,
     create_tables: bool,
@@ -279,7 +288,11 @@ fn open_database(
             source,
         })?;
     let db = ObservedFile::new(file, faults.cloned(), observed.clone())
-        .and_then(|b| Database::builder().create_with_backend(b))
+        .and_then(|b| {
+            Database::builder()
+                .set_cache_size(cache_bytes)
+                .create_with_backend(b)
+        })
         .map_err(|source| OpenError::Database {
             path: shown(),
             source,
