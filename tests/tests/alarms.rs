@@ -330,7 +330,7 @@ async fn reminders_example_fires_in_due_order() -> Result<()> {
     Ok(())
 }
 
-/// Failed before the fix: retry counts lived in memory, so after a crash an always-failing
+/// Fails against the binary before the fix: retry counts lived in memory, so after a crash an always-failing
 /// alarm started its retries over.
 #[tokio::test]
 async fn an_alarms_retry_count_survives_a_crash() -> Result<()> {
@@ -369,7 +369,7 @@ async fn an_alarms_retry_count_survives_a_crash() -> Result<()> {
     Ok(())
 }
 
-/// Failed before the fix: the scheduler read the first 4096 due alarms, all of a namespace the
+/// Fails against the binary before the fix: the scheduler read the first 4096 due alarms, all of a namespace the
 /// host no longer served, and never reached the one behind them.
 #[tokio::test]
 async fn alarms_of_a_namespace_no_longer_served_never_hide_due_ones() -> Result<()> {

@@ -12,7 +12,7 @@ fn trap() -> String {
     class("trap", "Trapper", &guest("trapper"))
 }
 
-/// Failed before the fix: mailboxes were unbounded, so a burst queued without limit.
+/// The bug it guards against: mailboxes were unbounded, so a burst queued without limit.
 #[tokio::test]
 async fn a_full_mailbox_answers_503_overloaded_with_retry_after() -> Result<()> {
     let s = Server::start(&format!("[runtime]\nmax_queued_events = 4\n{}", trap()))?;
@@ -61,7 +61,7 @@ async fn a_full_mailbox_answers_503_overloaded_with_retry_after() -> Result<()> 
     Ok(())
 }
 
-/// Failed before the fix: a client that opened a connection and sent nothing held it forever.
+/// The bug it guards against: a client that opened a connection and sent nothing held it forever.
 #[tokio::test]
 async fn a_client_that_sends_no_headers_is_disconnected_after_the_header_timeout() -> Result<()> {
     let s = Server::start(&format!("[server]\nheader_timeout_ms = 300\n{}", trap()))?;
@@ -127,7 +127,7 @@ async fn connections_past_the_cap_get_503_and_are_closed() -> Result<()> {
     Ok(())
 }
 
-/// Failed before the fix: with the least recently used object pinned by a socket, every new
+/// Fails against the binary before the fix: with the least recently used object pinned by a socket, every new
 /// activation asked only that one to leave, and the resident count grew past the cap.
 #[tokio::test]
 async fn a_full_cap_evicts_the_next_object_when_the_oldest_cannot_leave() -> Result<()> {

@@ -14,7 +14,7 @@ fn config() -> String {
     )
 }
 
-/// Failed before the fix: the response was refused after its write had committed, and the
+/// Fails against the binary before the fix: the response was refused after its write had committed, and the
 /// client was told of a failure while the write stayed.
 #[tokio::test]
 async fn a_response_the_host_refuses_fails_the_event_before_commit() -> Result<()> {
@@ -41,7 +41,7 @@ async fn a_response_the_host_refuses_fails_the_event_before_commit() -> Result<(
     Ok(())
 }
 
-/// Failed before the fix: the instance lived on after the failed event with the item in its
+/// Fails against the binary before the fix: the instance lived on after the failed event with the item in its
 /// memory, although storage had rolled it back.
 #[tokio::test]
 async fn after_a_failed_event_memory_agrees_with_storage_in_rust() -> Result<()> {

@@ -138,7 +138,7 @@ async fn a_passing_fsync_failure_costs_a_retry_not_the_write() -> Result<()> {
     Ok(())
 }
 
-/// Failed before the fix: the read-only GET, released after the commit of what it read had
+/// The bug it guards against: the read-only GET, released after the commit of what it read had
 /// failed, answered 200 with the lost value.
 #[tokio::test]
 async fn a_read_only_event_never_releases_state_that_a_failed_commit_lost() -> Result<()> {
@@ -185,7 +185,7 @@ async fn a_read_only_event_never_releases_state_that_a_failed_commit_lost() -> R
     Ok(())
 }
 
-/// Failed before the fix: the replacement of a panicked actor read the database while its
+/// The bug it guards against: the replacement of a panicked actor read the database while its
 /// predecessor's write was still in flight, and answered with the old value.
 #[tokio::test]
 async fn a_panicked_actors_replacement_waits_for_its_commits() -> Result<()> {

@@ -25,7 +25,7 @@ fn config(extra: &str) -> String {
     )
 }
 
-/// Failed before the fix: the outbox of a client that never reads grew without bound.
+/// The bug it guards against: the outbox of a client that never reads grew without bound.
 #[tokio::test]
 async fn a_client_that_never_reads_is_closed_with_1008_and_the_room_hears_it() -> Result<()> {
     let s = Server::start(&config("[websockets]\nmax_outbox_bytes = 262144\n"))?;
@@ -77,7 +77,7 @@ async fn a_client_that_never_reads_is_closed_with_1008_and_the_room_hears_it() -
     Ok(())
 }
 
-/// Failed before the fix: the host never answered the client's close frame.
+/// Fails against the binary before the fix: the host never answered the client's close frame.
 #[tokio::test]
 async fn a_clients_close_frame_gets_a_close_reply() -> Result<()> {
     let s = Server::start(&config(""))?;
@@ -103,7 +103,7 @@ async fn a_clients_close_frame_gets_a_close_reply() -> Result<()> {
     Ok(())
 }
 
-/// Failed before the fix: the socket the object accepted stayed listed (and pinned its
+/// The bug it guards against: the socket the object accepted stayed listed (and pinned its
 /// object) after the client left before the 101.
 #[tokio::test]
 async fn an_upgrade_abandoned_before_the_101_leaves_no_socket() -> Result<()> {

@@ -67,6 +67,11 @@ pub enum EventError {
     /// The event ran but its writes could not be made durable.
     #[error(transparent)]
     Commit(#[from] CommitError),
+    /// No instance could be created: every slot of the pool stayed taken (a host condition).
+    #[error(
+        "no instance slot became free for this object: raise runtime.max_live_objects or retry later"
+    )]
+    PoolFull,
     /// The object's actor ended before answering (a host bug; logged).
     #[error("the object went away before answering")]
     Gone,

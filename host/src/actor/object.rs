@@ -208,9 +208,7 @@ impl Actor {
                 }
                 Err((s, StartError::PoolFull)) => {
                     self.spare = Some(s);
-                    return Err(EventError::Guest(GuestFailure::Instantiate(
-                        "the instance pool stayed full (raise runtime.max_live_objects)".into(),
-                    )));
+                    return Err(EventError::PoolFull);
                 }
                 Err((s, StartError::Guest(f))) => {
                     self.spare = Some(s);

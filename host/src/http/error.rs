@@ -23,7 +23,7 @@ pub fn overloaded(e: &Overloaded) -> Response {
 pub fn event_error(e: &EventError) -> Response {
     let status = match e {
         EventError::Guest(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        EventError::Store(_) | EventError::Commit(_) | EventError::Gone => {
+        EventError::Store(_) | EventError::Commit(_) | EventError::PoolFull | EventError::Gone => {
             StatusCode::SERVICE_UNAVAILABLE
         }
     };
