@@ -14,17 +14,33 @@ for manifest in examples/*/Cargo.toml tests/guests/*/Cargo.toml; do
 done
 echo "==> guests: ${packages[*]}"
 cargo build --release --locked --target wasm32-wasip2 "${packages[@]}"
+# componentize-py and componentize-js do not build the same bytes twice, and every new build
+# must be compiled again by the host (10-15 s of CPU each): rebuild only what changed.
+up_to_date() { # OUT SOURCE...: OUT exists and no file under the sources is newer
+  local out=$1; shift
+  [ -f "$out" ] || return 1
+  [ -z "$(find "$@" \( -name node_modules -o -name __pycache__ \) -prune -o -type f -newer "$out" -print -quit)" ]
+}
 echo "==> Python guests"
-examples/py-counter/build.sh
+py_sources=(guest-sdk/python wit target/pyenv/bin/componentize-py)
+up_to_date target/py-counter/py_counter.wasm examples/py-counter "${py_sources[@]}" \
+  || examples/py-counter/build.sh
 for dir in tests/py-guests/*/; do
+  out="target/py-guests/$(basename "$dir").wasm"
+  up_to_date "$out" "$dir" "${py_sources[@]}" && continue
   PYTHONDONTWRITEBYTECODE=1 target/pyenv/bin/componentize-py -d wit -w durable-object componentize \
-    -p guest-sdk/python -p "$dir" app -o "target/py-guests/$(basename "$dir").wasm"
+    -p guest-sdk/python -p "$dir" app -o "$out"
 done
 echo "==> JavaScript guests"
-examples/js-counter/build.sh
-examples/js-chat-room/build.sh
+js_sources=(guest-sdk/js wit)
+up_to_date target/js-counter/js_counter.wasm examples/js-counter "${js_sources[@]}" \
+  || examples/js-counter/build.sh
+up_to_date target/js-chat-room/js_chat_room.wasm examples/js-chat-room "${js_sources[@]}" \
+  || examples/js-chat-room/build.sh
 for file in tests/js-guests/*.js; do
-  node guest-sdk/js/build.mjs "$file" -o "target/js-guests/$(basename "$file" .js).wasm"
+  out="target/js-guests/$(basename "$file" .js).wasm"
+  up_to_date "$out" "$file" "${js_sources[@]}" && continue
+  node guest-sdk/js/build.mjs "$file" -o "$out"
 done
 if [ "${WITH_CARGO_COMPONENT:-0}" = 1 ]; then
   echo "==> examples/counter with cargo component"

@@ -66,8 +66,13 @@ fn run() -> anyhow::Result<()> {
             let config = Config::load(&config)?;
             let started = std::time::Instant::now();
             let n = holdfast::compile(&config)?;
+            let classes = if n == 1 {
+                "1 class".to_owned()
+            } else {
+                format!("{n} classes")
+            };
             eprintln!(
-                "{n} classes of {} ready in the code cache ({:.1} s)",
+                "{classes} of {} ready in the code cache ({:.1} s)",
                 config.path.display(),
                 started.elapsed().as_secs_f64()
             );

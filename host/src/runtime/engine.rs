@@ -127,7 +127,9 @@ impl Engine {
             EngineError::Engine(format!("cannot create {}: {e}", cache_dir.display()))
         })?;
         let mut cc = wasmtime::CacheConfig::new();
-        cc.with_directory(cache_dir);
+        // wasmtime's own subdirectory: its cleanup removes files it does not know, and the
+        // compile markers and locks live beside it.
+        cc.with_directory(cache_dir.join("wasmtime"));
         cfg.cache(Some(wasmtime::Cache::new(cc).map_err(err)?));
         let engine = wasmtime::Engine::new(&cfg).map_err(err)?;
 
