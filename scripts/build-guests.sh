@@ -32,7 +32,8 @@ for dir in tests/py-guests/*/; do
     -p guest-sdk/python -p "$dir" app -o "$out"
 done
 echo "==> JavaScript guests"
-js_sources=(guest-sdk/js wit)
+# (not package-lock.json: npm install rewrites it unchanged)
+js_sources=(guest-sdk/js/src guest-sdk/js/build.mjs guest-sdk/js/package.json wit)
 up_to_date target/js-counter/js_counter.wasm examples/js-counter "${js_sources[@]}" \
   || examples/js-counter/build.sh
 up_to_date target/js-chat-room/js_chat_room.wasm examples/js-chat-room "${js_sources[@]}" \

@@ -5,6 +5,9 @@ use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use std::panic::AssertUnwindSafe;
+
+use futures_util::FutureExt;
 use tokio::sync::{mpsc, oneshot};
 
 use super::event::{Event, EventResult, Msg};
@@ -225,42 +228,19 @@ impl Directory {
     ) -> Handle {
         let (tx, rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
-            commit: commit.clone(),
+            commit,
             ..Shared::default()
         });
         self.slots.touch(&shared);
-        let l = &class.config.limits;
-        let view = ViewLimits {
-            max_key_bytes: l.max_key_bytes,
-            max_value_bytes: l.max_value_bytes,
-            max_keys_per_call: l.max_keys_per_call,
-            max_event_write_bytes: l.max_event_write_bytes,
-            max_event_write_keys: l.max_event_write_keys,
-            cache_bytes: l.cache_bytes,
-            max_list_bytes: l.memory_bytes(),
-        };
-        let actor = Actor {
+        let seed = Seed {
             slots: self.slots.clone(),
             services: self.services.clone(),
             class: class.clone(),
-            identity: Identity {
-                namespace: class.config.binding.clone(),
-                id,
-                name: None,
-            },
-            shared: shared.clone(),
-            generation: commit.generation.load(Ordering::SeqCst),
-            live: None,
-            spare: Some(ObjectStorage::new(
-                self.services.db.clone(),
-                key.clone(),
-                view,
-                commit,
-            )),
-            name_recorded: false,
             key,
+            id,
+            shared: shared.clone(),
         };
-        tokio::spawn(actor.run(rx));
+        tokio::spawn(supervise(seed, rx));
         Handle { tx, shared }
     }
 
@@ -282,5 +262,69 @@ impl Directory {
         };
         handle.shared.queued.fetch_add(1, Ordering::SeqCst);
         handle.tx.send(Msg::Panic).is_ok()
+    }
+}
+
+/// What an object's actor is made from, kept to make it again after a panic.
+struct Seed {
+    slots: Arc<Slots>,
+    services: Arc<Services>,
+    class: Arc<Class>,
+    key: ObjectKey,
+    id: ObjectId,
+    shared: Arc<Shared>,
+}
+
+impl Seed {
+    fn grow(&self) -> Actor {
+        let l = &self.class.config.limits;
+        let view = ViewLimits {
+            max_key_bytes: l.max_key_bytes,
+            max_value_bytes: l.max_value_bytes,
+            max_keys_per_call: l.max_keys_per_call,
+            max_event_write_bytes: l.max_event_write_bytes,
+            max_event_write_keys: l.max_event_write_keys,
+            cache_bytes: l.cache_bytes,
+            max_list_bytes: l.memory_bytes(),
+        };
+        let commit = self.shared.commit.clone();
+        Actor {
+            slots: self.slots.clone(),
+            services: self.services.clone(),
+            class: self.class.clone(),
+            identity: Identity {
+                namespace: self.class.config.binding.clone(),
+                id: self.id,
+                name: None,
+            },
+            shared: self.shared.clone(),
+            generation: commit.generation.load(Ordering::SeqCst),
+            live: None,
+            spare: Some(ObjectStorage::new(
+                self.services.db.clone(),
+                self.key.clone(),
+                view,
+                commit,
+            )),
+            name_recorded: false,
+            key: self.key.clone(),
+        }
+    }
+}
+
+/// Runs the object's actor; if it panics (a host bug), logs it and starts a new one on the same
+/// mailbox, so the events waiting there are not lost (the one being handled fails with "the
+/// object went away"). The new actor starts from storage and waits for the old one's commits.
+async fn supervise(seed: Seed, mut rx: mpsc::UnboundedReceiver<Msg>) {
+    loop {
+        let actor = seed.grow();
+        match AssertUnwindSafe(actor.run(&mut rx)).catch_unwind().await {
+            Ok(()) => return,
+            Err(_) => {
+                tracing::error!(namespace = %seed.class.config.binding, object = %seed.id, "object actor panicked; starting it anew on its mailbox");
+                // Its instance is gone, and with it the listeners of its pinned sockets.
+                seed.services.hub.close_pinned(&seed.key);
+            }
+        }
     }
 }

@@ -48,7 +48,8 @@ pub(super) struct Actor {
 const POOL_FULL_ATTEMPTS: u32 = 2000;
 
 impl Actor {
-    pub async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Msg>) {
+    /// Runs events until the object leaves memory (or its mailbox closes).
+    pub async fn run(mut self, rx: &mut mpsc::UnboundedReceiver<Msg>) {
         // A replacement of a vanished actor waits for its predecessor's commits.
         drain_commits(self.shared.commit.clone()).await;
         let idle = self.class.config.limits.idle_timeout();
@@ -57,7 +58,7 @@ impl Actor {
                 Ok(Some(m)) => m,
                 Ok(None) => break,
                 Err(_) => {
-                    if self.try_leave(&rx).await {
+                    if self.try_leave(rx).await {
                         break;
                     }
                     continue;
@@ -86,7 +87,7 @@ impl Actor {
                     self.shared.pinned.store(pinned, Ordering::Relaxed);
                 }
                 Msg::Evict(reply) => {
-                    let left = self.try_leave(&rx).await;
+                    let left = self.try_leave(rx).await;
                     self.shared.evict_requested.store(false, Ordering::Relaxed);
                     if let Some(r) = reply {
                         let _ = r.send(left);
