@@ -52,6 +52,20 @@ async fn get_in(
     .await
 }
 
+/// Waits until `/_/health` says storage can write again.
+async fn wait_healthy(c: &reqwest::Client, s: &Server) -> Result<()> {
+    eventually(Duration::from_secs(10), || async {
+        let r = c.get(s.url("/_/health")).send().await?;
+        Ok((r.status() == 200).then_some(()))
+    })
+    .await
+}
+
+/// The `error` of a JSON error body ("" if there is none).
+fn error_of(body: &serde_json::Value) -> &str {
+    body["error"].as_str().unwrap_or_default()
+}
+
 #[tokio::test]
 async fn a_full_disk_fails_writes_with_503_then_the_host_recovers_without_a_restart() -> Result<()>
 {
@@ -63,7 +77,7 @@ async fn a_full_disk_fails_writes_with_503_then_the_host_recovers_without_a_rest
     set_faults(&c, &s, json!({ "fail": "full" })).await?;
     let (status, body) = put(&c, &s, "during").await?;
     assert_eq!(status, 503, "{body}");
-    let e = body["error"].as_str().unwrap_or_default();
+    let e = error_of(&body);
     assert!(
         e.starts_with("storage failed, nothing of this event was kept: "),
         "{e}"
@@ -72,22 +86,13 @@ async fn a_full_disk_fails_writes_with_503_then_the_host_recovers_without_a_rest
     assert_eq!(health.status(), 503);
     let h: serde_json::Value = health.json().await?;
     assert_eq!(h["status"], "storage failed");
-    assert!(
-        h["error"]
-            .as_str()
-            .unwrap_or_default()
-            .starts_with("storage cannot write: "),
-        "{h}"
-    );
+    assert!(error_of(&h).starts_with("storage cannot write: "), "{h}");
     assert_eq!(metric(&c, &s, "holdfast_storage_ok").await?, 0.0);
     // While failed, writes are refused at once, saying so.
     let (status, body) = put(&c, &s, "during2").await?;
     assert_eq!(status, 503, "{body}");
     assert!(
-        body["error"]
-            .as_str()
-            .unwrap_or_default()
-            .starts_with("storage is unavailable, nothing of this event was kept"),
+        error_of(&body).starts_with("storage is unavailable, nothing of this event was kept"),
         "{body}"
     );
     // What an untouched object has cached stays readable; a read that needs the database
@@ -97,19 +102,12 @@ async fn a_full_disk_fails_writes_with_503_then_the_host_recovers_without_a_rest
     let (status, body) = get_in(&c, &s, "a", "before").await?;
     assert_eq!(status, 503, "{body}");
     assert!(
-        body["error"]
-            .as_str()
-            .unwrap_or_default()
-            .starts_with("storage failed while the event ran, nothing of it was kept: "),
+        error_of(&body).starts_with("storage failed while the event ran, nothing of it was kept: "),
         "{body}"
     );
 
     set_faults(&c, &s, json!({ "fail": null })).await?;
-    eventually(Duration::from_secs(10), || async {
-        let r = c.get(s.url("/_/health")).send().await?;
-        Ok((r.status() == 200).then_some(()))
-    })
-    .await?;
+    wait_healthy(&c, &s).await?;
     assert_eq!(metric(&c, &s, "holdfast_storage_ok").await?, 1.0);
     assert_eq!(put(&c, &s, "after").await?.0, 200);
     assert_eq!(get(&c, &s, "during").await?, serde_json::Value::Null);
@@ -158,26 +156,16 @@ async fn a_read_only_event_never_releases_state_that_a_failed_commit_lost() -> R
     assert_eq!(wstatus, 503, "{wbody}");
     // The fsync failed after the bytes reached the file: the client is told the truth.
     assert!(
-        wbody["error"]
-            .as_str()
-            .unwrap_or_default()
-            .starts_with("storage failed while making this event durable, so its writes may or may not have been kept: "),
+        error_of(&wbody).starts_with("storage failed while making this event durable, so its writes may or may not have been kept: "),
         "{wbody}"
     );
     assert_eq!(status, 503, "the read saw a lost write: {body}");
     assert!(
-        body["error"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("an earlier commit of this object failed"),
+        error_of(&body).contains("an earlier commit of this object failed"),
         "{body}"
     );
     set_faults(&c, &s, json!({ "fail": null })).await?;
-    eventually(Duration::from_secs(10), || async {
-        let r = c.get(s.url("/_/health")).send().await?;
-        Ok((r.status() == 200).then_some(()))
-    })
-    .await?;
+    wait_healthy(&c, &s).await?;
     // Whatever the disk kept, the object reads it again from storage (it was reset).
     let after = get(&c, &s, "x").await?;
     let s = s.kill9_and_restart()?;

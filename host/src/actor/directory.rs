@@ -1,7 +1,6 @@
 //! ID → live object: guarantees at most one actor per (namespace, id) on this host, starts
 //! actors on first use, and admits events into their mailboxes (bounded for requests).
 
-use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -147,7 +146,7 @@ impl Directory {
     ) -> Result<oneshot::Receiver<EventResult>, Refused> {
         let (reply, rx) = oneshot::channel();
         let key = ObjectKey::new(&class.config.binding, &id);
-        let mut created = false;
+        let created;
         {
             let mut shard = self.slots.shard(&key);
             if let Some(h) = shard.get(&key) {
@@ -165,53 +164,37 @@ impl Directory {
                     });
                 }
             }
-            let mut msg = Msg::Event {
+            let msg = Msg::Event {
                 event,
                 name,
                 upgrade,
                 reply,
             };
-            loop {
-                match shard.entry(key.clone()) {
-                    Entry::Occupied(e) => {
-                        let shared = e.get().shared.clone();
-                        shared.queued.fetch_add(1, Ordering::SeqCst);
-                        match e.get().tx.send(msg) {
-                            Ok(()) => break,
-                            Err(mpsc::error::SendError(m)) => {
-                                shared.queued.fetch_sub(1, Ordering::SeqCst);
-                                // The actor died without leaving (a host bug, e.g. a panic):
-                                // replace it, carrying its commit state so the new one never
-                                // reads around commits still in flight.
-                                tracing::error!(namespace = %class.config.binding, object = %id, "object actor vanished; starting a new one");
-                                let commit = shared.commit.clone();
-                                e.remove();
-                                self.slots.removed();
-                                msg = m;
-                                let handle = self.spawn(class, key.clone(), id, commit);
-                                handle.shared.queued.fetch_add(1, Ordering::SeqCst);
-                                if handle.tx.send(msg).is_err() {
-                                    unreachable!("a new mailbox is open");
-                                }
-                                shard.insert(key.clone(), handle);
-                                self.slots.added();
-                                break;
-                            }
-                        }
+            // The commit state a new actor starts from: that of an actor that died without
+            // leaving (a host bug), so the new one never reads around commits still in flight.
+            let mut carried = None;
+            let msg = match shard.get(&key) {
+                None => msg,
+                Some(h) => match h.send(msg) {
+                    Ok(()) => return Ok(rx),
+                    Err(m) => {
+                        tracing::error!(namespace = %class.config.binding, object = %id, "object actor vanished; starting a new one");
+                        carried = Some(h.shared.commit.clone());
+                        m
                     }
-                    Entry::Vacant(v) => {
-                        let handle = self.spawn(class, key.clone(), id, Arc::default());
-                        handle.shared.queued.fetch_add(1, Ordering::SeqCst);
-                        if handle.tx.send(msg).is_err() {
-                            unreachable!("a new mailbox is open");
-                        }
-                        v.insert(handle);
-                        self.slots.added();
-                        created = true;
-                        break;
-                    }
-                }
+                },
+            };
+            if carried.is_some() {
+                shard.remove(&key);
+                self.slots.removed();
             }
+            created = carried.is_none();
+            let handle = self.spawn(class, key.clone(), id, carried.unwrap_or_default());
+            if handle.send(msg).is_err() {
+                unreachable!("a new mailbox is open");
+            }
+            shard.insert(key.clone(), handle);
+            self.slots.added();
         }
         if created && self.slots.live_count() > self.slots.cap {
             self.slots.make_room();
@@ -249,8 +232,7 @@ impl Directory {
         let shard = self.slots.shard(key);
         let handle = shard.get(key)?;
         let (tx, rx) = oneshot::channel();
-        handle.shared.queued.fetch_add(1, Ordering::SeqCst);
-        handle.tx.send(Msg::Evict(Some(tx))).ok()?;
+        handle.send(Msg::Evict(Some(tx))).ok()?;
         Some(rx)
     }
 
@@ -260,8 +242,7 @@ impl Directory {
         let Some(handle) = shard.get(key) else {
             return false;
         };
-        handle.shared.queued.fetch_add(1, Ordering::SeqCst);
-        handle.tx.send(Msg::Panic).is_ok()
+        handle.send(Msg::Panic).is_ok()
     }
 }
 

@@ -79,12 +79,18 @@ impl Actor {
                         Event::WsClose { socket, .. } => Some(*socket),
                         _ => None,
                     };
+                    // Only an accept or a close changes whether sockets pin the object (a stale
+                    // `true` only delays an eviction: leaving checks the hub itself), so other
+                    // events do not take the hub's lock for it.
+                    let pin_may_change = upgrade || closed.is_some();
                     self.handle(event, upgrade, reply).await;
                     if let Some(socket) = closed {
                         self.services.hub.forget_closed(&self.key, socket);
                     }
-                    let pinned = self.services.hub.pinned(&self.key);
-                    self.shared.pinned.store(pinned, Ordering::Relaxed);
+                    if pin_may_change {
+                        let pinned = self.services.hub.pinned(&self.key);
+                        self.shared.pinned.store(pinned, Ordering::Relaxed);
+                    }
                 }
                 Msg::Evict(reply) => {
                     let left = self.try_leave(rx).await;

@@ -51,6 +51,18 @@ pub(super) struct Handle {
     pub shared: Arc<Shared>,
 }
 
+impl Handle {
+    /// Puts `msg` in the mailbox, counting it in `queued` until the actor takes it; hands it
+    /// back if the actor is gone.
+    pub fn send(&self, msg: Msg) -> Result<(), Msg> {
+        self.shared.queued.fetch_add(1, Ordering::SeqCst);
+        self.tx.send(msg).map_err(|mpsc::error::SendError(m)| {
+            self.shared.queued.fetch_sub(1, Ordering::SeqCst);
+            m
+        })
+    }
+}
+
 /// Live objects of every namespace, by key.
 pub struct Slots {
     shards: Box<[Mutex<HashMap<ObjectKey, Handle>>]>,
@@ -127,18 +139,13 @@ impl Slots {
             return false;
         };
         let (reply, _) = tokio::sync::oneshot::channel();
-        h.shared.queued.fetch_add(1, Ordering::SeqCst);
         let msg = Msg::Event {
             event,
             name: None,
             upgrade: false,
             reply,
         };
-        if h.tx.send(msg).is_err() {
-            h.shared.queued.fetch_sub(1, Ordering::SeqCst);
-            return false;
-        }
-        true
+        h.send(msg).is_ok()
     }
 
     /// Every live object with its name (if known) and the milliseconds since its last event.
@@ -160,25 +167,24 @@ impl Slots {
     /// sockets, with commits in flight or already asked are passed over, so a full cap of
     /// objects that cannot leave costs one scan, not a flood of requests.
     pub fn make_room(&self) {
-        let mut oldest: Option<(u64, mpsc::UnboundedSender<Msg>, Arc<Shared>)> = None;
+        let mut oldest: Option<(u64, ObjectKey)> = None;
         for shard in self.shards.iter() {
             let shard = shard.lock().expect("slots lock");
-            for h in shard.values() {
+            for (k, h) in shard.iter() {
                 if !h.shared.evictable() {
                     continue;
                 }
                 let t = h.shared.last_used.load(Ordering::Relaxed);
-                if oldest.as_ref().is_none_or(|(o, _, _)| t < *o) {
-                    oldest = Some((t, h.tx.clone(), h.shared.clone()));
+                if oldest.as_ref().is_none_or(|(o, _)| t < *o) {
+                    oldest = Some((t, k.clone()));
                 }
             }
         }
-        if let Some((_, tx, shared)) = oldest {
-            shared.evict_requested.store(true, Ordering::Relaxed);
-            shared.queued.fetch_add(1, Ordering::SeqCst);
-            if tx.send(Msg::Evict(None)).is_err() {
-                shared.queued.fetch_sub(1, Ordering::SeqCst);
-            }
+        let Some((_, key)) = oldest else { return };
+        let shard = self.shard(&key);
+        if let Some(h) = shard.get(&key) {
+            h.shared.evict_requested.store(true, Ordering::Relaxed);
+            let _ = h.send(Msg::Evict(None));
         }
     }
 }

@@ -208,6 +208,9 @@ impl Worker {
                 },
             };
             let batch = self.gather(first, &rx);
+            if batch.is_empty() {
+                continue;
+            }
             if !self.db.health().is_ok() && self.last_probe.elapsed() >= PROBE_EVERY {
                 self.probe();
             }
@@ -224,38 +227,35 @@ impl Worker {
         }
     }
 
-    /// The batch starting with `first`: the jobs waiting now, within the batch limits.
+    /// The batch starting with `first`: the jobs waiting now, within the batch limits. Each
+    /// job's size is measured once, here; one larger than a whole batch is refused alone (the
+    /// rest of the batch goes on).
     fn gather(&mut self, first: Job, rx: &mpsc::Receiver<Job>) -> Vec<Job> {
-        let size = |j: &Job| j.writes.as_ref().map_or(0, WriteSet::bytes);
-        let mut bytes = size(&first);
-        let mut batch = vec![first];
-        while batch.len() < self.limits.max_batch_jobs {
-            let Ok(job) = rx.try_recv() else { break };
-            let b = size(&job);
-            if bytes + b > self.limits.max_batch_bytes {
+        let limit = self.limits.max_batch_bytes;
+        let mut batch = Vec::new();
+        let mut bytes = 0;
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            let b = job.writes.as_ref().map_or(0, WriteSet::bytes);
+            if b > limit {
+                job.state.generation.fetch_add(1, Ordering::SeqCst);
+                release(job, Err(CommitError::TooLarge { bytes: b, limit }));
+            } else if bytes + b > limit {
                 self.carry = Some(job);
                 break;
+            } else {
+                bytes += b;
+                batch.push(job);
             }
-            bytes += b;
-            batch.push(job);
+            if batch.len() >= self.limits.max_batch_jobs {
+                break;
+            }
+            next = rx.try_recv().ok();
         }
         batch
     }
 
-    fn commit(&mut self, mut batch: Vec<Job>) {
-        // One object's oversized write set is refused alone; the rest of the batch goes on.
-        let limit = self.limits.max_batch_bytes;
-        let mut kept = Vec::with_capacity(batch.len());
-        for job in batch.drain(..) {
-            let bytes = job.writes.as_ref().map_or(0, WriteSet::bytes);
-            if bytes > limit {
-                job.state.generation.fetch_add(1, Ordering::SeqCst);
-                release(job, Err(CommitError::TooLarge { bytes, limit }));
-            } else {
-                kept.push(job);
-            }
-        }
-        let batch = kept;
+    fn commit(&mut self, batch: Vec<Job>) {
         let has_writes = batch.iter().any(|j| j.writes.is_some() && !j.stale());
         let sets_alarm = batch.iter().any(|j| {
             j.writes

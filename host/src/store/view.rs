@@ -306,19 +306,22 @@ impl ObjectStorage {
     }
 
     /// Refuses writing `entries` (key, value length) if the event's budget would be exceeded.
+    /// Keys repeated within one call count once.
     fn check_budget<'k>(
         &self,
         entries: impl Iterator<Item = (&'k [u8], usize)>,
     ) -> Result<(), Refusal> {
         let mut bytes = self.event_bytes;
         let mut keys = self.event.puts.len();
-        let mut seen = HashSet::new();
+        let mut seen: Vec<&[u8]> = Vec::new();
         for (k, len) in entries {
-            let old = self.event.puts.get(k);
-            if let Some(old) = old {
+            if let Some(old) = self.event.puts.get(k) {
                 bytes -= k.len() + old.as_ref().map_or(0, Vec::len);
-            } else if seen.insert(k) {
+            } else if !seen.contains(&k) {
                 keys += 1;
+                // Calls hold at most `max_keys_per_call` keys: a scan beats a hash set here,
+                // and a one-key call allocates nothing.
+                seen.push(k);
             }
             bytes += k.len() + len;
         }
