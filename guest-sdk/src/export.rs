@@ -13,6 +13,7 @@ use std::cell::RefCell;
 use std::thread::LocalKey;
 
 use crate::bindings::holdfast::object::types as wit;
+use crate::methods::Dispatch;
 use crate::{DurableObject, Request, Result, State, WebSocket};
 
 /// Where the macro keeps the object: empty until the first event.
@@ -82,11 +83,154 @@ macro_rules! __export_durable_object {
                 ) -> ::std::result::Result<(), ::std::string::String> {
                     $crate::__rt::websocket_error(&__HOLDFAST_OBJECT, socket, error)
                 }
+
+                fn call(
+                    method: ::std::string::String,
+                    args: ::std::vec::Vec<u8>,
+                ) -> ::std::result::Result<
+                    ::std::vec::Vec<u8>,
+                    $crate::bindings::holdfast::object::types::MethodError,
+                > {
+                    #[allow(unused_imports)]
+                    use $crate::__rt::{NoMethods as _, ViaMethods as _};
+                    let dispatch = (&$crate::__rt::Probe::<$ty>::new()).dispatcher();
+                    $crate::__rt::call(&__HOLDFAST_OBJECT, dispatch, method, args)
+                }
+            }
+
+            impl $crate::bindings::exports::holdfast::object::worker_handler::Guest
+                for __HoldfastHandler
+            {
+                fn fetch(
+                    _: $crate::bindings::holdfast::object::types::Request,
+                ) -> ::std::result::Result<
+                    $crate::bindings::holdfast::object::types::Response,
+                    ::std::string::String,
+                > {
+                    ::std::result::Result::Err($crate::__rt::NOT_A_WORKER.into())
+                }
+
+                fn wait_until() -> ::std::result::Result<(), ::std::string::String> {
+                    ::std::result::Result::Ok(())
+                }
             }
 
     $crate::bindings::export!(__HoldfastHandler with_types_in $crate::bindings);
         };
     };
+}
+
+/// Exports `$ty` (a type implementing [`Worker`](crate::Worker)) as the component's
+/// `holdfast:object/worker-handler`. Used by `#[worker]`. The class export of such a component
+/// answers every event with an error (it implements no class).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_worker {
+    ($ty:ident) => {
+        const _: () = {
+            ::std::thread_local! {
+                static __HOLDFAST_WORKER: ::std::cell::RefCell<::std::option::Option<$ty>> =
+                    const { ::std::cell::RefCell::new(::std::option::Option::None) };
+            }
+
+            struct __HoldfastWorker;
+
+            impl $crate::bindings::exports::holdfast::object::worker_handler::Guest
+                for __HoldfastWorker
+            {
+                fn fetch(
+                    req: $crate::bindings::holdfast::object::types::Request,
+                ) -> ::std::result::Result<
+                    $crate::bindings::holdfast::object::types::Response,
+                    ::std::string::String,
+                > {
+                    $crate::__rt::worker_fetch(&__HOLDFAST_WORKER, req)
+                }
+
+                fn wait_until() -> ::std::result::Result<(), ::std::string::String> {
+                    ::std::result::Result::Ok(())
+                }
+            }
+
+            impl $crate::bindings::exports::holdfast::object::handler::Guest for __HoldfastWorker {
+                fn fetch(
+                    _: $crate::bindings::holdfast::object::types::Request,
+                ) -> ::std::result::Result<
+                    $crate::bindings::holdfast::object::types::Response,
+                    ::std::string::String,
+                > {
+                    ::std::result::Result::Err($crate::__rt::NOT_A_CLASS.into())
+                }
+
+                fn alarm(
+                    _: $crate::bindings::holdfast::object::types::AlarmInfo,
+                ) -> ::std::result::Result<(), ::std::string::String> {
+                    ::std::result::Result::Err($crate::__rt::NOT_A_CLASS.into())
+                }
+
+                fn websocket_message(
+                    _: u64,
+                    _: $crate::bindings::holdfast::object::types::Message,
+                ) -> ::std::result::Result<(), ::std::string::String> {
+                    ::std::result::Result::Err($crate::__rt::NOT_A_CLASS.into())
+                }
+
+                fn websocket_close(
+                    _: u64,
+                    _: u16,
+                    _: ::std::string::String,
+                    _: bool,
+                ) -> ::std::result::Result<(), ::std::string::String> {
+                    ::std::result::Result::Err($crate::__rt::NOT_A_CLASS.into())
+                }
+
+                fn websocket_error(
+                    _: u64,
+                    _: ::std::string::String,
+                ) -> ::std::result::Result<(), ::std::string::String> {
+                    ::std::result::Result::Err($crate::__rt::NOT_A_CLASS.into())
+                }
+
+                fn call(
+                    _: ::std::string::String,
+                    _: ::std::vec::Vec<u8>,
+                ) -> ::std::result::Result<
+                    ::std::vec::Vec<u8>,
+                    $crate::bindings::holdfast::object::types::MethodError,
+                > {
+                    ::std::result::Result::Err(
+                        $crate::bindings::holdfast::object::types::MethodError::Failed(
+                            $crate::__rt::NOT_A_CLASS.into(),
+                        ),
+                    )
+                }
+            }
+
+    $crate::bindings::export!(__HoldfastWorker with_types_in $crate::bindings);
+        };
+    };
+}
+
+/// What the unused export of a class's component answers.
+pub const NOT_A_WORKER: &str = "this component implements a Durable Object class, not a worker";
+/// What the unused export of a worker's component answers.
+pub const NOT_A_CLASS: &str = "this component implements a worker, not a Durable Object class";
+
+/// Runs a request on the worker in `slot`, creating it first on the instance's first request.
+pub fn worker_fetch<T: crate::Worker + 'static>(
+    slot: &'static Slot<T>,
+    req: wit::Request,
+) -> std::result::Result<wit::Response, String> {
+    slot.with(|cell| {
+        let mut worker = cell
+            .try_borrow_mut()
+            .map_err(|_| "holdfast-sdk: a request arrived while another was running".to_string())?;
+        let worker = worker.get_or_insert_with(|| T::new(crate::Env::new()));
+        worker
+            .fetch(Request::from_wit(req))
+            .map(|r| r.into_wit())
+            .map_err(|e| e.to_string())
+    })
 }
 
 /// Runs `event` on the object in `slot`, creating the object first if this is the first event.
@@ -151,5 +295,31 @@ pub fn websocket_error<T: DurableObject + 'static>(
 ) -> std::result::Result<(), String> {
     with_object(slot, |object| {
         object.websocket_error(WebSocket::from_id(socket), error)
+    })
+}
+
+pub fn call<T: DurableObject + 'static>(
+    slot: &'static Slot<T>,
+    dispatch: Dispatch<T>,
+    method: String,
+    args: Vec<u8>,
+) -> std::result::Result<Vec<u8>, wit::MethodError> {
+    let mut missing = false;
+    let result = with_object(slot, |object| match dispatch(object, &method, &args) {
+        Some(r) => r,
+        None => {
+            missing = true;
+            let class = std::any::type_name::<T>().rsplit("::").next().unwrap_or("the class");
+            Err(crate::Error::msg(format!(
+                "{class} has no public method `{method}` (expose methods with #[holdfast_sdk::methods])"
+            )))
+        }
+    });
+    result.map_err(|m| {
+        if missing {
+            wit::MethodError::NoSuchMethod(m)
+        } else {
+            wit::MethodError::Failed(m)
+        }
     })
 }

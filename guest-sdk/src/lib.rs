@@ -155,29 +155,37 @@ mod error;
 mod events;
 mod export;
 mod list_options;
+mod methods;
 mod object;
 mod request;
 mod response;
 mod state;
 mod storage;
+mod stub;
 mod url;
 mod websocket;
+mod worker;
 
 pub use error::{Error, Result, StorageError, StorageErrorKind};
 pub use events::{AlarmInfo, Message};
-pub use holdfast_sdk_macros::durable_object;
+pub use holdfast_sdk_macros::{durable_object, methods, worker};
 pub use list_options::ListOptions;
+pub use methods::Methods;
 pub use object::DurableObject;
 pub use request::{Method, Request};
 pub use response::Response;
 pub use state::State;
 pub use storage::Storage;
+pub use stub::{CallError, CallErrorKind, Namespace, Stub};
 pub use websocket::WebSocket;
+pub use worker::{Env, Worker};
 
 /// Runtime support for `__export_durable_object!`; not part of the public API.
 #[doc(hidden)]
 pub mod __rt {
     pub use crate::export::{
-        Slot, alarm, fetch, websocket_close, websocket_error, websocket_message,
+        NOT_A_CLASS, NOT_A_WORKER, Slot, alarm, call, fetch, websocket_close, websocket_error,
+        websocket_message, worker_fetch,
     };
+    pub use crate::methods::{NoMethods, Probe, ViaMethods, decode_args, decode_no_args, encode_result};
 }

@@ -111,6 +111,15 @@ impl Request {
         }
     }
 
+    pub(crate) fn into_wit(self) -> wit::Request {
+        wit::Request {
+            method: self.method.as_str().to_owned(),
+            url: self.url,
+            headers: self.headers,
+            body: self.body,
+        }
+    }
+
     /// The request method.
     pub fn method(&self) -> Method {
         self.method.clone()

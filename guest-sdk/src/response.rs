@@ -141,6 +141,14 @@ impl Response {
         }
     }
 
+    pub(crate) fn from_wit(response: wit::Response) -> Self {
+        Response {
+            status: response.status,
+            headers: response.headers,
+            body: response.body,
+        }
+    }
+
     pub(crate) fn into_wit(self) -> wit::Response {
         wit::Response {
             status: self.status,

@@ -2,7 +2,7 @@
 //! WebSockets.
 
 use crate::bindings::holdfast::object::{context, objects, websockets};
-use crate::{Error, Result, Storage, WebSocket};
+use crate::{Error, Namespace, Result, Storage, WebSocket};
 
 /// The object's view of itself: who it is, its [`Storage`] and its [`WebSocket`]s.
 ///
@@ -37,6 +37,23 @@ impl State {
     /// The namespace (binding) this object belongs to, e.g. `"counter"`.
     pub fn namespace(&self) -> String {
         context::namespace()
+    }
+
+    /// The objects of `binding` (a namespace of this host), to get IDs and [`Stub`](crate::Stub)s
+    /// to call:
+    ///
+    /// ```no_run
+    /// # fn example(state: &holdfast_sdk::State) -> holdfast_sdk::Result<()> {
+    /// let total: i64 = state.binding("counter").get_by_name("total")?.call("increment", (1,))?;
+    /// # Ok(()) }
+    /// ```
+    pub fn binding(&self, binding: &str) -> Namespace {
+        Namespace::new(binding)
+    }
+
+    /// The configured vars (`[vars]` of the host's config), sorted by name.
+    pub fn vars(&self) -> Vec<(String, String)> {
+        crate::bindings::holdfast::object::environment::vars()
     }
 
     /// The ID that `name` maps to in `namespace`: always the same for the same pair.

@@ -1,8 +1,10 @@
 // `this.env`: one DurableObjectNamespace per binding of the host's config, with Cloudflare's
-// ID methods. Calls from one object to another (stub.fetch) are not available yet; they fail
-// with an error saying so, never hang.
+// ID methods and stubs (stub.fetch and RPC), and the configured vars as strings.
 
+import * as calls from 'holdfast:object/calls@0.1.0';
+import * as environment from 'holdfast:object/environment@0.1.0';
 import * as objects from 'holdfast:object/objects@0.1.0';
+import { decodeJson, encodeJson } from './json.js';
 
 function hostCall(call) {
   try {
@@ -26,18 +28,83 @@ export class DurableObjectId {
   }
 }
 
-/** A stub for another object. */
+/** Standard error types a callee's exception keeps across a call, by name. */
+const ERROR_TYPES = { Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError };
+
+/** The Error a failed call rejects with: the callee's own type and message when it threw. */
+function callError(e) {
+  const payload = e?.payload;
+  if (payload === undefined || typeof payload.message !== 'string') {
+    return new Error(String(e?.message ?? e));
+  }
+  let error;
+  const thrown = payload.message.match(/^([A-Za-z]*Error): ([\s\S]*)$/);
+  if (payload.kind === 'callee-failed' && thrown && ERROR_TYPES[thrown[1]]) {
+    error = new ERROR_TYPES[thrown[1]](thrown[2]);
+  } else {
+    error = new Error(payload.message);
+  }
+  /** Why the call failed: `callee-failed`, `cycle`, `deadlock`, `timeout`, ... */
+  error.kind = payload.kind;
+  return error;
+}
+
+/** The host's request record for `stub.fetch(input, init)`'s Request. */
+async function requestRecord(input, init) {
+  const request = input instanceof Request && init === undefined ? input : new Request(input, init);
+  const url = new URL(request.url);
+  const headers = [];
+  request.headers.forEach((value, name) => headers.push([name, value]));
+  const body =
+    request.method === 'GET' || request.method === 'HEAD'
+      ? new Uint8Array()
+      : new Uint8Array(await request.arrayBuffer());
+  return { method: request.method, url: url.pathname + url.search, headers, body };
+}
+
+/**
+ * A stub for another object: `stub.fetch(request)` sends it a request, and any other property
+ * is one of its public methods (RPC): `await stub.increment(5)`. Each call runs as its own
+ * event of the callee and resolves once the callee's writes are durable. A call that would wait
+ * in a circle (A -> B -> A, or two objects waiting for each other) rejects at once with
+ * `kind` `cycle` or `deadlock`: an object waiting in a call cannot be entered again.
+ */
 export class DurableObjectStub {
   constructor(namespace, id) {
-    this._namespace = namespace;
+    this._address = { namespace, id: id.toString(), name: id.name };
     this.id = id;
     if (id.name !== undefined) this.name = id.name;
+    return new Proxy(this, {
+      get(target, prop, receiver) {
+        if (typeof prop === 'symbol' || prop in target) return Reflect.get(target, prop, receiver);
+        // Not a thenable: `await stub` gives the stub.
+        if (prop === 'then') return undefined;
+        return (...args) => target._call(prop, args);
+      },
+    });
   }
-  async fetch() {
-    throw new Error(
-      `stub.fetch() to ${this._namespace}/${this.id.name ?? this.id} is not supported yet: ` +
-        'Holdfast has no calls from one object to another (call it over HTTP instead)',
-    );
+  async fetch(input, init) {
+    const record = await requestRecord(input, init);
+    let r;
+    try {
+      r = calls.fetch(this._address, record);
+    } catch (e) {
+      throw callError(e);
+    }
+    return new Response(r.status === 101 || r.status === 204 || r.status === 304 ? null : r.body, {
+      status: r.status,
+      headers: r.headers,
+    });
+  }
+  async _call(method, args) {
+    const encoded = encodeJson(args, `the arguments of ${method}()`);
+    let result;
+    try {
+      result = calls.call(this._address, method, encoded);
+    } catch (e) {
+      throw callError(e);
+    }
+    return decodeJson(result, `the result of ${method}()`);
   }
 }
 
@@ -69,6 +136,7 @@ export class DurableObjectNamespace {
 /** The env object: `env[binding]` for each binding of the host's config. */
 export function makeEnv() {
   const env = {};
+  for (const [name, value] of environment.vars()) env[name] = value;
   for (const name of objects.namespaces()) env[name] = new DurableObjectNamespace(name);
   return Object.freeze(env);
 }

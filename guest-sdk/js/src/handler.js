@@ -5,6 +5,8 @@
 
 import './globals.js';
 import { makeEnv } from './env.js';
+import { DurableObject } from './index.js';
+import { decodeJson, encodeJson } from './json.js';
 import { fromResponse, toRequest } from './http.js';
 import { DurableObjectState } from './state.js';
 import { endTransactions, forgetKnown } from './storage.js';
@@ -63,7 +65,7 @@ function message(e) {
  * Runs one event; a throw becomes the event's error (the host rolls back its writes). An event
  * whose code never awaits finishes synchronously: componentize-js then skips its event loop.
  */
-function run(body) {
+function run(body, wrap = (m) => m) {
   const fail = (e) => {
     endTransactions();
     // The host discards the event's writes: what the activation knows may reflect them.
@@ -72,8 +74,8 @@ function run(body) {
       instance = null;
       state = null;
     }
-    // componentize-js turns a thrown string into the `err` of the export's result.
-    throw message(e);
+    // componentize-js turns a thrown value into the `err` of the export's result.
+    throw wrap(e === NO_SUCH_METHOD ? e : message(e));
   };
   let out;
   try {
@@ -98,6 +100,21 @@ function messageData(msg) {
 }
 
 const CLASS_METHODS = ['fetch', 'alarm', 'webSocketMessage', 'webSocketClose', 'webSocketError'];
+
+/** Thrown (and caught by `run`) for a call of a method the class does not expose. */
+const NO_SUCH_METHOD = Symbol('no such method');
+
+/** The public method `name` of `obj` (on its class, below DurableObject), or null. */
+function rpcMethod(obj, name) {
+  if (name === 'constructor' || CLASS_METHODS.includes(name)) return null;
+  for (let p = Object.getPrototypeOf(obj); p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+    if (p === DurableObject.prototype) break;
+    const d = Object.getOwnPropertyDescriptor(p, name);
+    if (d) return typeof d.value === 'function' ? d.value : null;
+  }
+  return null;
+}
+
 
 function isObjectClass(value) {
   return (
@@ -166,6 +183,26 @@ export function makeHandler(module, className) {
           forgetSocket(id);
         }
       });
+    },
+    call(name, args) {
+      let missing = false;
+      return run(
+        (obj) => {
+          const fn = rpcMethod(obj, name);
+          if (fn === null) {
+            missing = true;
+            throw NO_SUCH_METHOD;
+          }
+          const decoded = decodeJson(args, `the arguments of ${name}()`);
+          return then(fn.apply(obj, decoded), (r) =>
+            encodeJson(r === undefined ? null : r, `the result of ${name}()`),
+          );
+        },
+        (m) =>
+          missing
+            ? { tag: 'no-such-method', val: `${Class.name} has no public method ${name}()` }
+            : { tag: 'failed', val: typeof m === 'string' ? m : String(m) },
+      );
     },
     websocketError(id, error) {
       return run(async (obj) => {

@@ -11,6 +11,7 @@
             return Response.json({"value": value})
 """
 
+from ._calls import CallError, Env, Namespace, Stub
 from ._http import HoldfastError, Request, Response
 from ._storage import Storage, StorageError, Transaction
 from ._state import Objects, State, WebSocket
@@ -18,15 +19,19 @@ from ._export import AlarmInfo, DurableObject, Handler, export
 
 __all__ = [
     "AlarmInfo",
+    "CallError",
     "DurableObject",
+    "Env",
     "Handler",
     "HoldfastError",
+    "Namespace",
     "Objects",
     "Request",
     "Response",
     "State",
     "Storage",
     "StorageError",
+    "Stub",
     "Transaction",
     "WebSocket",
     "export",

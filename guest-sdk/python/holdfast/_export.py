@@ -7,6 +7,7 @@ from componentize_py_types import Err
 from wit_world.exports import Handler as _WitHandler
 from wit_world.imports import types as _types
 
+from ._calls import Env
 from ._http import HoldfastError, Request, Response
 from ._state import State, WebSocket
 
@@ -37,6 +38,8 @@ class DurableObject:
 
     def __init__(self, state):
         self.state = state
+        #: The bindings and vars: ``self.env["counter"].get_by_name("a").increment(1)``.
+        self.env = Env()
 
     @property
     def storage(self):
@@ -72,6 +75,37 @@ def _object():
     return _instance
 
 
+#: Handlers and attributes of the base class: never callable as methods by other objects.
+_NOT_METHODS = frozenset(vars(DurableObject)) | {"state", "env"}
+
+
+def _method(obj, name):
+    """The public method ``name`` of ``obj``'s class, or None."""
+    if name.startswith("_") or name in _NOT_METHODS:
+        return None
+    m = getattr(type(obj), name, None)
+    return getattr(obj, name) if callable(m) else None
+
+
+def _call_method(name, args):
+    """Runs the public method ``name`` with the JSON-array ``args``; returns its JSON result."""
+    import json
+
+    try:
+        obj = _object()
+        method = _method(obj, name)
+        if method is None:
+            message = f"{type(obj).__name__} has no public method {name!r}"
+            raise Err(_types.MethodError_NoSuchMethod(message))
+        result = method(*json.loads(args))
+        return json.dumps(result, separators=(",", ":"), allow_nan=False).encode()
+    except Err:
+        raise
+    except Exception as e:  # noqa: BLE001 - every failure must reach the host as `err`
+        traceback.print_exc(file=sys.stderr)
+        raise Err(_types.MethodError_Failed(str(e) or type(e).__name__)) from None
+
+
 def _run(event, *args):
     """Runs one event; any exception becomes the WIT ``err(message)``."""
     try:
@@ -102,6 +136,9 @@ class Handler(_WitHandler):
 
     def websocket_error(self, socket, error):
         _run("websocket_error", WebSocket(socket), error)
+
+    def call(self, method, args):
+        return _call_method(method, args)
 
 
 def export(cls):

@@ -9,12 +9,14 @@ use std::panic::AssertUnwindSafe;
 use futures_util::FutureExt;
 use tokio::sync::{mpsc, oneshot};
 
-use super::event::{Event, EventResult, Msg};
+use super::event::{Event, EventResult, Msg, Origin};
 use super::object::Actor;
+use super::calls::Router;
 use super::services::Services;
 use super::slots::{Handle, Shared, Slots};
+use super::waits::WaitGraph;
 use crate::id::ObjectId;
-use crate::runtime::{Class, Identity};
+use crate::runtime::{Class, Identity, Outbound};
 use crate::store::{CommitState, ObjectKey, ObjectStorage, ViewLimits};
 
 /// The object's mailbox is full.
@@ -48,14 +50,25 @@ enum Admission {
 pub struct Directory {
     slots: Arc<Slots>,
     services: Arc<Services>,
+    /// Delivers the calls of every instance (it refers back to this directory weakly).
+    router: Arc<Router>,
+    /// Who waits for whom among the calls between objects.
+    pub(super) waits: Arc<WaitGraph>,
 }
 
 impl Directory {
     pub fn new(services: Services, cap: usize) -> Arc<Directory> {
-        Arc::new(Directory {
+        Arc::new_cyclic(|me| Directory {
             slots: Arc::new(Slots::new(cap)),
             services: Arc::new(services),
+            router: Arc::new(Router::new(me.clone())),
+            waits: Arc::default(),
         })
+    }
+
+    /// The port through which workers' instances call objects.
+    pub fn outbound(&self) -> Arc<dyn Outbound> {
+        self.router.clone()
     }
 
     pub fn services(&self) -> &Services {
@@ -91,7 +104,7 @@ impl Directory {
         name: Option<String>,
         event: Event,
     ) -> oneshot::Receiver<EventResult> {
-        match self.post(class, id, name, event, false, Admission::Always) {
+        match self.post(class, id, name, event, false, Admission::Always, Origin::new()) {
             Ok(rx) => rx,
             Err(_) => unreachable!("host events are always admitted"),
         }
@@ -106,7 +119,7 @@ impl Directory {
         event: Event,
         upgrade: bool,
     ) -> Result<oneshot::Receiver<EventResult>, Overloaded> {
-        self.post(class, id, name, event, upgrade, Admission::Bounded)
+        self.post(class, id, name, event, upgrade, Admission::Bounded, Origin::new())
             .map_err(|r| r.overloaded)
     }
 
@@ -120,7 +133,15 @@ impl Directory {
     ) -> oneshot::Receiver<EventResult> {
         let mut event = event;
         loop {
-            let refused = match self.post(class, id, None, event, false, Admission::Bounded) {
+            let refused = match self.post(
+                class,
+                id,
+                None,
+                event,
+                false,
+                Admission::Bounded,
+                Origin::new(),
+            ) {
                 Ok(rx) => return rx,
                 Err(r) => r,
             };
@@ -135,6 +156,20 @@ impl Directory {
         }
     }
 
+    /// Delivers a call from another object (or a worker), refusing it when the mailbox is full.
+    pub(super) fn call(
+        &self,
+        class: &Arc<Class>,
+        id: ObjectId,
+        name: Option<String>,
+        event: Event,
+        origin: Origin,
+    ) -> Result<oneshot::Receiver<EventResult>, Overloaded> {
+        self.post(class, id, name, event, false, Admission::Bounded, origin)
+            .map_err(|r| r.overloaded)
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn post(
         &self,
         class: &Arc<Class>,
@@ -143,6 +178,7 @@ impl Directory {
         event: Event,
         upgrade: bool,
         admission: Admission,
+        origin: Origin,
     ) -> Result<oneshot::Receiver<EventResult>, Refused> {
         let (reply, rx) = oneshot::channel();
         let key = ObjectKey::new(&class.config.binding, &id);
@@ -168,6 +204,7 @@ impl Directory {
                 event,
                 name,
                 upgrade,
+                origin,
                 reply,
             };
             // The commit state a new actor starts from: that of an actor that died without
@@ -218,6 +255,7 @@ impl Directory {
         let seed = Seed {
             slots: self.slots.clone(),
             services: self.services.clone(),
+            outbound: self.router.clone(),
             class: class.clone(),
             key,
             id,
@@ -250,6 +288,7 @@ impl Directory {
 struct Seed {
     slots: Arc<Slots>,
     services: Arc<Services>,
+    outbound: Arc<dyn Outbound>,
     class: Arc<Class>,
     key: ObjectKey,
     id: ObjectId,
@@ -272,11 +311,13 @@ impl Seed {
         Actor {
             slots: self.slots.clone(),
             services: self.services.clone(),
+            outbound: self.outbound.clone(),
             class: self.class.clone(),
             identity: Identity {
                 namespace: self.class.config.binding.clone(),
                 id: self.id,
                 name: None,
+                class: self.class.config.class.as_str().into(),
             },
             shared: self.shared.clone(),
             generation: commit.generation.load(Ordering::SeqCst),

@@ -2,13 +2,19 @@
 
 use tokio::sync::oneshot;
 
-use crate::runtime::{GuestFailure, types};
+use super::waits::Wait;
+use crate::runtime::{Chain, GuestFailure, types};
 use crate::store::{CommitError, StoreError};
 
 /// What an object is asked to handle.
 #[derive(Debug)]
 pub enum Event {
     Fetch(types::Request),
+    /// Another object (or a worker) calls a public method: its name and JSON-array arguments.
+    Call {
+        method: String,
+        args: Vec<u8>,
+    },
     /// The alarm set for `scheduled_time` is due. Skipped (answered `Skipped`) if the object's
     /// alarm has since changed.
     Alarm {
@@ -49,6 +55,8 @@ pub enum Event {
 pub enum Outcome {
     /// A fetch's response, and the socket it accepted if it was an upgrade request.
     Response(types::Response, Option<u64>),
+    /// A method call's encoded result.
+    Value(Vec<u8>),
     /// The alarm (or socket event) ran and its effects are durable.
     Done,
     /// The alarm event no longer matched the object's alarm; nothing ran.
@@ -79,6 +87,24 @@ pub enum EventError {
 
 pub type EventResult = Result<Outcome, EventError>;
 
+/// Where an event comes from: its chain of calls, and for a call the caller's wait (dropped
+/// once the event has run, so the wait-for graph forgets it before the commit).
+#[derive(Debug)]
+pub struct Origin {
+    pub chain: Chain,
+    pub wait: Option<Wait>,
+}
+
+impl Origin {
+    /// A client's request or a host event: a new chain.
+    pub fn new() -> Origin {
+        Origin {
+            chain: Chain::start(),
+            wait: None,
+        }
+    }
+}
+
 /// A mailbox entry.
 pub enum Msg {
     Event {
@@ -87,6 +113,7 @@ pub enum Msg {
         name: Option<String>,
         /// A fetch of a WebSocket upgrade request (the object may accept the socket).
         upgrade: bool,
+        origin: Origin,
         reply: oneshot::Sender<EventResult>,
     },
     /// Leave memory now if idle. Answers whether the object left.

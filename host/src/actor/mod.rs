@@ -5,9 +5,11 @@
 //! Owns: single activation, event order, the read-only fast path, and the rule that a failed
 //! event discards both its writes and its instance. Imports `runtime`, `store`, `sockets`, `id`
 //! and `config`; knows nothing of HTTP or the alarm scheduler (which reach objects through
-//! [`Directory`]). Calls between objects would enter here: an actor waiting on another object's
-//! reply while its guest is suspended in a host call.
+//! [`Directory`]). Calls between objects are delivered here (the runtime's `Outbound` port),
+//! through the callee's mailbox, with a wait-for graph that refuses a call that would wait in a
+//! circle.
 
+mod calls;
 mod directory;
 mod event;
 mod metrics;
@@ -15,6 +17,7 @@ mod object;
 mod response;
 mod services;
 mod slots;
+mod waits;
 
 pub use directory::{Directory, Overloaded};
 pub use event::{Event, EventError, Outcome};

@@ -22,8 +22,8 @@ use super::response::check_response;
 use super::services::Services;
 use super::slots::{Shared, Slots};
 use crate::runtime::{
-    CallError, CallLimits, Class, GuestFailure, HandlerCall, Identity, Live, Output, StartError,
-    types,
+    CallError, CallLimits, Chain, Class, GuestFailure, HandlerCall, Identity, Live, Outbound,
+    Output, Reach, StartError, types,
 };
 use crate::sockets::WsEffects;
 use crate::store::{CommitError, CommitState, Job, ObjectKey, ObjectStorage, WriteSet};
@@ -31,6 +31,8 @@ use crate::store::{CommitError, CommitState, Job, ObjectKey, ObjectStorage, Writ
 pub(super) struct Actor {
     pub slots: Arc<Slots>,
     pub services: Arc<Services>,
+    /// Where the instance's calls to other objects go.
+    pub outbound: Arc<dyn Outbound>,
     pub class: Arc<Class>,
     pub key: ObjectKey,
     pub identity: Identity,
@@ -71,6 +73,7 @@ impl Actor {
                     event,
                     name,
                     upgrade,
+                    origin,
                     reply,
                 } => {
                     self.slots.touch(&self.shared);
@@ -83,7 +86,10 @@ impl Actor {
                     // `true` only delays an eviction: leaving checks the hub itself), so other
                     // events do not take the hub's lock for it.
                     let pin_may_change = upgrade || closed.is_some();
-                    self.handle(event, upgrade, reply).await;
+                    self.handle(event, upgrade, origin.chain, reply).await;
+                    // The call's event has run: its caller no longer waits for this object
+                    // (only for the commit, which needs nothing from the caller).
+                    drop(origin.wait);
                     if let Some(socket) = closed {
                         self.services.hub.forget_closed(&self.key, socket);
                     }
@@ -199,7 +205,11 @@ impl Actor {
                 &self.class,
                 storage,
                 self.identity.clone(),
-                self.services.namespaces.clone(),
+                Reach::new(
+                    self.services.namespaces.clone(),
+                    self.outbound.clone(),
+                    self.services.vars.clone(),
+                ),
                 self.services.hub.clone(),
                 self.limits(),
             )
@@ -225,7 +235,13 @@ impl Actor {
         }
     }
 
-    async fn handle(&mut self, event: Event, upgrade: bool, reply: oneshot::Sender<EventResult>) {
+    async fn handle(
+        &mut self,
+        event: Event,
+        upgrade: bool,
+        chain: Chain,
+        reply: oneshot::Sender<EventResult>,
+    ) {
         self.check_generation();
         // Bound this object's commits in flight: past the bound, wait for the committer.
         wait_in_flight_below(
@@ -238,6 +254,7 @@ impl Actor {
         metrics.events.fetch_add(1, Ordering::Relaxed);
         let call = match event {
             Event::Fetch(req) => HandlerCall::Fetch(req, upgrade),
+            Event::Call { method, args } => HandlerCall::Method(method, args),
             Event::WsMessage { socket, msg } => HandlerCall::WsMessage(socket, msg),
             Event::WsClose {
                 socket,
@@ -294,7 +311,7 @@ impl Actor {
             Err(e) => return self.release(None, None, reply, Err(e)),
         };
         let limits = self.limits();
-        let delivered = live.deliver(&limits, call).await;
+        let delivered = live.deliver(&limits, chain, call).await;
         if let Some(t) = cold_start {
             metrics.record_activation(t.elapsed());
         }
@@ -317,6 +334,7 @@ impl Actor {
                             return self.release(None, None, reply, Err(f.into()));
                         }
                     },
+                    Output::Value(v) => Outcome::Value(v),
                     Output::Done => Outcome::Done,
                 };
                 let storage = live.storage();

@@ -28,6 +28,12 @@ pub struct Services {
     pub max_queued_events: usize,
     /// Most of one object's commits in flight before it waits to run its next event.
     pub max_in_flight_commits: usize,
+    /// Deepest chain of calls between objects.
+    pub max_call_depth: u32,
+    /// How long a call to another object may take.
+    pub call_timeout: std::time::Duration,
+    /// The configured vars, by name.
+    pub vars: Arc<[(String, String)]>,
     /// Test seams are on (`HOLDFAST_FAULT_INJECTION=1`).
     pub fault_injection: bool,
 }

@@ -143,6 +143,7 @@ impl Slots {
             event,
             name: None,
             upgrade: false,
+            origin: super::event::Origin::new(),
             reply,
         };
         h.send(msg).is_ok()

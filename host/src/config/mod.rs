@@ -46,6 +46,8 @@ pub struct Config {
     pub alarms: AlarmConfig,
     pub websockets: WebSocketConfig,
     pub classes: Vec<ClassConfig>,
+    /// `[vars]`: strings every worker and object reads (`env.NAME` in JavaScript), by name.
+    pub vars: Vec<(String, String)>,
 }
 
 /// `[websockets]`: limits of host-owned sockets.
@@ -277,6 +279,18 @@ pub struct RuntimeConfig {
     pub max_queued_events: usize,
     /// Most of one object's commits in flight; past it the object waits before its next event.
     pub max_in_flight_commits: usize,
+    /// Deepest chain of calls between objects (A -> B -> C is 2 deep); a call past it fails
+    /// with `too-deep`.
+    pub max_call_depth: u32,
+    /// How long a call to another object may take, queueing included; past it the call fails
+    /// with `timeout` (the callee's event may still run).
+    pub call_timeout_ms: u64,
+}
+
+impl RuntimeConfig {
+    pub fn call_timeout(&self) -> Duration {
+        Duration::from_millis(self.call_timeout_ms)
+    }
 }
 
 impl Default for RuntimeConfig {
@@ -285,6 +299,8 @@ impl Default for RuntimeConfig {
             max_live_objects: 10_000,
             max_queued_events: 1_000,
             max_in_flight_commits: 1_024,
+            max_call_depth: 16,
+            call_timeout_ms: 30_000,
         }
     }
 }
@@ -306,6 +322,8 @@ struct RawConfig {
     websockets: WebSocketConfig,
     #[serde(default, rename = "class")]
     classes: Vec<RawClass>,
+    #[serde(default)]
+    vars: std::collections::BTreeMap<String, toml::Value>,
 }
 
 #[derive(Deserialize)]
@@ -389,6 +407,33 @@ impl Config {
                 return Err(invalid(field.into(), "must be at least 1".into()));
             }
         }
+        if raw.runtime.max_call_depth == 0 || raw.runtime.max_call_depth > 1000 {
+            return Err(invalid(
+                "runtime.max_call_depth".into(),
+                "must be between 1 and 1000".into(),
+            ));
+        }
+        if raw.runtime.call_timeout_ms == 0 {
+            return Err(invalid(
+                "runtime.call_timeout_ms".into(),
+                "must be greater than 0".into(),
+            ));
+        }
+        let mut vars = Vec::with_capacity(raw.vars.len());
+        for (name, value) in raw.vars {
+            match value {
+                toml::Value::String(v) => vars.push((name, v)),
+                other => {
+                    return Err(invalid(
+                        format!("vars.{name}"),
+                        format!(
+                            "must be a string (vars reach the code as strings), not a {}",
+                            other.type_str()
+                        ),
+                    ));
+                }
+            }
+        }
         if raw.runtime.max_live_objects == 0 {
             return Err(invalid(
                 "runtime.max_live_objects".into(),
@@ -424,6 +469,7 @@ impl Config {
             alarms: raw.alarms,
             websockets: raw.websockets,
             classes,
+            vars,
         })
     }
 

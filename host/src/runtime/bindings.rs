@@ -1,15 +1,38 @@
-//! Generated bindings of the `holdfast:object/durable-object` world (wit/).
+//! Generated bindings of the WIT worlds (wit/): `durable-object` for classes, `worker` for the
+//! stateless entry point (sharing the interfaces of the first).
 //!
 //! Imports are synchronous and trappable (a database failure traps the guest: it is a host
-//! failure, not something the guest can handle); exports are async so that guests run on
-//! wasmtime fibers and yield to tokio at epoch ticks.
+//! failure, not something the guest can handle), except the calls to other objects, which are
+//! async: the guest's fiber is suspended while the callee runs, and its thread serves others.
+//! Exports are async so that guests run on wasmtime fibers and yield to tokio at epoch ticks.
 
 wasmtime::component::bindgen!({
     world: "durable-object",
     path: "../wit",
-    imports: { default: trappable },
+    imports: {
+        "holdfast:object/calls.fetch": async | trappable,
+        "holdfast:object/calls.call": async | trappable,
+        default: trappable,
+    },
     exports: { default: async },
 });
 
-pub use self::holdfast::object::{context, objects, storage, types, websockets};
+pub use self::holdfast::object::{calls, context, environment, objects, storage, types, websockets};
 pub use exports::holdfast::object::handler;
+
+/// The `worker` world, its imports shared with the durable-object world's.
+pub mod worker {
+    wasmtime::component::bindgen!({
+        world: "worker",
+        path: "../wit",
+        exports: { default: async },
+        with: {
+            "holdfast:object/types": super::types,
+            "holdfast:object/objects": super::objects,
+            "holdfast:object/calls": super::calls,
+            "holdfast:object/environment": super::environment,
+        },
+    });
+
+    pub use exports::holdfast::object::worker_handler;
+}

@@ -14,8 +14,10 @@ use std::time::{Duration, Instant};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+use wasmtime::component::HasSelf;
+
 use super::bindings::DurableObjectPre;
-use super::store_data::StoreData;
+use super::store_data::{Reach, StoreData, WorkerData};
 use crate::config::ClassConfig;
 
 /// How often the epoch advances: the granularity of CPU deadlines and of guest yields.
@@ -53,6 +55,33 @@ pub enum EngineError {
     },
 }
 
+/// The imports of a class: WASI, its own interfaces on its store, and the [`Reach`] ones.
+fn object_linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<StoreData>> {
+    use super::bindings::{calls, context, environment, objects, storage, types, websockets};
+    let mut linker: Linker<StoreData> = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    storage::add_to_linker::<_, HasSelf<StoreData>>(&mut linker, |s| s)?;
+    context::add_to_linker::<_, HasSelf<StoreData>>(&mut linker, |s| s)?;
+    websockets::add_to_linker::<_, HasSelf<StoreData>>(&mut linker, |s| s)?;
+    types::add_to_linker::<_, HasSelf<Reach>>(&mut linker, |s| &mut s.reach)?;
+    objects::add_to_linker::<_, HasSelf<Reach>>(&mut linker, |s| &mut s.reach)?;
+    calls::add_to_linker::<_, HasSelf<Reach>>(&mut linker, |s| &mut s.reach)?;
+    environment::add_to_linker::<_, HasSelf<Reach>>(&mut linker, |s| &mut s.reach)?;
+    Ok(linker)
+}
+
+/// The imports of a worker: WASI and the [`Reach`] interfaces.
+fn worker_linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<WorkerData>> {
+    use super::bindings::{calls, environment, objects, types};
+    let mut linker: Linker<WorkerData> = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    types::add_to_linker::<_, HasSelf<Reach>>(&mut linker, |s| &mut s.reach)?;
+    objects::add_to_linker::<_, HasSelf<Reach>>(&mut linker, |s| &mut s.reach)?;
+    calls::add_to_linker::<_, HasSelf<Reach>>(&mut linker, |s| &mut s.reach)?;
+    environment::add_to_linker::<_, HasSelf<Reach>>(&mut linker, |s| &mut s.reach)?;
+    Ok(linker)
+}
+
 /// Capacity of the instance pool.
 #[derive(Debug, Clone, Copy)]
 pub struct PoolSize {
@@ -67,6 +96,7 @@ pub struct PoolSize {
 pub struct Engine {
     pub(crate) engine: wasmtime::Engine,
     linker: Arc<Linker<StoreData>>,
+    pub(crate) worker_linker: Arc<Linker<WorkerData>>,
     /// The compiled-code cache directory (also holds the per-component compile locks).
     cache_dir: PathBuf,
 }
@@ -133,13 +163,7 @@ impl Engine {
         cfg.cache(Some(wasmtime::Cache::new(cc).map_err(err)?));
         let engine = wasmtime::Engine::new(&cfg).map_err(err)?;
 
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(err)?;
-        super::bindings::DurableObject::add_to_linker::<
-            StoreData,
-            wasmtime::component::HasSelf<StoreData>,
-        >(&mut linker, |s| s)
-        .map_err(err)?;
+        let linker = object_linker(&engine).map_err(err)?;
 
         let weak = engine.weak();
         std::thread::Builder::new()
@@ -153,9 +177,11 @@ impl Engine {
             })
             .map_err(|e| EngineError::Engine(format!("cannot start the epoch thread: {e}")))?;
 
+        let worker_linker = worker_linker(&engine).map_err(err)?;
         Ok(Engine {
             engine,
             linker: Arc::new(linker),
+            worker_linker: Arc::new(worker_linker),
             cache_dir: cache_dir.to_owned(),
         })
     }

@@ -10,12 +10,12 @@ use wasmtime::{Store, Trap, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
 
 use super::bindings::{DurableObject, handler, types};
+use super::calls::Chain;
 use super::engine::{Class, EPOCH_TICK, Engine};
 use super::guest_log::{GuestOutput, Stream};
-use super::store_data::{Identity, Limiter, MemoryLimitExceeded, StoreData};
-use crate::id::Namespaces;
+use super::store_data::{Identity, Limiter, MemoryLimitExceeded, Reach, StoreData};
 use crate::sockets::{Hub, WsEffects};
-use crate::store::{ObjectStorage, StoreError};
+use crate::store::{ObjectKey, ObjectStorage, StoreError};
 
 /// Limits of one event into the guest.
 #[derive(Debug, Clone, Copy)]
@@ -31,6 +31,9 @@ pub enum GuestFailure {
     /// The guest returned `err(message)` (a thrown exception, in JS and Python).
     #[error("{0}")]
     Error(String),
+    /// A method call named no public method of the class (the message says so).
+    #[error("{0}")]
+    NoSuchMethod(String),
     /// The guest trapped (the instance is gone).
     #[error("object trapped: {0}")]
     Trap(String),
@@ -68,12 +71,16 @@ pub enum HandlerCall {
     WsMessage(u64, types::Message),
     WsClose(u64, u16, String, bool),
     WsError(u64, String),
+    /// Another object called a public method: its name and JSON-array arguments.
+    Method(String, Vec<u8>),
 }
 
 /// What a successful call produced.
 #[derive(Debug)]
 pub enum Output {
     Response(types::Response),
+    /// A method's encoded result.
+    Value(Vec<u8>),
     Done,
 }
 
@@ -99,14 +106,15 @@ impl Live {
         class: &Class,
         storage: ObjectStorage,
         identity: Identity,
-        namespaces: Namespaces,
+        mut reach: Reach,
         hub: Arc<Hub>,
         limits: CallLimits,
     ) -> Result<Live, (ObjectStorage, StartError)> {
-        let tag: Arc<str> = match &identity.name {
-            Some(n) => format!("{}/{n}", identity.namespace).into(),
-            None => format!("{}/{}", identity.namespace, identity.id).into(),
-        };
+        let tag = identity.label();
+        reach.caller = Some((
+            ObjectKey::new(&identity.namespace, &identity.id),
+            tag.clone(),
+        ));
         let stderr = GuestOutput::new(Stream::Stderr, tag.clone());
         let wasi = WasiCtxBuilder::new()
             .stdout(GuestOutput::new(Stream::Stdout, tag))
@@ -120,7 +128,7 @@ impl Live {
             },
             storage,
             identity,
-            namespaces,
+            reach,
             hub,
             ws: WsEffects::default(),
             stderr,
@@ -158,27 +166,34 @@ impl Live {
     }
 
     pub fn set_name(&mut self, name: String) {
-        self.store.data_mut().identity.name = Some(name);
+        let data = self.store.data_mut();
+        data.identity.name = Some(name);
+        if let Some((_, label)) = &mut data.reach.caller {
+            *label = data.identity.label();
+        }
     }
 
-    /// Delivers one event. On a trap the instance is consumed and its storage returned.
+    /// Delivers one event of `chain`. On a trap the instance is consumed and its storage
+    /// returned.
     pub async fn deliver(
         mut self,
         limits: &CallLimits,
+        chain: Chain,
         call: HandlerCall,
     ) -> Result<(Live, Delivered), Ended> {
         arm(&mut self.store, limits);
         self.store.data_mut().host_fault = None;
+        self.store.data_mut().reach.chain = chain;
         self.store.data_mut().ws =
             WsEffects::for_event(matches!(call, HandlerCall::Fetch(_, true)));
         let h: &handler::Guest = self.bindings.holdfast_object_handler();
         let st = &mut self.store;
-        let done = |r: Result<(), String>| r.map(|()| Output::Done);
+        let done = |r: Result<(), String>| r.map(|()| Output::Done).map_err(GuestFailure::Error);
         let result = match &call {
             HandlerCall::Fetch(req, _) => h
                 .call_fetch(&mut *st, req)
                 .await
-                .map(|r| r.map(Output::Response)),
+                .map(|r| r.map(Output::Response).map_err(GuestFailure::Error)),
             HandlerCall::Alarm(info) => h.call_alarm(&mut *st, *info).await.map(done),
             HandlerCall::WsMessage(socket, msg) => h
                 .call_websocket_message(&mut *st, *socket, msg)
@@ -192,11 +207,20 @@ impl Live {
                 .call_websocket_error(&mut *st, *socket, error)
                 .await
                 .map(done),
+            HandlerCall::Method(method, args) => {
+                h.call_call(&mut *st, method, args).await.map(|r| {
+                    r.map(Output::Value).map_err(|e| match e {
+                        types::MethodError::NoSuchMethod(m) => GuestFailure::NoSuchMethod(m),
+                        types::MethodError::Failed(m) => GuestFailure::Error(m),
+                    })
+                })
+            }
         };
+
         let fx = std::mem::take(&mut self.store.data_mut().ws);
         match result {
             Ok(Ok(out)) => Ok((self, (Ok(out), fx))),
-            Ok(Err(message)) => Ok((self, (Err(GuestFailure::Error(message)), fx))),
+            Ok(Err(failure)) => Ok((self, (Err(failure), fx))),
             Err(e) => {
                 let why = describe(&e, &self.store, limits);
                 let mut data = self.store.into_data();

@@ -3,17 +3,20 @@
 //!
 //! Owns: everything wasmtime. Imports `config`, `id`, `store` and `sockets`; knows nothing of
 //! actors, alarms or HTTP. A call into a guest runs on a wasmtime fiber and yields to tokio at
-//! every epoch tick, so a guest blocked in a future async host call (calls between objects)
-//! would not hold a thread. A stateless worker component would be a second `Class` kind here.
+//! every epoch tick; a guest calling another object waits in an async host call, its fiber
+//! suspended, while the [`Outbound`] port (implemented by the actor layer) delivers the call.
 
 mod bindings;
+mod calls;
 mod engine;
 mod guest_log;
 mod host;
 mod instance;
 mod store_data;
 
+pub use bindings::calls::CallErrorKind;
 pub use bindings::types;
+pub use calls::{CallBody, CallFailure, CallFuture, CallReply, Caller, Chain, Outbound};
 pub use engine::{Class, Engine, EngineError, PoolSize};
 pub use instance::{CallError, CallLimits, GuestFailure, HandlerCall, Live, Output, StartError};
-pub use store_data::Identity;
+pub use store_data::{Identity, Reach};

@@ -1,16 +1,18 @@
 //! What a wasmtime store carries for one live instance: WASI (clocks, random, captured
-//! stdout/stderr only), the memory limiter, the object's storage view and identity, and the
-//! running event's WebSocket effects.
+//! stdout/stderr only), the memory limiter, the object's storage view and identity, the running
+//! event's WebSocket effects, and its [`Reach`] (IDs, calls, vars), which worker stores carry
+//! too.
 
 use std::sync::Arc;
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use super::calls::{Caller, Chain, Outbound};
 use super::guest_log::GuestOutput;
 use crate::id::{Namespaces, ObjectId};
 use crate::sockets::{Hub, WsEffects};
-use crate::store::{ObjectStorage, StoreError};
+use crate::store::{ObjectKey, ObjectStorage, StoreError};
 
 /// Who the object is, as the `context` import reports it.
 #[derive(Debug, Clone)]
@@ -18,6 +20,53 @@ pub struct Identity {
     pub namespace: String,
     pub id: ObjectId,
     pub name: Option<String>,
+    /// The class it runs as (`class` in the config).
+    pub class: Arc<str>,
+}
+
+impl Identity {
+    /// How messages name the object: `namespace/name`, or `namespace/id` without a name.
+    pub fn label(&self) -> Arc<str> {
+        match &self.name {
+            Some(n) => format!("{}/{n}", self.namespace).into(),
+            None => format!("{}/{}", self.namespace, self.id).into(),
+        }
+    }
+}
+
+/// What objects and workers alike reach beyond themselves: the namespaces and their IDs, calls to
+/// objects, the configured vars.
+pub struct Reach {
+    pub(crate) namespaces: Namespaces,
+    pub(crate) outbound: Arc<dyn Outbound>,
+    pub(crate) vars: Arc<[(String, String)]>,
+    /// The calling object (`None` in a worker), as the wait-for graph knows it.
+    pub(super) caller: Option<(ObjectKey, Arc<str>)>,
+    /// The chain of calls of the running event (set before each event).
+    pub(super) chain: Chain,
+}
+
+impl Reach {
+    pub(crate) fn new(
+        namespaces: Namespaces,
+        outbound: Arc<dyn Outbound>,
+        vars: Arc<[(String, String)]>,
+    ) -> Reach {
+        Reach {
+            namespaces,
+            outbound,
+            vars,
+            caller: None,
+            chain: Chain::start(),
+        }
+    }
+
+    pub(super) fn caller(&self) -> Caller {
+        Caller {
+            object: self.caller.clone(),
+            chain: self.chain,
+        }
+    }
 }
 
 /// A memory growth past the class's limit (the trap's typed cause).
@@ -68,7 +117,7 @@ pub struct StoreData {
     pub(super) limiter: Limiter,
     pub(crate) storage: ObjectStorage,
     pub(crate) identity: Identity,
-    pub(crate) namespaces: Namespaces,
+    pub(crate) reach: Reach,
     pub(crate) hub: Arc<Hub>,
     /// WebSocket effects of the running event.
     pub(crate) ws: WsEffects,
@@ -96,5 +145,25 @@ impl StoreData {
         let trap = wasmtime::Error::msg(e.to_string());
         self.host_fault = Some(e);
         trap
+    }
+}
+
+/// Everything a worker's store carries: WASI and the reach; no storage, no identity.
+pub struct WorkerData {
+    pub(super) wasi: WasiCtx,
+    pub(super) table: ResourceTable,
+    pub(super) limiter: Limiter,
+    pub(crate) reach: Reach,
+    pub(super) stderr: GuestOutput,
+    /// Epoch ticks left before the running request is interrupted.
+    pub(super) ticks_left: u64,
+}
+
+impl WasiView for WorkerData {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }

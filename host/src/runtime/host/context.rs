@@ -17,4 +17,8 @@ impl context::Host for StoreData {
     fn namespace(&mut self) -> Result<String> {
         Ok(self.identity.namespace.clone())
     }
+
+    fn class_name(&mut self) -> Result<String> {
+        Ok(self.identity.class.to_string())
+    }
 }

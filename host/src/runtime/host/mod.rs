@@ -1,10 +1,15 @@
-//! The WIT import traits, implemented on the store data, one file per interface. Thin: each call
-//! forwards to the domain logic ([`ObjectStorage`](crate::store::ObjectStorage),
-//! [`Namespaces`](crate::id::Namespaces), [`Hub`](crate::sockets::Hub)) and translates types.
+//! The WIT import traits, one file per interface. Thin: each call forwards to the domain logic
+//! ([`ObjectStorage`](crate::store::ObjectStorage), [`Namespaces`](crate::id::Namespaces),
+//! [`Hub`](crate::sockets::Hub), the [`Outbound`](crate::runtime::Outbound) port) and translates
+//! types. What a class's store alone has (storage, context, sockets) is implemented on
+//! [`StoreData`](super::store_data::StoreData); what workers have too (IDs, calls, vars) on
+//! [`Reach`](super::store_data::Reach), which both kinds of store carry.
 
+mod calls;
 mod context;
+mod environment;
 mod objects;
 mod storage;
 mod websockets;
 
-impl super::bindings::types::Host for super::store_data::StoreData {}
+impl super::bindings::types::Host for super::store_data::Reach {}

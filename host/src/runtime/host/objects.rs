@@ -3,9 +3,9 @@
 use wasmtime::Result;
 
 use crate::runtime::bindings::objects;
-use crate::runtime::store_data::StoreData;
+use crate::runtime::store_data::Reach;
 
-impl objects::Host for StoreData {
+impl objects::Host for Reach {
     fn namespaces(&mut self) -> Result<Vec<String>> {
         Ok(self.namespaces.names())
     }

@@ -1,0 +1,154 @@
+//! The [`Router`]: delivers calls between objects (the runtime's [`Outbound`] port) through the
+//! callee's mailbox, checking the address, the depth of the chain and the wait-for graph first,
+//! and turns the callee's outcome into the caller's answer.
+
+use std::sync::Weak;
+
+use super::directory::Directory;
+use super::event::{Event, EventError, Origin, Outcome};
+use crate::runtime::{
+    CallBody, CallErrorKind, CallFailure, CallFuture, CallReply, Caller, Chain, GuestFailure,
+    Outbound, types,
+};
+use crate::store::ObjectKey;
+
+/// Delivers calls; refers to the directory weakly (the directory owns it).
+pub(super) struct Router {
+    directory: Weak<Directory>,
+}
+
+impl Router {
+    pub fn new(directory: Weak<Directory>) -> Router {
+        Router { directory }
+    }
+}
+
+impl Outbound for Router {
+    fn call(&self, caller: Caller, to: types::Address, body: CallBody) -> CallFuture {
+        let directory = self.directory.upgrade();
+        Box::pin(async move {
+            let Some(directory) = directory else {
+                return Err(CallFailure::new(
+                    CallErrorKind::Unavailable,
+                    "the host is shutting down",
+                ));
+            };
+            deliver(&directory, caller, to, body).await
+        })
+    }
+}
+
+async fn deliver(
+    directory: &Directory,
+    caller: Caller,
+    to: types::Address,
+    body: CallBody,
+) -> Result<CallReply, CallFailure> {
+    let services = directory.services();
+    let bad = |m: String| CallFailure::new(CallErrorKind::BadAddress, m);
+    let id = services
+        .namespaces
+        .parse(&to.namespace, &to.id)
+        .map_err(|e| bad(e.to_string()))?;
+    let class = directory
+        .class(&to.namespace)
+        .ok_or_else(|| bad(format!("no namespace named `{}` on this host", to.namespace)))?
+        .clone();
+    let callee: std::sync::Arc<str> = match &to.name {
+        Some(n) => format!("{}/{n}", to.namespace).into(),
+        None => format!("{}/{}", to.namespace, to.id).into(),
+    };
+    let from = match &caller.object {
+        Some((_, label)) => label.to_string(),
+        None => "the worker".to_owned(),
+    };
+    let depth = caller.chain.depth + 1;
+    if depth > services.max_call_depth {
+        return Err(CallFailure::new(
+            CallErrorKind::TooDeep,
+            format!(
+                "call from {from} to {callee} refused: the chain of calls would be {depth} deep, \
+                 deeper than runtime.max_call_depth = {}",
+                services.max_call_depth
+            ),
+        ));
+    }
+    let key = ObjectKey::new(&to.namespace, &id);
+    let (mine, theirs) = match &caller.object {
+        Some((from_key, from_label)) => {
+            let (a, b) = directory
+                .waits
+                .wait((from_key, from_label), (&key, &callee), caller.chain.id)
+                .map_err(|circle| {
+                    let kind = match circle {
+                        super::waits::Circle::Cycle(_) => CallErrorKind::Cycle,
+                        super::waits::Circle::Deadlock(_) => CallErrorKind::Deadlock,
+                    };
+                    CallFailure::new(kind, circle.to_string())
+                })?;
+            (Some(a), Some(b))
+        }
+        None => (None, None),
+    };
+    let (event, is_fetch) = match body {
+        CallBody::Fetch(req) => (Event::Fetch(req), true),
+        CallBody::Method { method, args } => (Event::Call { method, args }, false),
+    };
+    let origin = Origin {
+        chain: Chain {
+            id: caller.chain.id,
+            depth,
+        },
+        wait: theirs,
+    };
+    let rx = directory
+        .call(&class, id, to.name.clone(), event, origin)
+        .map_err(|o| {
+            CallFailure::new(
+                CallErrorKind::Overloaded,
+                format!("call from {from} to {callee} refused: {o}"),
+            )
+        })?;
+    let timeout = services.call_timeout;
+    let outcome = tokio::time::timeout(timeout, rx).await;
+    drop(mine);
+    let outcome = match outcome {
+        Err(_) => {
+            return Err(CallFailure::new(
+                CallErrorKind::Timeout,
+                format!(
+                    "call from {from} to {callee} timed out: no answer within \
+                     runtime.call_timeout_ms = {} ms (the call may still take effect)",
+                    timeout.as_millis()
+                ),
+            ));
+        }
+        Ok(Err(_)) => Err(EventError::Gone),
+        Ok(Ok(r)) => r,
+    };
+    match outcome {
+        Ok(Outcome::Response(r, _)) if is_fetch => Ok(CallReply::Response(r)),
+        Ok(Outcome::Value(v)) if !is_fetch => Ok(CallReply::Value(v)),
+        Ok(other) => Err(CallFailure::new(
+            CallErrorKind::Unavailable,
+            format!("{callee} answered the call with {other:?} (a host bug)"),
+        )),
+        Err(e) => Err(failure(&callee, e)),
+    }
+}
+
+/// The caller's view of a callee's failed event.
+fn failure(callee: &str, e: EventError) -> CallFailure {
+    match e {
+        EventError::Guest(GuestFailure::Error(m)) => {
+            CallFailure::new(CallErrorKind::CalleeFailed, m)
+        }
+        EventError::Guest(GuestFailure::NoSuchMethod(m)) => {
+            CallFailure::new(CallErrorKind::NoSuchMethod, m)
+        }
+        EventError::Guest(f @ (GuestFailure::Trap(_) | GuestFailure::Instantiate(_))) => {
+            CallFailure::new(CallErrorKind::CalleeTrapped, format!("{callee} {f}"))
+        }
+        other => CallFailure::new(CallErrorKind::Unavailable, format!("{callee}: {other}")),
+    }
+}

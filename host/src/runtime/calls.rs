@@ -1,0 +1,86 @@
+//! Calls from a running guest to other objects, as the runtime sees them: what is asked, who
+//! asks, and the [`Outbound`] port through which the host above (the actor layer) delivers them.
+//!
+//! The runtime knows nothing of mailboxes or of who waits for whom; it hands each call to the
+//! port and suspends the guest's fiber until the answer comes.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use super::bindings::calls::CallErrorKind;
+use super::bindings::types;
+use crate::store::ObjectKey;
+
+/// What the callee is asked to do.
+#[derive(Debug)]
+pub enum CallBody {
+    Fetch(types::Request),
+    Method { method: String, args: Vec<u8> },
+}
+
+/// What the callee answered.
+#[derive(Debug)]
+pub enum CallReply {
+    Response(types::Response),
+    Value(Vec<u8>),
+}
+
+/// A call that produced no answer: the WIT error kind and a message naming the objects.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct CallFailure {
+    pub kind: CallErrorKind,
+    pub message: String,
+}
+
+impl CallFailure {
+    pub fn new(kind: CallErrorKind, message: impl Into<String>) -> Self {
+        CallFailure {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// One chain of calls: started by a client's request, an alarm or a socket event, carried by
+/// every call made on its behalf (so the host can tell a cycle within it from a deadlock
+/// between two chains, and bound its depth).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Chain {
+    /// Unique per chain on this host.
+    pub id: u64,
+    /// How many calls deep the running event is (0 for the event that started the chain).
+    pub depth: u32,
+}
+
+impl Chain {
+    /// A new chain, for an event that no other object's call started.
+    pub fn start() -> Chain {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        Chain {
+            id: NEXT.fetch_add(1, Ordering::Relaxed),
+            depth: 0,
+        }
+    }
+}
+
+/// Who is calling.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The calling object and how messages name it; `None` for a worker (which no call can
+    /// wait for).
+    pub object: Option<(ObjectKey, Arc<str>)>,
+    pub chain: Chain,
+}
+
+/// An answer on its way.
+pub type CallFuture = Pin<Box<dyn Future<Output = Result<CallReply, CallFailure>> + Send>>;
+
+/// Delivers calls to objects (implemented by the actor layer).
+pub trait Outbound: Send + Sync + 'static {
+    /// Delivers `body` to the object at `to` on behalf of `caller`. The address is checked
+    /// here (namespace, ID); the future resolves once the callee's answer may be released.
+    fn call(&self, caller: Caller, to: types::Address, body: CallBody) -> CallFuture;
+}
