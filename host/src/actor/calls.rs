@@ -13,13 +13,17 @@ use crate::runtime::{
 use crate::store::ObjectKey;
 
 /// Delivers calls; refers to the directory weakly (the directory owns it).
-pub(super) struct Router {
+struct Router {
     directory: Weak<Directory>,
 }
 
-impl Router {
-    pub fn new(directory: Weak<Directory>) -> Router {
-        Router { directory }
+impl Directory {
+    /// The directory of `services`' classes, keeping at most `cap` objects resident, with the
+    /// router for calls between objects.
+    pub fn new(services: super::Services, cap: usize) -> std::sync::Arc<Directory> {
+        Directory::with_router(services, cap, |directory| {
+            std::sync::Arc::new(Router { directory })
+        })
     }
 }
 

@@ -11,7 +11,6 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::event::{Event, EventResult, Msg, Origin};
 use super::object::Actor;
-use super::calls::Router;
 use super::services::Services;
 use super::slots::{Handle, Shared, Slots};
 use super::waits::WaitGraph;
@@ -51,17 +50,23 @@ pub struct Directory {
     slots: Arc<Slots>,
     services: Arc<Services>,
     /// Delivers the calls of every instance (it refers back to this directory weakly).
-    router: Arc<Router>,
+    router: Arc<dyn Outbound>,
     /// Who waits for whom among the calls between objects.
     pub(super) waits: Arc<WaitGraph>,
 }
 
 impl Directory {
-    pub fn new(services: Services, cap: usize) -> Arc<Directory> {
+    /// The directory, with the port its instances' calls go through (made from a weak
+    /// reference to the directory itself; see `calls.rs`, which builds it with the router).
+    pub(super) fn with_router(
+        services: Services,
+        cap: usize,
+        router: impl FnOnce(std::sync::Weak<Directory>) -> Arc<dyn Outbound>,
+    ) -> Arc<Directory> {
         Arc::new_cyclic(|me| Directory {
             slots: Arc::new(Slots::new(cap)),
             services: Arc::new(services),
-            router: Arc::new(Router::new(me.clone())),
+            router: router(me.clone()),
             waits: Arc::default(),
         })
     }

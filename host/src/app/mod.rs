@@ -14,7 +14,7 @@ use crate::actor::{Directory, Metrics, Services};
 use crate::config::Config;
 use crate::http::{AppState, ListenLimits, router};
 use crate::id::{NamespaceKey, Namespaces};
-use crate::runtime::{Class, Engine, EngineError, PoolSize};
+use crate::runtime::{Class, Engine, EngineError, PoolSize, Reach, WorkerClass, Workers};
 use crate::sockets::{Hub, WsLimits};
 use crate::store::{CommitLimits, Committer, Db, Faults, OpenError, StoreError};
 
@@ -44,8 +44,12 @@ pub enum StartError {
     },
 }
 
-/// The engine for `config` and every class it names, compiled (or loaded from the cache).
-fn load_classes(config: &Config) -> Result<(Engine, HashMap<String, Arc<Class>>), StartError> {
+/// What start-up loads: the engine, every class by binding, and the worker if one is named.
+type Loaded = (Engine, HashMap<String, Arc<Class>>, Option<WorkerClass>);
+
+/// The engine for `config` and every class (and worker) it names, compiled (or loaded from the
+/// cache).
+fn load_classes(config: &Config) -> Result<Loaded, StartError> {
     let max_memory = config
         .classes
         .iter()
@@ -53,9 +57,14 @@ fn load_classes(config: &Config) -> Result<(Engine, HashMap<String, Arc<Class>>)
         .max()
         .unwrap_or(128 << 20);
     let cap = config.runtime.max_live_objects;
+    let workers = config.worker.as_ref().map_or(0, |w| w.max_instances as u32);
+    let max_memory = config
+        .worker
+        .as_ref()
+        .map_or(max_memory, |w| max_memory.max(w.limits.memory_bytes()));
     let pool = PoolSize {
         // Slack over the cap: evicted objects release their slots a moment after new ones start.
-        instances: cap + (cap / 8).max(16),
+        instances: cap + (cap / 8).max(16) + workers,
         max_memory,
     };
     let cache =
@@ -70,14 +79,22 @@ fn load_classes(config: &Config) -> Result<(Engine, HashMap<String, Arc<Class>>)
         tracing::info!(binding = %c.binding, class = %c.class, component = %c.component.display(), "class loaded");
         classes.insert(c.binding.clone(), Arc::new(class));
     }
-    Ok((engine, classes))
+    let worker = match &config.worker {
+        Some(w) => {
+            let worker = engine.load_worker(w)?;
+            tracing::info!(component = %w.component.display(), "worker loaded");
+            Some(worker)
+        }
+        None => None,
+    };
+    Ok((engine, classes, worker))
 }
 
 /// Compiles every class of `config` into the code cache (what `holdfast compile` does), so that
 /// servers started afterwards load them in milliseconds. Returns how many classes it loaded.
 pub fn compile(config: &Config) -> Result<usize, StartError> {
-    let (_, classes) = load_classes(config)?;
-    Ok(classes.len())
+    let (_, classes, worker) = load_classes(config)?;
+    Ok(classes.len() + usize::from(worker.is_some()))
 }
 
 /// A started server: bound, classes loaded, not yet serving.
@@ -101,7 +118,7 @@ impl Server {
             source,
         })?;
         let cap = config.runtime.max_live_objects;
-        let (engine, classes) = load_classes(config)?;
+        let (engine, classes, worker) = load_classes(config)?;
         let faults = config
             .server
             .fault_injection
@@ -122,6 +139,8 @@ impl Server {
             ));
         }
         let namespaces = Namespaces::new(keys);
+        let vars: Arc<[(String, String)]> = config.vars.clone().into();
+        let worker_engine = engine.clone();
         let alarm_changed = Arc::new(Notify::new());
         let committer =
             Committer::start(db.clone(), alarm_changed.clone(), CommitLimits::default());
@@ -144,11 +163,17 @@ impl Server {
                 max_in_flight_commits: config.runtime.max_in_flight_commits,
                 max_call_depth: config.runtime.max_call_depth,
                 call_timeout: config.runtime.call_timeout(),
-                vars: config.vars.clone().into(),
+                vars: vars.clone(),
                 fault_injection: config.server.fault_injection,
             },
             cap as usize,
         );
+        let workers = worker.map(|class| {
+            let outbound = directory.outbound();
+            let namespaces = directory.services().namespaces.clone();
+            let reach = move || Reach::new(namespaces.clone(), outbound.clone(), vars.clone());
+            Arc::new(Workers::new(worker_engine, class, Box::new(reach)))
+        });
         tokio::spawn(crate::alarms::run(
             directory.clone(),
             alarm_changed,
@@ -164,6 +189,7 @@ impl Server {
             listener,
             state: Arc::new(AppState {
                 directory,
+                workers,
                 max_body_bytes: config.server.max_body_bytes,
                 body_timeout: Duration::from_millis(config.server.body_timeout_ms),
                 admin_token: config.admin.token.clone(),

@@ -46,6 +46,8 @@ pub struct Config {
     pub alarms: AlarmConfig,
     pub websockets: WebSocketConfig,
     pub classes: Vec<ClassConfig>,
+    /// `[worker]`: the stateless entry point, if one is configured.
+    pub worker: Option<WorkerConfig>,
     /// `[vars]`: strings every worker and object reads (`env.NAME` in JavaScript), by name.
     pub vars: Vec<(String, String)>,
 }
@@ -267,6 +269,30 @@ pub struct ClassConfig {
     pub limits: Limits,
 }
 
+/// `[worker]`: the component that receives every request outside `/_/`.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// The component file, resolved against the config file's directory.
+    pub component: PathBuf,
+    pub limits: Limits,
+    /// Most instances at once (each serves one request at a time); requests past it wait.
+    pub max_instances: usize,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorker {
+    component: PathBuf,
+    #[serde(default)]
+    limits: PartialLimits,
+    #[serde(default = "default_worker_instances")]
+    max_instances: usize,
+}
+
+fn default_worker_instances() -> usize {
+    64
+}
+
 /// `[runtime]`: host-wide capacity.
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -324,6 +350,7 @@ struct RawConfig {
     classes: Vec<RawClass>,
     #[serde(default)]
     vars: std::collections::BTreeMap<String, toml::Value>,
+    worker: Option<RawWorker>,
 }
 
 #[derive(Deserialize)]
@@ -419,6 +446,25 @@ impl Config {
                 "must be greater than 0".into(),
             ));
         }
+        let worker = match raw.worker {
+            None => None,
+            Some(w) => {
+                let limits = w.limits.over(defaults);
+                validate_limits(&limits)
+                    .map_err(|(f, m)| invalid(format!("worker.limits.{f}"), m))?;
+                if w.max_instances == 0 {
+                    return Err(invalid(
+                        "worker.max_instances".into(),
+                        "must be at least 1".into(),
+                    ));
+                }
+                Some(WorkerConfig {
+                    component: base_dir.join(w.component),
+                    limits,
+                    max_instances: w.max_instances,
+                })
+            }
+        };
         let mut vars = Vec::with_capacity(raw.vars.len());
         for (name, value) in raw.vars {
             match value {
@@ -469,6 +515,7 @@ impl Config {
             alarms: raw.alarms,
             websockets: raw.websockets,
             classes,
+            worker,
             vars,
         })
     }

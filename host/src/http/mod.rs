@@ -10,6 +10,7 @@
 //! - `GET /_/metrics` → Prometheus text
 //! - `/_/admin/...` → [`admin`]
 //! - `ANY /{binding}/{name}/...`, `ANY /_/id/{binding}/{id}/...` → [`objects`]
+//! - with a `[worker]`: every other request → [`worker`] (instead of `/{binding}/{name}/...`)
 
 mod admin;
 mod error;
@@ -18,6 +19,7 @@ mod metrics;
 mod objects;
 mod state;
 mod websocket;
+mod worker;
 
 use std::sync::Arc;
 
@@ -35,18 +37,23 @@ use crate::store::StorageState;
 
 /// The axum router of the whole server.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+    let host = Router::new()
         .route("/_/health", get(health))
         .route("/_/metrics", get(metrics))
         .nest("/_/admin", admin::routes(state.clone()))
         .route("/_/id/{binding}/{id}", any(objects::by_id))
         .route("/_/id/{binding}/{id}/", any(objects::by_id))
         .route("/_/id/{binding}/{id}/{*rest}", any(objects::by_id))
-        .route("/{binding}/{name}", any(objects::by_name))
-        .route("/{binding}/{name}/", any(objects::by_name))
-        .route("/{binding}/{name}/{*rest}", any(objects::by_name))
-        .fallback(|| async { objects::no_route() })
-        .with_state(state)
+        .route("/_/{*rest}", any(|| async { objects::no_route() }));
+    let app = if state.workers.is_some() {
+        host.fallback(worker::handle)
+    } else {
+        host.route("/{binding}/{name}", any(objects::by_name))
+            .route("/{binding}/{name}/", any(objects::by_name))
+            .route("/{binding}/{name}/{*rest}", any(objects::by_name))
+            .fallback(|| async { objects::no_route() })
+    };
+    app.with_state(state)
 }
 
 async fn health(State(st): State<Arc<AppState>>) -> Response {

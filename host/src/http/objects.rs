@@ -152,46 +152,16 @@ async fn deliver(
     } else {
         None
     };
-    let read = tokio::time::timeout(
-        st.body_timeout,
-        axum::body::to_bytes(body, st.max_body_bytes),
-    );
-    let body: Bytes = match read.await {
-        Ok(Ok(b)) => b,
-        Ok(Err(_)) => {
-            return error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "request body is over the limit of {} bytes",
-                    st.max_body_bytes
-                ),
-            );
-        }
-        Err(_) => {
-            return error(
-                StatusCode::REQUEST_TIMEOUT,
-                format!(
-                    "request body did not arrive within {} ms",
-                    st.body_timeout.as_millis()
-                ),
-            );
-        }
+    let body = match read_body(st, body).await {
+        Ok(b) => b,
+        Err(response) => return *response,
     };
     let mut url = format!("/{rest}");
     if let Some(q) = parts.uri.query() {
         url.push('?');
         url.push_str(q);
     }
-    let headers = parts
-        .headers
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_owned(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
+    let headers = header_list(&parts.headers);
     let request = types::Request {
         method: parts.method.as_str().to_owned(),
         url,
@@ -226,6 +196,38 @@ async fn deliver(
     }
 }
 
+/// Reads a request's body within the size and time limits; the error response otherwise.
+pub(super) async fn read_body(st: &AppState, body: Body) -> Result<Bytes, Box<Response>> {
+    let read = tokio::time::timeout(st.body_timeout, axum::body::to_bytes(body, st.max_body_bytes));
+    match read.await {
+        Ok(Ok(b)) => Ok(b),
+        Ok(Err(_)) => Err(Box::new(error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body is over the limit of {} bytes", st.max_body_bytes),
+        ))),
+        Err(_) => Err(Box::new(error(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "request body did not arrive within {} ms",
+                st.body_timeout.as_millis()
+            ),
+        ))),
+    }
+}
+
+/// Header names (lower case, as HTTP/1 parsing gives them) and values, in order.
+pub(super) fn header_list(headers: &axum::http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
 fn is_websocket_upgrade(headers: &axum::http::HeaderMap) -> bool {
     headers
         .get("upgrade")
@@ -234,7 +236,7 @@ fn is_websocket_upgrade(headers: &axum::http::HeaderMap) -> bool {
 }
 
 /// The response as HTTP (the actor checked status and headers before committing).
-fn to_http(resp: types::Response) -> Response {
+pub(super) fn to_http(resp: types::Response) -> Response {
     let Ok(status) = StatusCode::from_u16(resp.status) else {
         return error(
             StatusCode::INTERNAL_SERVER_ERROR,

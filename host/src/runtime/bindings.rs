@@ -34,5 +34,4 @@ pub mod worker {
         },
     });
 
-    pub use exports::holdfast::object::worker_handler;
 }

@@ -53,6 +53,10 @@ pub enum EngineError {
         path: String,
         message: String,
     },
+    #[error(
+        "worker: component `{path}` does not implement the holdfast:object/worker world: {message}"
+    )]
+    WorkerWorld { path: String, message: String },
 }
 
 /// The imports of a class: WASI, its own interfaces on its store, and the [`Reach`] ones.
@@ -220,9 +224,18 @@ impl Engine {
         })
     }
 
+    fn compile(&self, config: &ClassConfig, bytes: &[u8]) -> wasmtime::Result<Component> {
+        self.compile_bytes(&config.class, &config.binding, bytes)
+    }
+
     /// Compiles `bytes`, or loads them from the cache; says so when it compiles, and compiles
     /// each component once across processes sharing the cache.
-    fn compile(&self, config: &ClassConfig, bytes: &[u8]) -> wasmtime::Result<Component> {
+    pub(super) fn compile_bytes(
+        &self,
+        class: &str,
+        binding: &str,
+        bytes: &[u8],
+    ) -> wasmtime::Result<Component> {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         self.engine.precompile_compatibility_hash().hash(&mut h);
         let key = format!("{}-{:016x}", blake3::hash(bytes).to_hex(), h.finish());
@@ -236,7 +249,7 @@ impl Engine {
         let _guard = match lock {
             Ok(file) => {
                 if file.try_lock().is_err() {
-                    tracing::info!(class = %config.class, binding = %config.binding, "waiting for another holdfast process compiling the same component");
+                    tracing::info!(class = %class, binding = %binding, "waiting for another holdfast process compiling the same component");
                     file.lock()?;
                 }
                 Some(file)
@@ -250,15 +263,15 @@ impl Engine {
             return Component::new(&self.engine, bytes);
         }
         tracing::info!(
-            class = %config.class,
-            binding = %config.binding,
+            class = %class,
+            binding = %binding,
             megabytes = format!("{:.1}", bytes.len() as f64 / 1e6),
             "compiling component (first use; cached in {} afterwards)",
             self.cache_dir.display()
         );
         let started = Instant::now();
         let component = Component::new(&self.engine, bytes)?;
-        tracing::info!(class = %config.class, binding = %config.binding, seconds = format!("{:.1}", started.elapsed().as_secs_f64()), "compiled");
+        tracing::info!(class = %class, binding = %binding, seconds = format!("{:.1}", started.elapsed().as_secs_f64()), "compiled");
         if let Err(e) = std::fs::create_dir_all(marker.parent().expect("has a parent"))
             .and_then(|()| std::fs::write(&marker, b""))
         {

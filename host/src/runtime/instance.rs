@@ -250,6 +250,11 @@ fn arm(store: &mut Store<StoreData>, limits: &CallLimits) {
 
 /// A trap as a sentence: which limit, if one, and what the guest printed to stderr.
 fn describe(e: &wasmtime::Error, store: &Store<StoreData>, limits: &CallLimits) -> String {
+    describe_trap(e, &store.data().stderr, limits)
+}
+
+/// [`describe`] for any store: the trap, and the tail of the guest's stderr.
+pub(super) fn describe_trap(e: &wasmtime::Error, stderr: &GuestOutput, limits: &CallLimits) -> String {
     let base = if let Some(m) = e.downcast_ref::<MemoryLimitExceeded>() {
         format!("exceeded the memory limit of {} MiB", m.limit_bytes >> 20)
     } else {
@@ -264,7 +269,7 @@ fn describe(e: &wasmtime::Error, store: &Store<StoreData>, limits: &CallLimits) 
             _ => format!("{e:#}").lines().next().unwrap_or("trap").to_owned(),
         }
     };
-    let stderr = store.data().stderr.tail();
+    let stderr = stderr.tail();
     let printed = stderr
         .lines()
         .filter(|l| !l.starts_with("note: run with `RUST_BACKTRACE"))

@@ -13,6 +13,7 @@ mod guest_log;
 mod host;
 mod instance;
 mod store_data;
+mod worker;
 
 pub use bindings::calls::CallErrorKind;
 pub use bindings::types;
@@ -20,3 +21,4 @@ pub use calls::{CallBody, CallFailure, CallFuture, CallReply, Caller, Chain, Out
 pub use engine::{Class, Engine, EngineError, PoolSize};
 pub use instance::{CallError, CallLimits, GuestFailure, HandlerCall, Live, Output, StartError};
 pub use store_data::{Identity, Reach};
+pub use worker::{WorkerClass, WorkerError, Workers};

@@ -1,0 +1,270 @@
+//! Workers: the stateless entry point, a component of the `worker` world. A [`WorkerClass`] is
+//! compiled once; [`Workers`] keeps a bounded set of its instances, each serving one request at
+//! a time and reused for the next (an instance that traps is dropped).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use wasmtime::component::Component;
+use wasmtime::{Store, UpdateDeadline};
+use wasmtime_wasi::WasiCtxBuilder;
+
+use super::bindings::types;
+use super::bindings::worker::WorkerPre;
+use super::engine::{EPOCH_TICK, Engine, EngineError};
+use super::guest_log::{GuestOutput, Stream};
+use super::instance::{CallLimits, GuestFailure};
+use super::store_data::{Limiter, Reach, WorkerData};
+use crate::config::WorkerConfig;
+
+/// A compiled worker component.
+pub struct WorkerClass {
+    pub config: WorkerConfig,
+    pre: WorkerPre<WorkerData>,
+}
+
+impl Engine {
+    /// Compiles (or loads from the cache) the worker component and checks that it exports the
+    /// worker world. Imports a worker cannot use (storage and the other class interfaces, when
+    /// one component implements classes and the worker) trap if called.
+    pub fn load_worker(&self, config: &WorkerConfig) -> Result<WorkerClass, EngineError> {
+        let path = config.component.display().to_string();
+        let (class, binding) = ("worker".to_owned(), "worker".to_owned());
+        let bytes = std::fs::read(&config.component).map_err(|source| EngineError::Read {
+            class: class.clone(),
+            binding: binding.clone(),
+            path: path.clone(),
+            source,
+        })?;
+        let component: Component =
+            self.compile_bytes("worker", "worker", &bytes)
+                .map_err(|e| EngineError::Compile {
+                    class: class.clone(),
+                    binding: binding.clone(),
+                    path: path.clone(),
+                    message: format!("{e:#}"),
+                })?;
+        let world_err = |e: wasmtime::Error| EngineError::WorkerWorld {
+            path: path.clone(),
+            message: format!("{e:#}"),
+        };
+        let mut linker = (*self.worker_linker).clone();
+        class_imports_as_traps(&self.engine, &mut linker, &component).map_err(world_err)?;
+        let pre = linker.instantiate_pre(&component).map_err(world_err)?;
+        let pre = WorkerPre::new(pre).map_err(world_err)?;
+        Ok(WorkerClass {
+            config: config.clone(),
+            pre,
+        })
+    }
+}
+
+/// Defines the class-only interfaces a component imports (storage, context, websockets, when
+/// it implements classes too) as functions that trap with a message saying so: a worker has no
+/// storage of its own. Other imports must be satisfied by the worker's linker.
+fn class_imports_as_traps(
+    engine: &wasmtime::Engine,
+    linker: &mut wasmtime::component::Linker<WorkerData>,
+    component: &Component,
+) -> wasmtime::Result<()> {
+    use wasmtime::component::types::ComponentItem;
+    const CLASS_ONLY: [&str; 3] = ["storage", "context", "websockets"];
+    for (name, item) in component.component_type().imports(engine) {
+        let Some(iface) = name.strip_prefix("holdfast:object/") else {
+            continue;
+        };
+        let iface = iface.split('@').next().unwrap_or(iface);
+        if !CLASS_ONLY.contains(&iface) {
+            continue;
+        }
+        let ComponentItem::ComponentInstance(instance) = item.ty else {
+            continue;
+        };
+        let mut li = linker.instance(name)?;
+        for (func, item) in instance.exports(engine) {
+            if let ComponentItem::ComponentFunc(_) = item.ty {
+                let message = format!(
+                    "holdfast:object/{iface}.{func} is not available in a worker (it has no storage, \
+                     identity or sockets of its own: call an object instead)"
+                );
+                li.func_new(func, move |_, _, _, _| Err(wasmtime::Error::msg(message.clone())))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One instance of the worker.
+pub struct WorkerInstance {
+    store: Store<WorkerData>,
+    bindings: super::bindings::worker::Worker,
+}
+
+/// Why a worker request produced no response.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error(transparent)]
+    Guest(#[from] GuestFailure),
+    /// Every instance stayed busy.
+    #[error(
+        "all {0} worker instances are busy: raise worker.max_instances or retry later"
+    )]
+    Busy(usize),
+    #[error("no instance slot became free for the worker: raise runtime.max_live_objects or retry later")]
+    PoolFull,
+}
+
+/// The worker's instances: at most `max_instances` at once, idle ones kept for reuse.
+pub struct Workers {
+    engine: Engine,
+    class: WorkerClass,
+    reach: Box<dyn Fn() -> Reach + Send + Sync>,
+    /// Why a semaphore: each request holds a permit while it uses an instance, so no more than
+    /// `max_instances` exist; requests past it wait for one (up to `BUSY_WAIT`).
+    permits: Arc<Semaphore>,
+    /// Instances not serving a request (at most `max_instances`).
+    idle: Mutex<Vec<WorkerInstance>>,
+    limits: CallLimits,
+}
+
+/// How long a request waits for a busy worker instance before it is refused.
+const BUSY_WAIT: Duration = Duration::from_secs(5);
+
+/// A request's hold on an instance; give it back with [`Workers::put_back`].
+pub struct Lease {
+    instance: WorkerInstance,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Workers {
+    pub fn new(
+        engine: Engine,
+        class: WorkerClass,
+        reach: Box<dyn Fn() -> Reach + Send + Sync>,
+    ) -> Workers {
+        let limits = CallLimits {
+            cpu_ms: class.config.limits.cpu_ms,
+            memory_bytes: class.config.limits.memory_bytes(),
+        };
+        Workers {
+            engine,
+            permits: Arc::new(Semaphore::new(class.config.max_instances)),
+            idle: Mutex::new(Vec::new()),
+            class,
+            reach,
+            limits,
+        }
+    }
+
+    /// Runs `req` on an idle instance (or a new one). The lease comes back with the response for
+    /// [`wait_until`](Self::wait_until), unless the instance trapped.
+    pub async fn fetch(
+        &self,
+        req: types::Request,
+    ) -> (Result<types::Response, WorkerError>, Option<Lease>) {
+        let permit = match tokio::time::timeout(BUSY_WAIT, self.permits.clone().acquire_owned()).await {
+            Ok(Ok(p)) => p,
+            _ => return (Err(WorkerError::Busy(self.class.config.max_instances)), None),
+        };
+        let idle = self.idle.lock().expect("workers lock").pop();
+        let instance = match idle {
+            Some(i) => i,
+            None => match self.start().await {
+                Ok(i) => i,
+                Err(e) => return (Err(e), None),
+            },
+        };
+        let mut lease = Lease {
+            instance,
+            _permit: permit,
+        };
+        let w = &mut lease.instance;
+        arm(&mut w.store, &self.limits);
+        let result = w
+            .bindings
+            .holdfast_object_worker_handler()
+            .call_fetch(&mut w.store, &req)
+            .await;
+        match result {
+            Ok(Ok(r)) => (Ok(r), Some(lease)),
+            Ok(Err(m)) => (Err(GuestFailure::Error(m).into()), Some(lease)),
+            Err(e) => {
+                let why = describe(&e, &lease.instance.store, &self.limits);
+                tracing::warn!("worker trapped: {why}");
+                (Err(GuestFailure::Trap(why).into()), None)
+            }
+        }
+    }
+
+    /// Runs the work the last request deferred (`ctx.waitUntil`), then keeps the instance for
+    /// the next request (or drops it if it trapped).
+    pub async fn wait_until(&self, mut lease: Lease) {
+        let w = &mut lease.instance;
+        arm(&mut w.store, &self.limits);
+        match w
+            .bindings
+            .holdfast_object_worker_handler()
+            .call_wait_until(&mut w.store)
+            .await
+        {
+            Ok(Ok(())) => {}
+            Ok(Err(m)) => tracing::warn!("worker waitUntil work failed: {m}"),
+            Err(e) => {
+                let why = describe(&e, &lease.instance.store, &self.limits);
+                tracing::warn!("worker trapped in waitUntil work: {why}");
+                return;
+            }
+        }
+        self.idle.lock().expect("workers lock").push(lease.instance);
+    }
+
+    async fn start(&self) -> Result<WorkerInstance, WorkerError> {
+        let stderr = GuestOutput::new(Stream::Stderr, "worker".into());
+        let wasi = WasiCtxBuilder::new()
+            .stdout(GuestOutput::new(Stream::Stdout, "worker".into()))
+            .stderr(stderr.clone())
+            .build();
+        let data = WorkerData {
+            wasi,
+            table: wasmtime::component::ResourceTable::new(),
+            limiter: Limiter {
+                memory_bytes: self.limits.memory_bytes,
+            },
+            reach: (self.reach)(),
+            stderr,
+            ticks_left: 0,
+        };
+        let mut store = Store::new(&self.engine.engine, data);
+        store.limiter(|d| &mut d.limiter);
+        store.epoch_deadline_callback(|mut ctx| {
+            let d = ctx.data_mut();
+            if d.ticks_left == 0 {
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            d.ticks_left -= 1;
+            Ok(UpdateDeadline::Yield(1))
+        });
+        arm(&mut store, &self.limits);
+        match self.class.pre.instantiate_async(&mut store).await {
+            Ok(bindings) => Ok(WorkerInstance { store, bindings }),
+            Err(e) if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() => {
+                Err(WorkerError::PoolFull)
+            }
+            Err(e) => Err(GuestFailure::Instantiate(describe(&e, &store, &self.limits)).into()),
+        }
+    }
+}
+
+fn arm(store: &mut Store<WorkerData>, limits: &CallLimits) {
+    let ticks = (limits.cpu_ms / EPOCH_TICK.as_millis() as u64).max(1);
+    let d = store.data_mut();
+    d.ticks_left = ticks;
+    d.stderr.clear_tail();
+    d.reach.chain = super::calls::Chain::start();
+    store.set_epoch_deadline(1);
+}
+
+fn describe(e: &wasmtime::Error, store: &Store<WorkerData>, limits: &CallLimits) -> String {
+    super::instance::describe_trap(e, &store.data().stderr, limits)
+}

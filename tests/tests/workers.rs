@@ -1,0 +1,96 @@
+//! Workers: with a `[worker]` in the config, every request outside `/_/` goes to the worker,
+//! which routes to objects through stubs; instances are reused; the client's address arrives as
+//! `cf-connecting-ip`; vars are strings; a worker's failures are clear errors.
+
+use anyhow::Result;
+use holdfast_tests::{Server, call, class, client, guest, run_expecting_failure};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+fn config(extra: &str) -> String {
+    format!(
+        "[worker]\ncomponent = \"{}\"\n{extra}\n[vars]\nGREETING = \"hello\"\n{}",
+        guest("router").display(),
+        class("caller", "Caller", &guest("caller")),
+    )
+}
+
+#[tokio::test]
+async fn the_worker_routes_requests_to_objects_and_instances_are_reused() -> Result<()> {
+    let s = Server::start(&config(""))?;
+    let c = client();
+    for expected in 1..=3 {
+        let (status, body) = call(&c, Method::POST, s.url("/count/alice")).await?;
+        assert_eq!((status, body), (200, json!({ "value": expected })));
+    }
+    // The object's writes are durable and its direct ID route still works.
+    let (_, id) = call(&c, Method::GET, s.url("/ip")).await?;
+    assert_eq!(id["ip"], "127.0.0.1");
+    assert!(id["served"].as_u64().unwrap() > 1, "one instance served several requests: {id}");
+    let r = c
+        .get(s.url("/object/bob/echo/a/b"))
+        .header("cf-connecting-ip", "6.6.6.6")
+        .send()
+        .await?;
+    assert_eq!(r.status(), 200);
+    let echoed: Value = r.json().await?;
+    assert_eq!(echoed, json!({ "object": "bob", "path": "a/b", "header": "from the worker" }));
+    let (status, _) = call(&c, Method::GET, s.url("/object/bob/status/409")).await?;
+    assert_eq!(status, 409, "the object's status passes through the worker");
+    assert_eq!(call(&c, Method::GET, s.url("/var/GREETING")).await?.1, json!("hello"));
+    assert_eq!(call(&c, Method::GET, s.url("/var/NOPE")).await?.1, Value::Null);
+    // The host's own routes stay; the direct object routes are the worker's to decide.
+    assert_eq!(c.get(s.url("/_/health")).send().await?.text().await?, "ok");
+    let (status, _) = call(&c, Method::GET, s.url("/caller/alice/value")).await?;
+    assert_eq!(status, 404, "with a worker, /{{binding}}/{{name}} is the worker's path");
+    let s = s.kill9_and_restart()?;
+    let (_, body) = call(&c, Method::POST, s.url("/count/alice")).await?;
+    assert_eq!(body, json!({ "value": 4 }));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_failing_worker_answers_500_with_its_message_and_the_next_request_is_served() -> Result<()> {
+    let s = Server::start(&config("[worker.limits]\ncpu_ms = 200"))?;
+    let c = client();
+    assert_eq!(
+        call(&c, Method::GET, s.url("/fail")).await?,
+        (500, json!({ "error": "the worker failed on purpose" }))
+    );
+    let (status, body) = call(&c, Method::GET, s.url("/panic")).await?;
+    assert_eq!(status, 500);
+    let m = body["error"].as_str().unwrap();
+    assert!(m.starts_with("the worker trapped: "), "{m}\n{}", s.log());
+    assert!(m.contains("the worker panicked on purpose"), "{m}\n{}", s.log());
+    let (status, body) = call(&c, Method::GET, s.url("/spin")).await?;
+    assert_eq!(
+        (status, body),
+        (500, json!({ "error": "the worker trapped: exceeded the CPU time limit of 200 ms per event" }))
+    );
+    let (status, _) = call(&c, Method::POST, s.url("/count/x")).await?;
+    assert_eq!(status, 200, "a new instance replaces a trapped one");
+    Ok(())
+}
+
+#[tokio::test]
+async fn bad_worker_config_is_named() -> Result<()> {
+    let (ok, out) = run_expecting_failure(&format!(
+        "[worker]\ncomponent = \"{}\"\n",
+        "/nonexistent/missing.wasm"
+    ))?;
+    assert!(!ok);
+    assert!(out.contains("cannot read component"), "{out}");
+    let (ok, out) = run_expecting_failure(&format!(
+        "[worker]\ncomponent = \"{}\"\nmax_instances = 0\n",
+        guest("router").display()
+    ))?;
+    assert!(!ok);
+    assert!(out.contains("worker.max_instances: must be at least 1"), "{out}");
+    let (ok, out) = run_expecting_failure("[vars]\nN = 1\n")?;
+    assert!(!ok);
+    assert!(
+        out.contains("vars.N: must be a string (vars reach the code as strings), not a integer"),
+        "{out}"
+    );
+    Ok(())
+}
