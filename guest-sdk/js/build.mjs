@@ -4,6 +4,10 @@
 //
 //   node guest-sdk/js/build.mjs <module.js> -o <out.wasm> [--class <ExportedClass>]
 //
+// One component holds every Durable Object class the module exports (the host picks each by the
+// `class` of its config entry) and, if the module's default export has a `fetch`, the worker.
+// `--class` names the class to run when the config's `class` is not exported under that name.
+//
 // The module (and what it imports) is bundled with esbuild, with `cloudflare:workers` and
 // `holdfast` mapped to this SDK and .html/.txt/.css/.svg imports bundled as text, then turned into a component of the holdfast:object world by
 // componentize-js. Nothing is downloaded: both tools come from this package's node_modules
@@ -67,7 +71,9 @@ try {
     `import ${JSON.stringify(join(here, 'src/globals.js'))};\n` +
       `import * as user from ${JSON.stringify(source)};\n` +
       `import { makeHandler } from ${JSON.stringify(join(here, 'src/handler.js'))};\n` +
-      `export const handler = makeHandler(user, ${JSON.stringify(className)});\n`,
+      `import { makeWorker } from ${JSON.stringify(join(here, 'src/worker.js'))};\n` +
+      `export const handler = makeHandler(user, ${JSON.stringify(className)});\n` +
+      `export const workerHandler = makeWorker(user);\n`,
   );
   const bundle = join(work, 'bundle.js');
   const sdk = join(here, 'src/index.js');
@@ -97,7 +103,9 @@ try {
     ({ component } = await componentize({
       sourcePath: bundle,
       witPath: resolve(here, '../../wit'),
-      worldName: 'durable-object',
+      // Classes and the worker in one component: the host runs each class by its name
+      // (context.className) and the default export as the worker.
+      worldName: 'application',
       // The host gives no wasi:http: Request/Response work without it.
       disableFeatures: ['http', 'fetch-event'],
     }));

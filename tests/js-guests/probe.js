@@ -193,7 +193,8 @@ export class Probe {
         const parsed = this.env.probe.idFromString(unique.toString());
         let fetched;
         try {
-          await this.env.probe.get(id).fetch('http://other/');
+          const r = await this.env.probe.get(id).fetch('http://other/whoami');
+          fetched = (await r.json()).id === id.toString() ? 'reached' : 'elsewhere';
         } catch (e) {
           fetched = String(e);
         }

@@ -350,17 +350,13 @@ async fn identity_env_and_platform_apis() -> Result<()> {
     assert_eq!(who["sameId"], true);
     assert_eq!(who["id"].as_str().unwrap().len(), 64);
 
-    // IDs from the env match the router's; stub.fetch fails clearly instead of hanging.
+    // IDs from the env match the router's; stub.fetch reaches the object.
     let (_, other) = get(&c, &s, "/probe/other/whoami").await?;
     let (_, stub) = get(&c, &s, "/probe/alice/stub").await?;
     assert_eq!(stub["id"], other["id"]);
     assert_eq!(stub["name"], "other");
     assert_eq!(stub["unique"], true);
-    assert_eq!(
-        stub["fetched"],
-        "Error: stub.fetch() to probe/other is not supported yet: Holdfast has no calls from one \
-         object to another (call it over HTTP instead)"
-    );
+    assert_eq!(stub["fetched"], "reached");
     assert!(
         stub["bad"].as_str().unwrap().starts_with("TypeError: "),
         "{stub}"

@@ -94,3 +94,49 @@ async fn bad_worker_config_is_named() -> Result<()> {
     );
     Ok(())
 }
+
+fn js_app() -> Result<Server> {
+    let app = holdfast_tests::built("target/js-guests/app.wasm");
+    Server::start(&format!(
+        "[worker]\ncomponent = \"{}\"\n[vars]\nLIMIT = \"3\"\n{}{}",
+        app.display(),
+        class("COUNTER", "Counter", &app),
+        class("LIMITER", "Limiter", &app),
+    ))
+}
+
+#[tokio::test]
+async fn a_javascript_worker_and_its_classes_run_from_one_component() -> Result<()> {
+    let s = js_app()?;
+    let c = client();
+    for expected in 1..=2 {
+        let (status, body) = call(&c, Method::POST, s.url("/counter/alice/increment")).await?;
+        assert_eq!((status, body), (200, json!({ "value": expected })));
+    }
+    // The worker forwards the client's request itself (stub.fetch(request)).
+    let (status, body) = call(&c, Method::GET, s.url("/counter/alice")).await?;
+    assert_eq!((status, body), (200, json!({ "value": 2, "seen": "/counter/alice" })));
+    // The rate limiter object, per client address: 3 requests, then 429.
+    for _ in 0..3 {
+        let (status, _) = call(&c, Method::POST, s.url("/api/counter/bob/increment")).await?;
+        assert_eq!(status, 200);
+    }
+    let r = c.post(s.url("/api/counter/bob/increment")).send().await?;
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.text().await?, "rate limited");
+    let (_, env) = call(&c, Method::GET, s.url("/env")).await?;
+    assert_eq!(env, json!({ "LIMIT": "3", "bindings": ["COUNTER", "LIMIT", "LIMITER"] }));
+    assert_eq!(
+        call(&c, Method::GET, s.url("/throw")).await?,
+        (500, json!({ "error": "TypeError: the worker threw" }))
+    );
+    // ctx.waitUntil work runs after the response.
+    let r = c.get(s.url("/later")).send().await?;
+    assert_eq!(r.text().await?, "accepted");
+    holdfast_tests::eventually(std::time::Duration::from_secs(5), || async {
+        let (_, body) = call(&c, Method::GET, s.url("/counter/later")).await?;
+        Ok((body["value"] == 1).then_some(()))
+    })
+    .await?;
+    Ok(())
+}

@@ -4,6 +4,7 @@
 // `ctx.abort()` or a failed `blockConcurrencyWhile`.
 
 import './globals.js';
+import * as context from 'holdfast:object/context@0.1.0';
 import { makeEnv } from './env.js';
 import { DurableObject } from './index.js';
 import { decodeJson, encodeJson } from './json.js';
@@ -15,6 +16,9 @@ import { dispatch, forgetSocket, socketFor, usesListeners } from './websocket.js
 let Class = null;
 let instance = null;
 let state = null;
+/** The user's module and the class named at build time (`--class`), if any. */
+let userModule = null;
+let builtFor = null;
 
 /** Whether `value` is a promise (or another thenable). */
 function isThenable(value) {
@@ -28,6 +32,7 @@ function then(value, fn) {
 
 /** The class instance, made on the first event; settles its constructor's promises first. */
 function object() {
+  if (Class === null) Class = chooseClass();
   if (instance === null) {
     state = new DurableObjectState();
     instance = new Class(state, makeEnv());
@@ -45,7 +50,7 @@ function complete(out) {
 }
 
 /** The message the host reports for a failed event (a 500 body for fetch). */
-function message(e) {
+export function message(e) {
   // Errors raised inside the component's bindings (e.g. by a typed array they returned) belong
   // to another realm: they are Errors without being `instanceof Error`.
   if (e instanceof Error || Object.prototype.toString.call(e) === '[object Error]') return String(e);
@@ -124,31 +129,48 @@ function isObjectClass(value) {
   );
 }
 
-/** Picks the Durable Object class among a module's exports (`className`, or the only one). */
-function pickClass(module, className) {
+/** Whether the module's default export is a worker (an object, or a Hono app, with `fetch`). */
+export function hasWorker(module) {
+  const d = module.default;
+  return d !== null && (typeof d === 'object' || typeof d === 'function') && typeof d.fetch === 'function';
+}
+
+/** Checks at build time that `module` has something to serve (`className`, a class, a worker). */
+function checkModule(module, className) {
   if (className) {
-    const cls = module[className];
-    if (typeof cls !== 'function') {
+    if (typeof module[className] !== 'function') {
       throw new Error(`the module exports no class named ${className}`);
     }
-    return cls;
+    return;
   }
   const found = Object.entries(module).filter(([, v]) => isObjectClass(v));
-  if (found.length === 0) {
+  if (found.length === 0 && !hasWorker(module)) {
     throw new Error(
-      'the module exports no Durable Object class (a class with a fetch, alarm or webSocket* method)',
+      'the module exports no Durable Object class (a class with a fetch, alarm or webSocket* ' +
+        'method) and no worker (a default export with a fetch method)',
     );
   }
-  if (found.length > 1) {
-    const names = found.map(([n]) => n).join(', ');
-    throw new Error(`the module exports several Durable Object classes (${names}): pick one with --class`);
-  }
-  return found[0][1];
+}
+
+/**
+ * The class this object runs as: the export named by the host's config (`class`), so one
+ * component serves several classes; else the class named at build time, or the only one.
+ */
+function chooseClass() {
+  const wanted = context.className();
+  if (typeof userModule[wanted] === 'function') return userModule[wanted];
+  if (builtFor) return userModule[builtFor];
+  const found = Object.entries(userModule).filter(([, v]) => isObjectClass(v));
+  if (found.length === 1) return found[0][1];
+  const names = found.map(([n]) => n).join(', ') || 'none';
+  throw new Error(`the component exports no Durable Object class named ${wanted} (it exports: ${names})`);
 }
 
 /** The `handler` export for the Durable Object class of `module`. */
 export function makeHandler(module, className) {
-  Class = pickClass(module, className);
+  checkModule(module, className);
+  userModule = module;
+  builtFor = className;
   return {
     fetch(req) {
       return run((obj) => then(method(obj, 'fetch')(toRequest(req)), fromResponse));
@@ -200,7 +222,7 @@ export function makeHandler(module, className) {
         },
         (m) =>
           missing
-            ? { tag: 'no-such-method', val: `${Class.name} has no public method ${name}()` }
+            ? { tag: 'no-such-method', val: `${Class?.name ?? 'the class'} has no public method ${name}()` }
             : { tag: 'failed', val: typeof m === 'string' ? m : String(m) },
       );
     },

@@ -527,10 +527,11 @@ impl Config {
 }
 
 fn validate_binding(b: &str) -> Result<(), String> {
-    let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
+    // What code reads (`env.COUNTER`, `env.CHAT_ROOM`) and, without a worker, the URL prefix.
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
     if b.is_empty() || b.len() > 63 || !b.chars().all(ok_char) || b.starts_with('_') {
         return Err(format!(
-            "`{b}` is not a valid binding: use 1-63 characters of a-z, 0-9, - and _, not starting with _"
+            "`{b}` is not a valid binding: use 1-63 characters of A-Z, a-z, 0-9, - and _, not starting with _"
         ));
     }
     Ok(())

@@ -103,6 +103,10 @@ pub struct Engine {
     pub(crate) worker_linker: Arc<Linker<WorkerData>>,
     /// The compiled-code cache directory (also holds the per-component compile locks).
     cache_dir: PathBuf,
+    /// Components loaded by this process, by content key: a file serving several classes and
+    /// the worker is compiled (or read from the cache) and held in memory once. Why a mutex:
+    /// classes load one after the other at start-up; it is never contended.
+    loaded: Arc<std::sync::Mutex<std::collections::HashMap<String, Component>>>,
 }
 
 /// A class ready to instantiate.
@@ -186,6 +190,7 @@ impl Engine {
             engine,
             linker: Arc::new(linker),
             worker_linker: Arc::new(worker_linker),
+            loaded: Arc::default(),
             cache_dir: cache_dir.to_owned(),
         })
     }
@@ -239,7 +244,25 @@ impl Engine {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         self.engine.precompile_compatibility_hash().hash(&mut h);
         let key = format!("{}-{:016x}", blake3::hash(bytes).to_hex(), h.finish());
-        let marker = self.cache_dir.join("compiled").join(&key);
+        if let Some(c) = self.loaded.lock().expect("loaded lock").get(&key) {
+            return Ok(c.clone());
+        }
+        let component = self.compile_uncached(class, binding, bytes, &key)?;
+        self.loaded
+            .lock()
+            .expect("loaded lock")
+            .insert(key, component.clone());
+        Ok(component)
+    }
+
+    fn compile_uncached(
+        &self,
+        class: &str,
+        binding: &str,
+        bytes: &[u8],
+        key: &str,
+    ) -> wasmtime::Result<Component> {
+        let marker = self.cache_dir.join("compiled").join(key);
         if marker.exists() {
             return Component::new(&self.engine, bytes);
         }

@@ -10,7 +10,7 @@ use wasmtime::{Store, Trap, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
 
 use super::bindings::{DurableObject, handler, types};
-use super::calls::Chain;
+use super::outbound::Chain;
 use super::engine::{Class, EPOCH_TICK, Engine};
 use super::guest_log::{GuestOutput, Stream};
 use super::store_data::{Identity, Limiter, MemoryLimitExceeded, Reach, StoreData};

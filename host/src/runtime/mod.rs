@@ -7,7 +7,7 @@
 //! suspended, while the [`Outbound`] port (implemented by the actor layer) delivers the call.
 
 mod bindings;
-mod calls;
+mod outbound;
 mod engine;
 mod guest_log;
 mod host;
@@ -17,7 +17,7 @@ mod worker;
 
 pub use bindings::calls::CallErrorKind;
 pub use bindings::types;
-pub use calls::{CallBody, CallFailure, CallFuture, CallReply, Caller, Chain, Outbound};
+pub use outbound::{CallBody, CallFailure, CallFuture, CallReply, Caller, Chain, Outbound};
 pub use engine::{Class, Engine, EngineError, PoolSize};
 pub use instance::{CallError, CallLimits, GuestFailure, HandlerCall, Live, Output, StartError};
 pub use store_data::{Identity, Reach};

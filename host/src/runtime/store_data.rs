@@ -8,7 +8,7 @@ use std::sync::Arc;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::calls::{Caller, Chain, Outbound};
+use super::outbound::{Caller, Chain, Outbound};
 use super::guest_log::GuestOutput;
 use crate::id::{Namespaces, ObjectId};
 use crate::sockets::{Hub, WsEffects};

@@ -261,7 +261,7 @@ fn arm(store: &mut Store<WorkerData>, limits: &CallLimits) {
     let d = store.data_mut();
     d.ticks_left = ticks;
     d.stderr.clear_tail();
-    d.reach.chain = super::calls::Chain::start();
+    d.reach.chain = super::outbound::Chain::start();
     store.set_epoch_deadline(1);
 }
 
