@@ -7,7 +7,8 @@
 //! `{"call_id": [ns, id, method, args]}` (by ID), `{"id": [ns, name]}`, `{"put": [key, value]}`, `{"get": key}`, `{"sleep": ms}` (waits without using CPU),
 //! `{"spin": true}` (runs until the CPU limit), `{"fail": message}` (fails the event),
 //! `{"panic": message}`, `{"instance": true}` (this instance's serial), and
-//! `{"loop": [ns, name, n]}` (n calls of `get`; answers the median and p99 per call in ns).
+//! `{"loop": [ns, name, n]}` (n calls of `get`; answers the median and p99 per call in ns),
+//! `{"cycle_loop": n}` (n calls of itself, each refused as a cycle; the same figures).
 
 use std::time::{Duration, Instant};
 
@@ -40,6 +41,9 @@ impl DurableObject for Caller {
                 Ok(Response::json(&self.run(steps)?))
             }
             (Method::Get, ["value"]) => Ok(Response::json(&self.get())),
+            (Method::Post, ["increment"]) => {
+                Ok(Response::json(&json!({ "value": self.increment(1)? })))
+            }
             (Method::Get, ["echo", rest @ ..]) => Ok(Response::json(&json!({
                 "object": self.state.name(),
                 "path": rest.join("/"),
@@ -148,6 +152,22 @@ impl Caller {
                     "p50_ns": times[n / 2],
                     "p99_ns": times[(n * 99 / 100).min(n - 1)],
                 })
+            }
+            ("cycle_loop", Value::Number(n)) => {
+                // Calls itself n times: each call is refused as a cycle; times the refusals.
+                let n = n.as_u64().unwrap_or(1).max(1) as usize;
+                let me = self.state.binding(&self.state.namespace()).get(&self.state.id());
+                let mut times = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let t = Instant::now();
+                    let r = me.call::<_, i64>("get", ());
+                    times.push(t.elapsed().as_nanos() as u64);
+                    if !matches!(&r, Err(e) if e.kind == holdfast_sdk::CallErrorKind::Cycle) {
+                        return Err(Error::msg(format!("expected a cycle, got {r:?}")));
+                    }
+                }
+                times.sort_unstable();
+                json!({ "calls": n, "p50_ns": times[n / 2], "p99_ns": times[(n * 99 / 100).min(n - 1)] })
             }
             ("put", Value::Array(a)) if a.len() == 2 => {
                 storage.put(a[0].as_str().unwrap_or_default(), &a[1])?;

@@ -9,10 +9,13 @@
 //!   and the client-side latency of those requests next to warm ones;
 //! - memory: resident memory per live idle object after creating `--objects` objects;
 //! - alarms (the trapper test guest) and WebSockets (the chat room, ws.rs);
-//! - languages: the counter built from Rust, Python and JavaScript side by side (languages.rs).
+//! - languages: the counter built from Rust, Python and JavaScript side by side (languages.rs);
+//! - calls: worker -> object increments (Rust and JavaScript workers) beside the direct route,
+//!   the object-to-object RPC round trip and the cycle error's latency (calls.rs).
 //!
 //! Run with `scripts/bench.sh` (builds first). Every figure line starts with `FIG`.
 
+mod calls;
 mod languages;
 mod ws;
 
@@ -86,6 +89,12 @@ struct Args {
     /// Skip the language comparison.
     #[arg(long)]
     skip_languages: bool,
+    /// Skip the calls phase (workers, RPC between objects).
+    #[arg(long)]
+    skip_calls: bool,
+    /// Run only the calls phase.
+    #[arg(long, conflicts_with = "skip_calls")]
+    calls_only: bool,
     /// Run only the language comparison (skip every other phase).
     #[arg(long, conflicts_with = "skip_languages")]
     languages_only: bool,
@@ -101,7 +110,15 @@ struct Args {
 
 fn main() -> Result<()> {
     let mut args = Args::parse();
+    if args.calls_only {
+        args.skip_throughput = true;
+        args.skip_cold = true;
+        args.skip_alarms = true;
+        args.skip_websockets = true;
+        args.skip_languages = true;
+    }
     if args.languages_only {
+        args.skip_calls = true;
         args.skip_throughput = true;
         args.skip_cold = true;
         args.skip_alarms = true;
@@ -195,6 +212,9 @@ async fn run(args: Args) -> Result<()> {
             .run_until(ws::fanout(args.ws_clients, args.ws_messages, args.ws_rate))
             .await?;
         ws::hibernated(args.ws_idle).await?;
+    }
+    if !args.skip_calls {
+        calls::run(args.connections, d).await?;
     }
     if !args.skip_languages {
         languages::compare(&args).await?;
