@@ -309,7 +309,10 @@ pub fn call<T: DurableObject + 'static>(
         Some(r) => r,
         None => {
             missing = true;
-            let class = std::any::type_name::<T>().rsplit("::").next().unwrap_or("the class");
+            let class = std::any::type_name::<T>()
+                .rsplit("::")
+                .next()
+                .unwrap_or("the class");
             Err(crate::Error::msg(format!(
                 "{class} has no public method `{method}` (expose methods with #[holdfast_sdk::methods])"
             )))

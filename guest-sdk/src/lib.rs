@@ -187,5 +187,7 @@ pub mod __rt {
         NOT_A_CLASS, NOT_A_WORKER, Slot, alarm, call, fetch, websocket_close, websocket_error,
         websocket_message, worker_fetch,
     };
-    pub use crate::methods::{NoMethods, Probe, ViaMethods, decode_args, decode_no_args, encode_result};
+    pub use crate::methods::{
+        NoMethods, Probe, ViaMethods, decode_args, decode_no_args, encode_result,
+    };
 }

@@ -23,8 +23,7 @@ pub trait Methods {
 /// Decodes the arguments of `method` (a JSON array) into the tuple of its parameters.
 #[doc(hidden)]
 pub fn decode_args<T: DeserializeOwned>(method: &str, args: &[u8]) -> Result<T> {
-    serde_json::from_slice(args)
-        .map_err(|e| Error::msg(format!("bad arguments for {method}: {e}")))
+    serde_json::from_slice(args).map_err(|e| Error::msg(format!("bad arguments for {method}: {e}")))
 }
 
 /// Checks that a method without parameters got an empty JSON array.

@@ -187,7 +187,11 @@ impl Stub {
             Ok(serde_json::Value::Array(a)) => a,
             Ok(serde_json::Value::Null) => Vec::new(),
             Ok(one) => vec![one],
-            Err(e) => return Err(encoding(format!("cannot encode the arguments of {method}: {e}"))),
+            Err(e) => {
+                return Err(encoding(format!(
+                    "cannot encode the arguments of {method}: {e}"
+                )));
+            }
         };
         let args = serde_json::to_vec(&args).expect("JSON values encode");
         let result = calls::call(&self.to, method, &args)?;

@@ -31,7 +31,10 @@ async fn run(c: &reqwest::Client, s: &Server, name: &str, steps: Value) -> Resul
         .await?;
     let status = r.status().as_u16();
     let text = r.text().await?;
-    Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
+    Ok((
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    ))
 }
 
 /// Runs `steps` and returns its results, after checking that the event succeeded.
@@ -51,7 +54,9 @@ fn run_on(ns: &str, name: &str, steps: Value) -> Value {
 }
 
 async fn value(c: &reqwest::Client, s: &Server, ns: &str, name: &str) -> Result<Value> {
-    Ok(call(c, Method::GET, s.url(&format!("/{ns}/{name}/value"))).await?.1)
+    Ok(call(c, Method::GET, s.url(&format!("/{ns}/{name}/value")))
+        .await?
+        .1)
 }
 
 #[tokio::test]
@@ -128,13 +133,15 @@ async fn a_failing_callee_gives_the_caller_its_message_and_keeps_nothing() -> Re
         out[1],
         json!({ "error": { "kind": "NoSuchMethod", "message": "Caller has no public method `nope` (expose methods with #[holdfast_sdk::methods])" } })
     );
-    assert_eq!(out[2]["error"]["kind"], "NoSuchMethod", "private methods are not exposed");
+    assert_eq!(
+        out[2]["error"]["kind"], "NoSuchMethod",
+        "private methods are not exposed"
+    );
     assert_eq!(out[3]["error"]["kind"], "CalleeFailed");
     assert!(
-        out[3]["error"]["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("bad arguments for increment: invalid type: string \"five\", expected i64"),
+        out[3]["error"]["message"].as_str().unwrap().starts_with(
+            "bad arguments for increment: invalid type: string \"five\", expected i64"
+        ),
         "{}",
         out[3]
     );
@@ -152,7 +159,13 @@ async fn a_failing_callee_gives_the_caller_its_message_and_keeps_nothing() -> Re
 async fn a_callee_over_its_cpu_limit_is_an_error_the_caller_catches() -> Result<()> {
     let s = Server::start(&config("", 200))?;
     let c = client();
-    let out = results(&c, &s, "a", json!([run_on("other", "b", json!([{ "spin": true }]))])).await?;
+    let out = results(
+        &c,
+        &s,
+        "a",
+        json!([run_on("other", "b", json!([{ "spin": true }]))]),
+    )
+    .await?;
     assert_eq!(out[0]["error"]["kind"], "CalleeTrapped");
     let m = out[0]["error"]["message"].as_str().unwrap();
     assert!(
@@ -171,7 +184,11 @@ async fn a_call_back_to_a_waiting_object_fails_at_once_as_a_cycle() -> Result<()
         &c,
         &s,
         "a",
-        json!([run_on("other", "b", json!([call_step("caller", "a", "get", json!([]))]))]),
+        json!([run_on(
+            "other",
+            "b",
+            json!([call_step("caller", "a", "get", json!([]))])
+        )]),
     )
     .await?;
     assert_eq!(
@@ -179,7 +196,13 @@ async fn a_call_back_to_a_waiting_object_fails_at_once_as_a_cycle() -> Result<()
         json!({ "error": { "kind": "Cycle", "message": "call cycle: other/b -> caller/a -> other/b (an object waiting in a call cannot be called again until that call returns)" } })
     );
     // a -> a
-    let out = results(&c, &s, "a", json!([call_step("caller", "a", "get", json!([]))])).await?;
+    let out = results(
+        &c,
+        &s,
+        "a",
+        json!([call_step("caller", "a", "get", json!([]))]),
+    )
+    .await?;
     assert_eq!(out[0]["error"]["kind"], "Cycle");
     // a -> b -> c -> a
     let out = results(
@@ -189,7 +212,11 @@ async fn a_call_back_to_a_waiting_object_fails_at_once_as_a_cycle() -> Result<()
         json!([run_on(
             "other",
             "b",
-            json!([run_on("other", "c", json!([call_step("caller", "a", "get", json!([]))]))])
+            json!([run_on(
+                "other",
+                "c",
+                json!([call_step("caller", "a", "get", json!([]))])
+            )])
         )]),
     )
     .await?;
@@ -198,7 +225,13 @@ async fn a_call_back_to_a_waiting_object_fails_at_once_as_a_cycle() -> Result<()
         "call cycle: other/c -> caller/a -> other/b -> other/c (an object waiting in a call cannot be called again until that call returns)"
     );
     // Nothing is left waiting: the same objects call each other freely afterwards.
-    let out = results(&c, &s, "b", json!([call_step("caller", "a", "increment", json!([1]))])).await?;
+    let out = results(
+        &c,
+        &s,
+        "b",
+        json!([call_step("caller", "a", "increment", json!([1]))]),
+    )
+    .await?;
     assert_eq!(out[0]["ok"], 1);
     Ok(())
 }
@@ -220,7 +253,13 @@ async fn two_chains_waiting_for_each_other_fail_at_once_as_a_deadlock() -> Resul
     };
     tokio::time::sleep(Duration::from_millis(150)).await;
     // Chain 2: meanwhile a calls b, so a waits for b while b is about to wait for a.
-    let second = results(&c, &s, "a", json!([call_step("caller", "b", "get", json!([]))])).await?;
+    let second = results(
+        &c,
+        &s,
+        "a",
+        json!([call_step("caller", "b", "get", json!([]))]),
+    )
+    .await?;
     let first = first.await??;
     assert_eq!(
         first[1],
@@ -236,12 +275,28 @@ async fn a_chain_deeper_than_the_limit_is_refused() -> Result<()> {
     let s = Server::start(&config("max_call_depth = 2", 30_000))?;
     let c = client();
     let leaf = json!([call_step("other", "d", "get", json!([]))]);
-    let out = results(&c, &s, "a", json!([run_on("other", "b", json!([run_on("other", "c", leaf)]))])).await?;
+    let out = results(
+        &c,
+        &s,
+        "a",
+        json!([run_on("other", "b", json!([run_on("other", "c", leaf)]))]),
+    )
+    .await?;
     assert_eq!(
         out[0]["ok"][0]["ok"][0],
         json!({ "error": { "kind": "TooDeep", "message": "call from other/c to other/d refused: the chain of calls would be 3 deep, deeper than runtime.max_call_depth = 2" } })
     );
-    let ok = results(&c, &s, "a", json!([run_on("other", "b", json!([call_step("other", "c", "get", json!([]))]))])).await?;
+    let ok = results(
+        &c,
+        &s,
+        "a",
+        json!([run_on(
+            "other",
+            "b",
+            json!([call_step("other", "c", "get", json!([]))])
+        )]),
+    )
+    .await?;
     assert_eq!(ok[0]["ok"][0], json!({ "ok": 0 }), "2 deep is allowed");
     Ok(())
 }
@@ -250,14 +305,26 @@ async fn a_chain_deeper_than_the_limit_is_refused() -> Result<()> {
 async fn a_call_past_the_timeout_fails_and_the_callers_wait_does_not_count_as_cpu() -> Result<()> {
     let s = Server::start(&config("call_timeout_ms = 300", 100))?;
     let c = client();
-    let out = results(&c, &s, "a", json!([run_on("other", "b", json!([{ "sleep": 1000 }]))])).await?;
+    let out = results(
+        &c,
+        &s,
+        "a",
+        json!([run_on("other", "b", json!([{ "sleep": 1000 }]))]),
+    )
+    .await?;
     assert_eq!(
         out[0],
         json!({ "error": { "kind": "Timeout", "message": "call from caller/a to other/b timed out: no answer within runtime.call_timeout_ms = 300 ms (the call may still take effect)" } })
     );
     // A wait of 250 ms inside a call, with a CPU limit of 100 ms for the caller: the caller's
     // event succeeds (its budget runs only while its own code runs).
-    let out = results(&c, &s, "a", json!([run_on("other", "e", json!([{ "sleep": 250 }]))])).await?;
+    let out = results(
+        &c,
+        &s,
+        "a",
+        json!([run_on("other", "e", json!([{ "sleep": 250 }]))]),
+    )
+    .await?;
     assert_eq!(out[0], json!({ "ok": [null] }));
     Ok(())
 }
@@ -267,8 +334,20 @@ async fn bad_addresses_and_arguments_are_named() -> Result<()> {
     let s = start()?;
     let c = client();
     // The SDK's get_by_name refuses an unknown namespace itself (idFromName), failing the event.
-    let (status, body) = run(&c, &s, "a", json!([call_step("nowhere", "b", "get", json!([]))])).await?;
-    assert_eq!((status, body), (500, json!({ "error": "no namespace named `nowhere` on this host" })));
+    let (status, body) = run(
+        &c,
+        &s,
+        "a",
+        json!([call_step("nowhere", "b", "get", json!([]))]),
+    )
+    .await?;
+    assert_eq!(
+        (status, body),
+        (
+            500,
+            json!({ "error": "no namespace named `nowhere` on this host" })
+        )
+    );
     let id = results(&c, &s, "a", json!([{ "id": ["caller", "b"] }])).await?[0].clone();
     let out = results(
         &c,
@@ -283,11 +362,23 @@ async fn bad_addresses_and_arguments_are_named() -> Result<()> {
     )
     .await?;
     assert_eq!(out[0]["error"]["kind"], "BadAddress");
-    let foreign = format!("object id `{}` does not belong to namespace `other`", id.as_str().unwrap());
+    let foreign = format!(
+        "object id `{}` does not belong to namespace `other`",
+        id.as_str().unwrap()
+    );
     assert_eq!(out[0]["error"]["message"], foreign.as_str());
-    assert_eq!(out[1]["error"]["message"], "invalid object id `xyz`: expected 64 lowercase hex characters (0-9, a-f), got 3 characters");
-    assert_eq!(out[2], json!({ "error": { "kind": "BadAddress", "message": "no namespace named `nowhere` on this host" } }));
-    assert_eq!(out[3]["error"]["message"], "bad arguments for get: it takes none, 1 given");
+    assert_eq!(
+        out[1]["error"]["message"],
+        "invalid object id `xyz`: expected 64 lowercase hex characters (0-9, a-f), got 3 characters"
+    );
+    assert_eq!(
+        out[2],
+        json!({ "error": { "kind": "BadAddress", "message": "no namespace named `nowhere` on this host" } })
+    );
+    assert_eq!(
+        out[3]["error"]["message"],
+        "bad arguments for get: it takes none, 1 given"
+    );
     Ok(())
 }
 
@@ -316,8 +407,14 @@ async fn other_objects_run_while_a_caller_waits_and_the_waiting_object_stays() -
         let (status, _) = run(&c, &s, &format!("x{i}"), json!([{ "put": ["k", i] }])).await?;
         assert_eq!(status, 200);
     }
-    assert!(!waiting.is_finished(), "the other objects answered while the caller waited");
+    assert!(
+        !waiting.is_finished(),
+        "the other objects answered while the caller waited"
+    );
     let out = waiting.await??;
-    assert_eq!(out[0], out[2], "the waiting object kept its instance: {out}");
+    assert_eq!(
+        out[0], out[2],
+        "the waiting object kept its instance: {out}"
+    );
     Ok(())
 }

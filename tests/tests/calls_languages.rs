@@ -24,7 +24,11 @@ async fn get(c: &reqwest::Client, s: &Server, path: &str) -> Result<Value> {
 
 /// Runs `steps` on caller/`name` (the Rust test guest).
 async fn rust_run(c: &reqwest::Client, s: &Server, name: &str, steps: Value) -> Result<Value> {
-    let r = c.post(s.url(&format!("/caller/{name}/run"))).json(&steps).send().await?;
+    let r = c
+        .post(s.url(&format!("/caller/{name}/run")))
+        .json(&steps)
+        .send()
+        .await?;
     assert_eq!(r.status(), 200);
     Ok(r.json().await?)
 }
@@ -33,10 +37,19 @@ async fn rust_run(c: &reqwest::Client, s: &Server, name: &str, steps: Value) -> 
 async fn javascript_calls_public_methods_with_cloudflares_rpc() -> Result<()> {
     let s = start()?;
     let c = client();
-    assert_eq!(get(&c, &s, "/js/a/call/js/b/increment?args=[5]").await?, json!({ "ok": 5 }));
-    assert_eq!(get(&c, &s, "/js/a/call/js/b/get").await?, json!({ "ok": 5 }));
+    assert_eq!(
+        get(&c, &s, "/js/a/call/js/b/increment?args=[5]").await?,
+        json!({ "ok": 5 })
+    );
+    assert_eq!(
+        get(&c, &s, "/js/a/call/js/b/get").await?,
+        json!({ "ok": 5 })
+    );
     // JavaScript -> Rust, and the Rust method's result comes back as a JS value.
-    assert_eq!(get(&c, &s, "/js/a/call/caller/r/increment?args=[3]").await?, json!({ "ok": 3 }));
+    assert_eq!(
+        get(&c, &s, "/js/a/call/caller/r/increment?args=[3]").await?,
+        json!({ "ok": 3 })
+    );
     assert_eq!(
         get(&c, &s, "/js/a/call/caller/r/describe?args=[\"t\",2,false]").await?,
         json!({ "ok": "t:2:false" })
@@ -95,8 +108,14 @@ async fn javascript_callers_get_the_rejections_cloudflare_gives() -> Result<()> 
 async fn python_and_rust_objects_call_each_other() -> Result<()> {
     let s = start()?;
     let c = client();
-    assert_eq!(get(&c, &s, "/py/a/call/caller/r/increment?args=[4]").await?, json!({ "ok": 4 }));
-    assert_eq!(get(&c, &s, "/py/a/call/py/b/increment?args=[2]").await?, json!({ "ok": 2 }));
+    assert_eq!(
+        get(&c, &s, "/py/a/call/caller/r/increment?args=[4]").await?,
+        json!({ "ok": 4 })
+    );
+    assert_eq!(
+        get(&c, &s, "/py/a/call/py/b/increment?args=[2]").await?,
+        json!({ "ok": 2 })
+    );
     let out = rust_run(
         &c,
         &s,
@@ -110,13 +129,20 @@ async fn python_and_rust_objects_call_each_other() -> Result<()> {
     )
     .await?;
     assert_eq!(out[0], json!({ "ok": 12 }));
-    assert_eq!(out[1], json!({ "error": { "kind": "CalleeFailed", "message": "nope" } }));
+    assert_eq!(
+        out[1],
+        json!({ "error": { "kind": "CalleeFailed", "message": "nope" } })
+    );
     assert_eq!(
         out[2],
         json!({ "error": { "kind": "NoSuchMethod", "message": "PyRpc has no public method '_private'" } })
     );
     assert_eq!(out[3], json!({ "ok": 1 }));
-    assert_eq!(get(&c, &s, "/py/b/value").await?, json!(12), "the failed call kept nothing");
+    assert_eq!(
+        get(&c, &s, "/py/b/value").await?,
+        json!(12),
+        "the failed call kept nothing"
+    );
     let err = get(&c, &s, "/py/a/call/caller/r/nothing").await?;
     assert_eq!(err["error"]["kind"], "no-such-method");
     let fetched = get(&c, &s, "/py/a/fetch/caller/r/echo/p").await?;

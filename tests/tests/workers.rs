@@ -26,7 +26,10 @@ async fn the_worker_routes_requests_to_objects_and_instances_are_reused() -> Res
     // The object's writes are durable and its direct ID route still works.
     let (_, id) = call(&c, Method::GET, s.url("/ip")).await?;
     assert_eq!(id["ip"], "127.0.0.1");
-    assert!(id["served"].as_u64().unwrap() > 1, "one instance served several requests: {id}");
+    assert!(
+        id["served"].as_u64().unwrap() > 1,
+        "one instance served several requests: {id}"
+    );
     let r = c
         .get(s.url("/object/bob/echo/a/b"))
         .header("cf-connecting-ip", "6.6.6.6")
@@ -34,15 +37,27 @@ async fn the_worker_routes_requests_to_objects_and_instances_are_reused() -> Res
         .await?;
     assert_eq!(r.status(), 200);
     let echoed: Value = r.json().await?;
-    assert_eq!(echoed, json!({ "object": "bob", "path": "a/b", "header": "from the worker" }));
+    assert_eq!(
+        echoed,
+        json!({ "object": "bob", "path": "a/b", "header": "from the worker" })
+    );
     let (status, _) = call(&c, Method::GET, s.url("/object/bob/status/409")).await?;
     assert_eq!(status, 409, "the object's status passes through the worker");
-    assert_eq!(call(&c, Method::GET, s.url("/var/GREETING")).await?.1, json!("hello"));
-    assert_eq!(call(&c, Method::GET, s.url("/var/NOPE")).await?.1, Value::Null);
+    assert_eq!(
+        call(&c, Method::GET, s.url("/var/GREETING")).await?.1,
+        json!("hello")
+    );
+    assert_eq!(
+        call(&c, Method::GET, s.url("/var/NOPE")).await?.1,
+        Value::Null
+    );
     // The host's own routes stay; the direct object routes are the worker's to decide.
     assert_eq!(c.get(s.url("/_/health")).send().await?.text().await?, "ok");
     let (status, _) = call(&c, Method::GET, s.url("/caller/alice/value")).await?;
-    assert_eq!(status, 404, "with a worker, /{{binding}}/{{name}} is the worker's path");
+    assert_eq!(
+        status, 404,
+        "with a worker, /{{binding}}/{{name}} is the worker's path"
+    );
     let s = s.kill9_and_restart()?;
     let (_, body) = call(&c, Method::POST, s.url("/count/alice")).await?;
     assert_eq!(body, json!({ "value": 4 }));
@@ -50,7 +65,8 @@ async fn the_worker_routes_requests_to_objects_and_instances_are_reused() -> Res
 }
 
 #[tokio::test]
-async fn a_failing_worker_answers_500_with_its_message_and_the_next_request_is_served() -> Result<()> {
+async fn a_failing_worker_answers_500_with_its_message_and_the_next_request_is_served() -> Result<()>
+{
     let s = Server::start(&config("[worker.limits]\ncpu_ms = 200"))?;
     let c = client();
     assert_eq!(
@@ -61,11 +77,18 @@ async fn a_failing_worker_answers_500_with_its_message_and_the_next_request_is_s
     assert_eq!(status, 500);
     let m = body["error"].as_str().unwrap();
     assert!(m.starts_with("the worker trapped: "), "{m}\n{}", s.log());
-    assert!(m.contains("the worker panicked on purpose"), "{m}\n{}", s.log());
+    assert!(
+        m.contains("the worker panicked on purpose"),
+        "{m}\n{}",
+        s.log()
+    );
     let (status, body) = call(&c, Method::GET, s.url("/spin")).await?;
     assert_eq!(
         (status, body),
-        (500, json!({ "error": "the worker trapped: exceeded the CPU time limit of 200 ms per event" }))
+        (
+            500,
+            json!({ "error": "the worker trapped: exceeded the CPU time limit of 200 ms per event" })
+        )
     );
     let (status, _) = call(&c, Method::POST, s.url("/count/x")).await?;
     assert_eq!(status, 200, "a new instance replaces a trapped one");
@@ -85,7 +108,10 @@ async fn bad_worker_config_is_named() -> Result<()> {
         guest("router").display()
     ))?;
     assert!(!ok);
-    assert!(out.contains("worker.max_instances: must be at least 1"), "{out}");
+    assert!(
+        out.contains("worker.max_instances: must be at least 1"),
+        "{out}"
+    );
     let (ok, out) = run_expecting_failure("[vars]\nN = 1\n")?;
     assert!(!ok);
     assert!(
@@ -115,7 +141,10 @@ async fn a_javascript_worker_and_its_classes_run_from_one_component() -> Result<
     }
     // The worker forwards the client's request itself (stub.fetch(request)).
     let (status, body) = call(&c, Method::GET, s.url("/counter/alice")).await?;
-    assert_eq!((status, body), (200, json!({ "value": 2, "seen": "/counter/alice" })));
+    assert_eq!(
+        (status, body),
+        (200, json!({ "value": 2, "seen": "/counter/alice" }))
+    );
     // The rate limiter object, per client address: 3 requests, then 429.
     for _ in 0..3 {
         let (status, _) = call(&c, Method::POST, s.url("/api/counter/bob/increment")).await?;
@@ -125,7 +154,10 @@ async fn a_javascript_worker_and_its_classes_run_from_one_component() -> Result<
     assert_eq!(r.status(), 429);
     assert_eq!(r.text().await?, "rate limited");
     let (_, env) = call(&c, Method::GET, s.url("/env")).await?;
-    assert_eq!(env, json!({ "LIMIT": "3", "bindings": ["COUNTER", "LIMIT", "LIMITER"] }));
+    assert_eq!(
+        env,
+        json!({ "LIMIT": "3", "bindings": ["COUNTER", "LIMIT", "LIMITER"] })
+    );
     assert_eq!(
         call(&c, Method::GET, s.url("/throw")).await?,
         (500, json!({ "error": "TypeError: the worker threw" }))

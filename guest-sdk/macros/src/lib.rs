@@ -64,7 +64,10 @@ pub fn worker(args: TokenStream, input: TokenStream) -> TokenStream {
     let item = parse_macro_input!(input as Item);
     let expanded = (|| {
         if !args.is_empty() {
-            return Err(syn::Error::new_spanned(args, "#[worker] takes no arguments"));
+            return Err(syn::Error::new_spanned(
+                args,
+                "#[worker] takes no arguments",
+            ));
         }
         let Item::Struct(item) = item else {
             return Err(syn::Error::new_spanned(
@@ -120,7 +123,10 @@ fn expand_methods(
     item: ItemImpl,
 ) -> syn::Result<proc_macro2::TokenStream> {
     if !args.is_empty() {
-        return Err(syn::Error::new_spanned(args, "#[methods] takes no arguments"));
+        return Err(syn::Error::new_spanned(
+            args,
+            "#[methods] takes no arguments",
+        ));
     }
     if let Some((_, path, _)) = &item.trait_ {
         return Err(syn::Error::new_spanned(

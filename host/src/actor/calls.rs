@@ -56,7 +56,12 @@ async fn deliver(
         .map_err(|e| bad(e.to_string()))?;
     let class = directory
         .class(&to.namespace)
-        .ok_or_else(|| bad(format!("no namespace named `{}` on this host", to.namespace)))?
+        .ok_or_else(|| {
+            bad(format!(
+                "no namespace named `{}` on this host",
+                to.namespace
+            ))
+        })?
         .clone();
     let callee: std::sync::Arc<str> = match &to.name {
         Some(n) => format!("{}/{n}", to.namespace).into(),

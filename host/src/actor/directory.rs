@@ -109,7 +109,15 @@ impl Directory {
         name: Option<String>,
         event: Event,
     ) -> oneshot::Receiver<EventResult> {
-        match self.post(class, id, name, event, false, Admission::Always, Origin::new()) {
+        match self.post(
+            class,
+            id,
+            name,
+            event,
+            false,
+            Admission::Always,
+            Origin::new(),
+        ) {
             Ok(rx) => rx,
             Err(_) => unreachable!("host events are always admitted"),
         }
@@ -124,8 +132,16 @@ impl Directory {
         event: Event,
         upgrade: bool,
     ) -> Result<oneshot::Receiver<EventResult>, Overloaded> {
-        self.post(class, id, name, event, upgrade, Admission::Bounded, Origin::new())
-            .map_err(|r| r.overloaded)
+        self.post(
+            class,
+            id,
+            name,
+            event,
+            upgrade,
+            Admission::Bounded,
+            Origin::new(),
+        )
+        .map_err(|r| r.overloaded)
     }
 
     /// Delivers a socket message, waiting while the object's mailbox is full (the client's

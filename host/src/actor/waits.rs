@@ -78,7 +78,10 @@ pub struct Wait {
 impl Drop for Wait {
     fn drop(&mut self) {
         let mut g = self.graph.inner.lock().expect("wait graph lock");
-        if g.edges.get(&self.from).is_some_and(|e| e.serial == self.serial) {
+        if g.edges
+            .get(&self.from)
+            .is_some_and(|e| e.serial == self.serial)
+        {
             g.edges.remove(&self.from);
         }
     }
@@ -179,7 +182,10 @@ mod tests {
         let _ab = g.wait(r(&a), r(&b), 7).unwrap();
         let _bc = g.wait(r(&b), r(&c), 7).unwrap();
         let err = g.wait(r(&c), r(&a), 7).unwrap_err();
-        assert_eq!(err.to_string(), "call cycle: ns/3 -> ns/1 -> ns/2 -> ns/3 (an object waiting in a call cannot be called again until that call returns)");
+        assert_eq!(
+            err.to_string(),
+            "call cycle: ns/3 -> ns/1 -> ns/2 -> ns/3 (an object waiting in a call cannot be called again until that call returns)"
+        );
         assert_eq!(g.len(), 2, "a refused wait is not recorded");
     }
 
@@ -197,7 +203,10 @@ mod tests {
         let _ab = g.wait(r(&a), r(&b), 1).unwrap();
         let err = g.wait(r(&b), r(&a), 2).unwrap_err();
         assert!(matches!(err, Circle::Deadlock(_)));
-        assert_eq!(err.to_string(), "deadlock: ns/2 -> ns/1 -> ns/2 (objects waiting for each other from different chains of calls)");
+        assert_eq!(
+            err.to_string(),
+            "deadlock: ns/2 -> ns/1 -> ns/2 (objects waiting for each other from different chains of calls)"
+        );
     }
 
     #[test]

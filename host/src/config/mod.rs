@@ -593,9 +593,10 @@ mod tests {
 
     #[test]
     fn errors_name_file_and_field() {
-        let e = parse("[[class]]\nbinding = \"Bad\"\nclass = \"C\"\ncomponent = \"c.wasm\"\n")
-            .unwrap_err()
-            .to_string();
+        let e =
+            parse("[[class]]\nbinding = \"bad binding\"\nclass = \"C\"\ncomponent = \"c.wasm\"\n")
+                .unwrap_err()
+                .to_string();
         assert!(
             e.contains("/etc/hf/holdfast.toml") && e.contains("class[0].binding"),
             "{e}"

@@ -198,12 +198,18 @@ async fn deliver(
 
 /// Reads a request's body within the size and time limits; the error response otherwise.
 pub(super) async fn read_body(st: &AppState, body: Body) -> Result<Bytes, Box<Response>> {
-    let read = tokio::time::timeout(st.body_timeout, axum::body::to_bytes(body, st.max_body_bytes));
+    let read = tokio::time::timeout(
+        st.body_timeout,
+        axum::body::to_bytes(body, st.max_body_bytes),
+    );
     match read.await {
         Ok(Ok(b)) => Ok(b),
         Ok(Err(_)) => Err(Box::new(error(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("request body is over the limit of {} bytes", st.max_body_bytes),
+            format!(
+                "request body is over the limit of {} bytes",
+                st.max_body_bytes
+            ),
         ))),
         Err(_) => Err(Box::new(error(
             StatusCode::REQUEST_TIMEOUT,

@@ -17,7 +17,9 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use self::holdfast::object::{calls, context, environment, objects, storage, types, websockets};
+pub use self::holdfast::object::{
+    calls, context, environment, objects, storage, types, websockets,
+};
 pub use exports::holdfast::object::handler;
 
 /// The `worker` world, its imports shared with the durable-object world's.
@@ -33,5 +35,4 @@ pub mod worker {
             "holdfast:object/environment": super::environment,
         },
     });
-
 }

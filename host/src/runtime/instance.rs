@@ -10,9 +10,9 @@ use wasmtime::{Store, Trap, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
 
 use super::bindings::{DurableObject, handler, types};
-use super::outbound::Chain;
 use super::engine::{Class, EPOCH_TICK, Engine};
 use super::guest_log::{GuestOutput, Stream};
+use super::outbound::Chain;
 use super::store_data::{Identity, Limiter, MemoryLimitExceeded, Reach, StoreData};
 use crate::sockets::{Hub, WsEffects};
 use crate::store::{ObjectKey, ObjectStorage, StoreError};
@@ -254,7 +254,11 @@ fn describe(e: &wasmtime::Error, store: &Store<StoreData>, limits: &CallLimits) 
 }
 
 /// [`describe`] for any store: the trap, and the tail of the guest's stderr.
-pub(super) fn describe_trap(e: &wasmtime::Error, stderr: &GuestOutput, limits: &CallLimits) -> String {
+pub(super) fn describe_trap(
+    e: &wasmtime::Error,
+    stderr: &GuestOutput,
+    limits: &CallLimits,
+) -> String {
     let base = if let Some(m) = e.downcast_ref::<MemoryLimitExceeded>() {
         format!("exceeded the memory limit of {} MiB", m.limit_bytes >> 20)
     } else {

@@ -7,18 +7,18 @@
 //! suspended, while the [`Outbound`] port (implemented by the actor layer) delivers the call.
 
 mod bindings;
-mod outbound;
 mod engine;
 mod guest_log;
 mod host;
 mod instance;
+mod outbound;
 mod store_data;
 mod worker;
 
 pub use bindings::calls::CallErrorKind;
 pub use bindings::types;
-pub use outbound::{CallBody, CallFailure, CallFuture, CallReply, Caller, Chain, Outbound};
 pub use engine::{Class, Engine, EngineError, PoolSize};
 pub use instance::{CallError, CallLimits, GuestFailure, HandlerCall, Live, Output, StartError};
+pub use outbound::{CallBody, CallFailure, CallFuture, CallReply, Caller, Chain, Outbound};
 pub use store_data::{Identity, Reach};
 pub use worker::{WorkerClass, WorkerError, Workers};

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::outbound::{Caller, Chain, Outbound};
 use super::guest_log::GuestOutput;
+use super::outbound::{Caller, Chain, Outbound};
 use crate::id::{Namespaces, ObjectId};
 use crate::sockets::{Hub, WsEffects};
 use crate::store::{ObjectKey, ObjectStorage, StoreError};

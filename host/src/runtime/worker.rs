@@ -37,14 +37,14 @@ impl Engine {
             path: path.clone(),
             source,
         })?;
-        let component: Component =
-            self.compile_bytes("worker", "worker", &bytes)
-                .map_err(|e| EngineError::Compile {
-                    class: class.clone(),
-                    binding: binding.clone(),
-                    path: path.clone(),
-                    message: format!("{e:#}"),
-                })?;
+        let component: Component = self
+            .compile_bytes("worker", "worker", &bytes)
+            .map_err(|e| EngineError::Compile {
+                class: class.clone(),
+                binding: binding.clone(),
+                path: path.clone(),
+                message: format!("{e:#}"),
+            })?;
         let world_err = |e: wasmtime::Error| EngineError::WorkerWorld {
             path: path.clone(),
             message: format!("{e:#}"),
@@ -88,7 +88,9 @@ fn class_imports_as_traps(
                     "holdfast:object/{iface}.{func} is not available in a worker (it has no storage, \
                      identity or sockets of its own: call an object instead)"
                 );
-                li.func_new(func, move |_, _, _, _| Err(wasmtime::Error::msg(message.clone())))?;
+                li.func_new(func, move |_, _, _, _| {
+                    Err(wasmtime::Error::msg(message.clone()))
+                })?;
             }
         }
     }
@@ -107,11 +109,11 @@ pub enum WorkerError {
     #[error(transparent)]
     Guest(#[from] GuestFailure),
     /// Every instance stayed busy.
-    #[error(
-        "all {0} worker instances are busy: raise worker.max_instances or retry later"
-    )]
+    #[error("all {0} worker instances are busy: raise worker.max_instances or retry later")]
     Busy(usize),
-    #[error("no instance slot became free for the worker: raise runtime.max_live_objects or retry later")]
+    #[error(
+        "no instance slot became free for the worker: raise runtime.max_live_objects or retry later"
+    )]
     PoolFull,
 }
 
@@ -163,10 +165,16 @@ impl Workers {
         &self,
         req: types::Request,
     ) -> (Result<types::Response, WorkerError>, Option<Lease>) {
-        let permit = match tokio::time::timeout(BUSY_WAIT, self.permits.clone().acquire_owned()).await {
-            Ok(Ok(p)) => p,
-            _ => return (Err(WorkerError::Busy(self.class.config.max_instances)), None),
-        };
+        let permit =
+            match tokio::time::timeout(BUSY_WAIT, self.permits.clone().acquire_owned()).await {
+                Ok(Ok(p)) => p,
+                _ => {
+                    return (
+                        Err(WorkerError::Busy(self.class.config.max_instances)),
+                        None,
+                    );
+                }
+            };
         let idle = self.idle.lock().expect("workers lock").pop();
         let instance = match idle {
             Some(i) => i,
@@ -248,7 +256,10 @@ impl Workers {
         arm(&mut store, &self.limits);
         match self.class.pre.instantiate_async(&mut store).await {
             Ok(bindings) => Ok(WorkerInstance { store, bindings }),
-            Err(e) if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() => {
+            Err(e)
+                if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+                    .is_some() =>
+            {
                 Err(WorkerError::PoolFull)
             }
             Err(e) => Err(GuestFailure::Instantiate(describe(&e, &store, &self.limits)).into()),

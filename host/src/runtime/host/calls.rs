@@ -20,9 +20,7 @@ fn wit_error(f: crate::runtime::CallFailure) -> calls::CallError {
 
 impl calls::Host for Reach {
     async fn fetch(&mut self, to: types::Address, req: types::Request) -> Answer<types::Response> {
-        let pending = self
-            .outbound
-            .call(self.caller(), to, CallBody::Fetch(req));
+        let pending = self.outbound.call(self.caller(), to, CallBody::Fetch(req));
         Ok(match pending.await {
             Ok(CallReply::Response(r)) => Ok(r),
             Ok(CallReply::Value(_)) => unreachable!("a fetch is answered with a response"),

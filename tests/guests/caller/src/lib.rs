@@ -73,7 +73,12 @@ impl Caller {
 
     /// The counter.
     pub fn get(&self) -> i64 {
-        self.state.storage().get("value").ok().flatten().unwrap_or(0)
+        self.state
+            .storage()
+            .get("value")
+            .ok()
+            .flatten()
+            .unwrap_or(0)
     }
 
     /// Concatenates its arguments (several parameters of several types).
@@ -95,7 +100,10 @@ impl Caller {
         let Value::Object(map) = step else {
             return Err(Error::msg("a step is an object"));
         };
-        let (op, arg) = map.into_iter().next().ok_or_else(|| Error::msg("empty step"))?;
+        let (op, arg) = map
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::msg("empty step"))?;
         let storage = self.state.storage();
         Ok(match (op.as_str(), arg) {
             ("call", Value::Array(a)) if a.len() == 4 => {
@@ -112,14 +120,23 @@ impl Caller {
                 let ns = a[0].as_str().unwrap_or_default();
                 let id = a[1].as_str().unwrap_or_default();
                 let method = a[2].as_str().unwrap_or_default();
-                match self.state.binding(ns).get(id).call::<_, Value>(method, a[3].clone()) {
+                match self
+                    .state
+                    .binding(ns)
+                    .get(id)
+                    .call::<_, Value>(method, a[3].clone())
+                {
                     Ok(v) => json!({ "ok": v }),
                     Err(e) => error_value(&e),
                 }
             }
             ("id", Value::Array(a)) if a.len() == 2 => {
                 let ns = a[0].as_str().unwrap_or_default();
-                json!(self.state.binding(ns).id_from_name(a[1].as_str().unwrap_or_default())?)
+                json!(
+                    self.state
+                        .binding(ns)
+                        .id_from_name(a[1].as_str().unwrap_or_default())?
+                )
             }
             ("fetch", Value::Array(a)) if a.len() == 3 => {
                 let ns = a[0].as_str().unwrap_or_default();
@@ -156,7 +173,10 @@ impl Caller {
             ("cycle_loop", Value::Number(n)) => {
                 // Calls itself n times: each call is refused as a cycle; times the refusals.
                 let n = n.as_u64().unwrap_or(1).max(1) as usize;
-                let me = self.state.binding(&self.state.namespace()).get(&self.state.id());
+                let me = self
+                    .state
+                    .binding(&self.state.namespace())
+                    .get(&self.state.id());
                 let mut times = Vec::with_capacity(n);
                 for _ in 0..n {
                     let t = Instant::now();

@@ -63,7 +63,10 @@ pub async fn run(connections: usize, d: Duration) -> Result<()> {
 async fn guest_figures(addr: std::net::SocketAddr, script: &str) -> Result<(f64, f64)> {
     let (status, body) = post_json(addr, "/caller/a/run", script).await?;
     if status != 200 {
-        bail!("timing script failed: {status} {}", String::from_utf8_lossy(&body));
+        bail!(
+            "timing script failed: {status} {}",
+            String::from_utf8_lossy(&body)
+        );
     }
     let v: serde_json::Value = serde_json::from_slice(&body)?;
     let f = |k: &str| v[0][k].as_f64().unwrap_or(f64::NAN);
