@@ -44,6 +44,17 @@ async fn results(c: &reqwest::Client, s: &Server, name: &str, steps: Value) -> R
     Ok(body)
 }
 
+/// Runs `steps` on caller/`name` in the background; the handle yields the response body.
+fn spawn_run(
+    c: &reqwest::Client,
+    s: &Server,
+    name: &str,
+    steps: Value,
+) -> tokio::task::JoinHandle<reqwest::Result<Value>> {
+    let (c, url) = (c.clone(), s.url(&format!("/caller/{name}/run")));
+    tokio::spawn(async move { c.post(url).json(&steps).send().await?.json::<Value>().await })
+}
+
 fn call_step(ns: &str, name: &str, method: &str, args: Value) -> Value {
     json!({ "call": [ns, name, method, args] })
 }
@@ -241,16 +252,15 @@ async fn two_chains_waiting_for_each_other_fail_at_once_as_a_deadlock() -> Resul
     let s = start()?;
     let c = client();
     // Chain 1: b waits 400 ms (in a call to c), then calls a.
-    let first = {
-        let (c, url) = (c.clone(), s.url("/caller/b/run"));
-        tokio::spawn(async move {
-            let steps = json!([
-                run_on("other", "c", json!([{ "sleep": 400 }])),
-                call_step("caller", "a", "get", json!([])),
-            ]);
-            c.post(url).json(&steps).send().await?.json::<Value>().await
-        })
-    };
+    let first = spawn_run(
+        &c,
+        &s,
+        "b",
+        json!([
+            run_on("other", "c", json!([{ "sleep": 400 }])),
+            call_step("caller", "a", "get", json!([])),
+        ]),
+    );
     tokio::time::sleep(Duration::from_millis(150)).await;
     // Chain 2: meanwhile a calls b, so a waits for b while b is about to wait for a.
     let second = results(
@@ -390,17 +400,16 @@ async fn other_objects_run_while_a_caller_waits_and_the_waiting_object_stays() -
         class("other", "Caller", &guest("caller")),
     ))?;
     let c = client();
-    let waiting = {
-        let (c, url) = (c.clone(), s.url("/caller/a/run"));
-        tokio::spawn(async move {
-            let steps = json!([
-                { "instance": true },
-                run_on("other", "slow", json!([{ "sleep": 1500 }])),
-                { "instance": true },
-            ]);
-            c.post(url).json(&steps).send().await?.json::<Value>().await
-        })
-    };
+    let waiting = spawn_run(
+        &c,
+        &s,
+        "a",
+        json!([
+            { "instance": true },
+            run_on("other", "slow", json!([{ "sleep": 1500 }])),
+            { "instance": true },
+        ]),
+    );
     tokio::time::sleep(Duration::from_millis(200)).await;
     // Many other objects are activated (and evicted, past the cap of 4) meanwhile.
     for i in 0..20 {

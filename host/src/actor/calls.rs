@@ -8,7 +8,7 @@ use super::directory::Directory;
 use super::event::{Event, EventError, Origin, Outcome};
 use crate::runtime::{
     CallBody, CallErrorKind, CallFailure, CallFuture, CallReply, Caller, Chain, GuestFailure,
-    Outbound, types,
+    Outbound, label, types,
 };
 use crate::store::ObjectKey;
 
@@ -63,10 +63,7 @@ async fn deliver(
             ))
         })?
         .clone();
-    let callee: std::sync::Arc<str> = match &to.name {
-        Some(n) => format!("{}/{n}", to.namespace).into(),
-        None => format!("{}/{}", to.namespace, to.id).into(),
-    };
+    let callee = label(&to.namespace, &to.id, to.name.as_deref());
     let from = match &caller.object {
         Some((_, label)) => label.to_string(),
         None => "the worker".to_owned(),

@@ -9,7 +9,7 @@
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig};
@@ -17,11 +17,9 @@ use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig};
 use wasmtime::component::HasSelf;
 
 use super::bindings::DurableObjectPre;
+use super::sandbox::EPOCH_TICK;
 use super::store_data::{Reach, StoreData, WorkerData};
 use crate::config::ClassConfig;
-
-/// How often the epoch advances: the granularity of CPU deadlines and of guest yields.
-pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
 /// Why the engine or a class could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -198,23 +196,9 @@ impl Engine {
     /// Compiles (or loads from the cache) and pre-instantiates one class, checking that it
     /// implements the world.
     pub fn load_class(&self, config: &ClassConfig) -> Result<Class, EngineError> {
+        let (class, binding) = (config.class.clone(), config.binding.clone());
         let path = config.component.display().to_string();
-        let class = config.class.clone();
-        let binding = config.binding.clone();
-        let bytes = std::fs::read(&config.component).map_err(|source| EngineError::Read {
-            class: class.clone(),
-            binding: binding.clone(),
-            path: path.clone(),
-            source,
-        })?;
-        let component = self
-            .compile(config, &bytes)
-            .map_err(|e| EngineError::Compile {
-                class: class.clone(),
-                binding: binding.clone(),
-                path: path.clone(),
-                message: format!("{e:#}"),
-            })?;
+        let component = self.read_and_compile(&config.component, &class, &binding)?;
         let world_err = |e: wasmtime::Error| EngineError::World {
             class: class.clone(),
             binding: binding.clone(),
@@ -229,18 +213,33 @@ impl Engine {
         })
     }
 
-    fn compile(&self, config: &ClassConfig, bytes: &[u8]) -> wasmtime::Result<Component> {
-        self.compile_bytes(&config.class, &config.binding, bytes)
+    /// Reads the component at `file` and compiles it (or loads it from the cache); errors name
+    /// `class`, `binding` and the file.
+    pub(super) fn read_and_compile(
+        &self,
+        file: &Path,
+        class: &str,
+        binding: &str,
+    ) -> Result<Component, EngineError> {
+        let path = file.display().to_string();
+        let bytes = std::fs::read(file).map_err(|source| EngineError::Read {
+            class: class.to_owned(),
+            binding: binding.to_owned(),
+            path: path.clone(),
+            source,
+        })?;
+        self.compile(class, binding, &bytes)
+            .map_err(|e| EngineError::Compile {
+                class: class.to_owned(),
+                binding: binding.to_owned(),
+                path,
+                message: format!("{e:#}"),
+            })
     }
 
     /// Compiles `bytes`, or loads them from the cache; says so when it compiles, and compiles
     /// each component once across processes sharing the cache.
-    pub(super) fn compile_bytes(
-        &self,
-        class: &str,
-        binding: &str,
-        bytes: &[u8],
-    ) -> wasmtime::Result<Component> {
+    fn compile(&self, class: &str, binding: &str, bytes: &[u8]) -> wasmtime::Result<Component> {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         self.engine.precompile_compatibility_hash().hash(&mut h);
         let key = format!("{}-{:016x}", blake3::hash(bytes).to_hex(), h.finish());

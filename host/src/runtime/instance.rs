@@ -6,24 +6,15 @@
 
 use std::sync::Arc;
 
-use wasmtime::{Store, Trap, UpdateDeadline};
-use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime::Store;
 
 use super::bindings::{DurableObject, handler, types};
-use super::engine::{Class, EPOCH_TICK, Engine};
-use super::guest_log::{GuestOutput, Stream};
+use super::engine::{Class, Engine};
 use super::outbound::Chain;
-use super::store_data::{Identity, Limiter, MemoryLimitExceeded, Reach, StoreData};
+use super::sandbox::{CallLimits, Sandbox, arm, describe, new_store};
+use super::store_data::{Identity, Reach, StoreData};
 use crate::sockets::{Hub, WsEffects};
 use crate::store::{ObjectKey, ObjectStorage, StoreError};
-
-/// Limits of one event into the guest.
-#[derive(Debug, Clone, Copy)]
-pub struct CallLimits {
-    /// Epoch ticks (1 ms each) the guest's own code may run; see [`EPOCH_TICK`].
-    pub cpu_ms: u64,
-    pub memory_bytes: usize,
-}
 
 /// How the guest failed an event.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -115,37 +106,16 @@ impl Live {
             ObjectKey::new(&identity.namespace, &identity.id),
             tag.clone(),
         ));
-        let stderr = GuestOutput::new(Stream::Stderr, tag.clone());
-        let wasi = WasiCtxBuilder::new()
-            .stdout(GuestOutput::new(Stream::Stdout, tag))
-            .stderr(stderr.clone())
-            .build();
         let data = StoreData {
-            wasi,
-            table: wasmtime::component::ResourceTable::new(),
-            limiter: Limiter {
-                memory_bytes: limits.memory_bytes,
-            },
+            sandbox: Sandbox::new(tag, &limits),
             storage,
             identity,
             reach,
             hub,
             ws: WsEffects::default(),
-            stderr,
-            ticks_left: 0,
             host_fault: None,
         };
-        let mut store = Store::new(&engine.engine, data);
-        store.limiter(|d| &mut d.limiter);
-        store.epoch_deadline_callback(|mut ctx| {
-            let d = ctx.data_mut();
-            if d.ticks_left == 0 {
-                return Ok(UpdateDeadline::Interrupt);
-            }
-            d.ticks_left -= 1;
-            Ok(UpdateDeadline::Yield(1))
-        });
-        arm(&mut store, &limits);
+        let mut store = new_store(&engine.engine, data, &limits);
         match class.pre.instantiate_async(&mut store).await {
             Ok(bindings) => Ok(Live { store, bindings }),
             Err(e)
@@ -236,52 +206,5 @@ impl Live {
     /// Takes the storage back (the instance is dropped).
     pub fn into_storage(self) -> ObjectStorage {
         self.store.into_data().storage
-    }
-}
-
-/// Re-arms the CPU deadline and clears the kept stderr before an event.
-fn arm(store: &mut Store<StoreData>, limits: &CallLimits) {
-    let ticks = (limits.cpu_ms / EPOCH_TICK.as_millis() as u64).max(1);
-    let d = store.data_mut();
-    d.ticks_left = ticks;
-    d.stderr.clear_tail();
-    store.set_epoch_deadline(1);
-}
-
-/// A trap as a sentence: which limit, if one, and what the guest printed to stderr.
-fn describe(e: &wasmtime::Error, store: &Store<StoreData>, limits: &CallLimits) -> String {
-    describe_trap(e, &store.data().stderr, limits)
-}
-
-/// [`describe`] for any store: the trap, and the tail of the guest's stderr.
-pub(super) fn describe_trap(
-    e: &wasmtime::Error,
-    stderr: &GuestOutput,
-    limits: &CallLimits,
-) -> String {
-    let base = if let Some(m) = e.downcast_ref::<MemoryLimitExceeded>() {
-        format!("exceeded the memory limit of {} MiB", m.limit_bytes >> 20)
-    } else {
-        match e.downcast_ref::<Trap>() {
-            Some(Trap::Interrupt) => {
-                format!(
-                    "exceeded the CPU time limit of {} ms per event",
-                    limits.cpu_ms
-                )
-            }
-            Some(Trap::StackOverflow) => "stack overflow".to_owned(),
-            _ => format!("{e:#}").lines().next().unwrap_or("trap").to_owned(),
-        }
-    };
-    let stderr = stderr.tail();
-    let printed = stderr
-        .lines()
-        .filter(|l| !l.starts_with("note: run with `RUST_BACKTRACE"))
-        .collect::<Vec<_>>()
-        .join(" ");
-    if printed.is_empty() {
-        base
-    } else {
-        format!("{base}; guest stderr: {printed}")
     }
 }

@@ -12,13 +12,15 @@ mod guest_log;
 mod host;
 mod instance;
 mod outbound;
+mod sandbox;
 mod store_data;
 mod worker;
 
 pub use bindings::calls::CallErrorKind;
 pub use bindings::types;
 pub use engine::{Class, Engine, EngineError, PoolSize};
-pub use instance::{CallError, CallLimits, GuestFailure, HandlerCall, Live, Output, StartError};
+pub use instance::{CallError, GuestFailure, HandlerCall, Live, Output, StartError};
 pub use outbound::{CallBody, CallFailure, CallFuture, CallReply, Caller, Chain, Outbound};
-pub use store_data::{Identity, Reach};
+pub use sandbox::CallLimits;
+pub use store_data::{Identity, Reach, label};
 pub use worker::{WorkerClass, WorkerError, Workers};

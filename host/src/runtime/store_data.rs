@@ -1,15 +1,13 @@
-//! What a wasmtime store carries for one live instance: WASI (clocks, random, captured
-//! stdout/stderr only), the memory limiter, the object's storage view and identity, the running
-//! event's WebSocket effects, and its [`Reach`] (IDs, calls, vars), which worker stores carry
-//! too.
+//! What a wasmtime store carries for one live instance: its [`Sandbox`] (WASI, the memory
+//! limiter, the CPU budget), the object's storage view and identity, the running event's
+//! WebSocket effects, and its [`Reach`] (IDs, calls, vars), which worker stores carry too.
 
 use std::sync::Arc;
 
-use wasmtime::component::ResourceTable;
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{WasiCtxView, WasiView};
 
-use super::guest_log::GuestOutput;
 use super::outbound::{Caller, Chain, Outbound};
+use super::sandbox::{Sandbox, Sandboxed};
 use crate::id::{Namespaces, ObjectId};
 use crate::sockets::{Hub, WsEffects};
 use crate::store::{ObjectKey, ObjectStorage, StoreError};
@@ -27,10 +25,15 @@ pub struct Identity {
 impl Identity {
     /// How messages name the object: `namespace/name`, or `namespace/id` without a name.
     pub fn label(&self) -> Arc<str> {
-        match &self.name {
-            Some(n) => format!("{}/{n}", self.namespace).into(),
-            None => format!("{}/{}", self.namespace, self.id).into(),
-        }
+        label(&self.namespace, &self.id.to_string(), self.name.as_deref())
+    }
+}
+
+/// How messages name an object: `namespace/name`, or `namespace/id` without a name.
+pub fn label(namespace: &str, id: &str, name: Option<&str>) -> Arc<str> {
+    match name {
+        Some(n) => format!("{namespace}/{n}").into(),
+        None => format!("{namespace}/{id}").into(),
     }
 }
 
@@ -69,61 +72,15 @@ impl Reach {
     }
 }
 
-/// A memory growth past the class's limit (the trap's typed cause).
-#[derive(Debug, thiserror::Error)]
-#[error("memory limit of {limit_bytes} bytes exceeded (growing to {desired} bytes)")]
-pub struct MemoryLimitExceeded {
-    pub limit_bytes: usize,
-    pub desired: usize,
-}
-
-/// Traps growth past the class's memory limit with [`MemoryLimitExceeded`].
-#[derive(Debug)]
-pub(super) struct Limiter {
-    pub memory_bytes: usize,
-}
-
-impl wasmtime::ResourceLimiter for Limiter {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        if desired > self.memory_bytes {
-            return Err(MemoryLimitExceeded {
-                limit_bytes: self.memory_bytes,
-                desired,
-            }
-            .into());
-        }
-        Ok(true)
-    }
-
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        Ok(desired <= 1 << 20)
-    }
-}
-
 /// Everything a store carries.
 pub struct StoreData {
-    pub(super) wasi: WasiCtx,
-    pub(super) table: ResourceTable,
-    pub(super) limiter: Limiter,
+    pub(super) sandbox: Sandbox,
     pub(crate) storage: ObjectStorage,
     pub(crate) identity: Identity,
     pub(crate) reach: Reach,
     pub(crate) hub: Arc<Hub>,
     /// WebSocket effects of the running event.
     pub(crate) ws: WsEffects,
-    pub(super) stderr: GuestOutput,
-    /// Epoch ticks left before the running event is interrupted.
-    pub(super) ticks_left: u64,
     /// A store failure met by a host call of the running event. The call traps the guest (it
     /// cannot go on without the data), and the event is then reported as the host failure it
     /// is, not as the guest's trap.
@@ -132,10 +89,16 @@ pub struct StoreData {
 
 impl WasiView for StoreData {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        self.sandbox.wasi_view()
+    }
+}
+
+impl Sandboxed for StoreData {
+    fn sandbox(&mut self) -> &mut Sandbox {
+        &mut self.sandbox
+    }
+    fn sandbox_ref(&self) -> &Sandbox {
+        &self.sandbox
     }
 }
 
@@ -150,20 +113,21 @@ impl StoreData {
 
 /// Everything a worker's store carries: WASI and the reach; no storage, no identity.
 pub struct WorkerData {
-    pub(super) wasi: WasiCtx,
-    pub(super) table: ResourceTable,
-    pub(super) limiter: Limiter,
+    pub(super) sandbox: Sandbox,
     pub(crate) reach: Reach,
-    pub(super) stderr: GuestOutput,
-    /// Epoch ticks left before the running request is interrupted.
-    pub(super) ticks_left: u64,
 }
 
 impl WasiView for WorkerData {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        self.sandbox.wasi_view()
+    }
+}
+
+impl Sandboxed for WorkerData {
+    fn sandbox(&mut self) -> &mut Sandbox {
+        &mut self.sandbox
+    }
+    fn sandbox_ref(&self) -> &Sandbox {
+        &self.sandbox
     }
 }

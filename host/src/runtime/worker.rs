@@ -6,16 +6,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use wasmtime::Store;
 use wasmtime::component::Component;
-use wasmtime::{Store, UpdateDeadline};
-use wasmtime_wasi::WasiCtxBuilder;
 
 use super::bindings::types;
 use super::bindings::worker::WorkerPre;
-use super::engine::{EPOCH_TICK, Engine, EngineError};
-use super::guest_log::{GuestOutput, Stream};
-use super::instance::{CallLimits, GuestFailure};
-use super::store_data::{Limiter, Reach, WorkerData};
+use super::engine::{Engine, EngineError};
+use super::instance::GuestFailure;
+use super::sandbox::{CallLimits, Sandbox, arm, describe, new_store};
+use super::store_data::{Reach, WorkerData};
 use crate::config::WorkerConfig;
 
 /// A compiled worker component.
@@ -30,21 +29,7 @@ impl Engine {
     /// one component implements classes and the worker) trap if called.
     pub fn load_worker(&self, config: &WorkerConfig) -> Result<WorkerClass, EngineError> {
         let path = config.component.display().to_string();
-        let (class, binding) = ("worker".to_owned(), "worker".to_owned());
-        let bytes = std::fs::read(&config.component).map_err(|source| EngineError::Read {
-            class: class.clone(),
-            binding: binding.clone(),
-            path: path.clone(),
-            source,
-        })?;
-        let component: Component = self
-            .compile_bytes("worker", "worker", &bytes)
-            .map_err(|e| EngineError::Compile {
-                class: class.clone(),
-                binding: binding.clone(),
-                path: path.clone(),
-                message: format!("{e:#}"),
-            })?;
+        let component = self.read_and_compile(&config.component, "worker", "worker")?;
         let world_err = |e: wasmtime::Error| EngineError::WorkerWorld {
             path: path.clone(),
             message: format!("{e:#}"),
@@ -188,7 +173,7 @@ impl Workers {
             _permit: permit,
         };
         let w = &mut lease.instance;
-        arm(&mut w.store, &self.limits);
+        arm_request(&mut w.store, &self.limits);
         let result = w
             .bindings
             .holdfast_object_worker_handler()
@@ -209,7 +194,7 @@ impl Workers {
     /// the next request (or drops it if it trapped).
     pub async fn wait_until(&self, mut lease: Lease) {
         let w = &mut lease.instance;
-        arm(&mut w.store, &self.limits);
+        arm_request(&mut w.store, &self.limits);
         match w
             .bindings
             .holdfast_object_worker_handler()
@@ -228,32 +213,11 @@ impl Workers {
     }
 
     async fn start(&self) -> Result<WorkerInstance, WorkerError> {
-        let stderr = GuestOutput::new(Stream::Stderr, "worker".into());
-        let wasi = WasiCtxBuilder::new()
-            .stdout(GuestOutput::new(Stream::Stdout, "worker".into()))
-            .stderr(stderr.clone())
-            .build();
         let data = WorkerData {
-            wasi,
-            table: wasmtime::component::ResourceTable::new(),
-            limiter: Limiter {
-                memory_bytes: self.limits.memory_bytes,
-            },
+            sandbox: Sandbox::new("worker".into(), &self.limits),
             reach: (self.reach)(),
-            stderr,
-            ticks_left: 0,
         };
-        let mut store = Store::new(&self.engine.engine, data);
-        store.limiter(|d| &mut d.limiter);
-        store.epoch_deadline_callback(|mut ctx| {
-            let d = ctx.data_mut();
-            if d.ticks_left == 0 {
-                return Ok(UpdateDeadline::Interrupt);
-            }
-            d.ticks_left -= 1;
-            Ok(UpdateDeadline::Yield(1))
-        });
-        arm(&mut store, &self.limits);
+        let mut store = new_store(&self.engine.engine, data, &self.limits);
         match self.class.pre.instantiate_async(&mut store).await {
             Ok(bindings) => Ok(WorkerInstance { store, bindings }),
             Err(e)
@@ -267,15 +231,8 @@ impl Workers {
     }
 }
 
-fn arm(store: &mut Store<WorkerData>, limits: &CallLimits) {
-    let ticks = (limits.cpu_ms / EPOCH_TICK.as_millis() as u64).max(1);
-    let d = store.data_mut();
-    d.ticks_left = ticks;
-    d.stderr.clear_tail();
-    d.reach.chain = super::outbound::Chain::start();
-    store.set_epoch_deadline(1);
-}
-
-fn describe(e: &wasmtime::Error, store: &Store<WorkerData>, limits: &CallLimits) -> String {
-    super::instance::describe_trap(e, &store.data().stderr, limits)
+/// Re-arms the request's CPU budget; each request starts a chain of calls of its own.
+fn arm_request(store: &mut Store<WorkerData>, limits: &CallLimits) {
+    arm(store, limits);
+    store.data_mut().reach.chain = super::outbound::Chain::start();
 }

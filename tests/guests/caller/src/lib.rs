@@ -57,6 +57,13 @@ impl DurableObject for Caller {
     }
 }
 
+/// `{"calls", "p50_ns", "p99_ns"}` of per-call times in ns (at least one).
+fn percentiles(mut times: Vec<u64>) -> Value {
+    times.sort_unstable();
+    let n = times.len();
+    json!({ "calls": n, "p50_ns": times[n / 2], "p99_ns": times[(n * 99 / 100).min(n - 1)] })
+}
+
 fn error_value(e: &CallError) -> Value {
     json!({ "error": { "kind": format!("{:?}", e.kind), "message": e.message } })
 }
@@ -155,7 +162,7 @@ impl Caller {
             ("loop", Value::Array(a)) if a.len() == 3 => {
                 let ns = a[0].as_str().unwrap_or_default();
                 let name = a[1].as_str().unwrap_or_default();
-                let n = a[2].as_u64().unwrap_or(1) as usize;
+                let n = a[2].as_u64().unwrap_or(1).max(1) as usize;
                 let stub = self.state.binding(ns).get_by_name(name)?;
                 let mut times = Vec::with_capacity(n);
                 for _ in 0..n {
@@ -163,12 +170,7 @@ impl Caller {
                     stub.call::<_, i64>("get", ())?;
                     times.push(t.elapsed().as_nanos() as u64);
                 }
-                times.sort_unstable();
-                json!({
-                    "calls": n,
-                    "p50_ns": times[n / 2],
-                    "p99_ns": times[(n * 99 / 100).min(n - 1)],
-                })
+                percentiles(times)
             }
             ("cycle_loop", Value::Number(n)) => {
                 // Calls itself n times: each call is refused as a cycle; times the refusals.
@@ -186,8 +188,7 @@ impl Caller {
                         return Err(Error::msg(format!("expected a cycle, got {r:?}")));
                     }
                 }
-                times.sort_unstable();
-                json!({ "calls": n, "p50_ns": times[n / 2], "p99_ns": times[(n * 99 / 100).min(n - 1)] })
+                percentiles(times)
             }
             ("put", Value::Array(a)) if a.len() == 2 => {
                 storage.put(a[0].as_str().unwrap_or_default(), &a[1])?;
