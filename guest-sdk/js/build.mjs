@@ -2,7 +2,7 @@
 // Builds a Holdfast component from a JavaScript module written against Cloudflare's Durable
 // Object API:
 //
-//   node guest-sdk/js/build.mjs <module.js> -o <out.wasm> [--class <ExportedClass>]
+//   node guest-sdk/js/build.mjs <module.js|.ts> -o <out.wasm> [--class <ExportedClass>] [--manifest <out.json>]
 //
 // One component holds every Durable Object class the module exports (the host picks each by the
 // `class` of its config entry) and, if the module's default export has a `fetch`, the worker.
@@ -12,16 +12,22 @@
 // `holdfast` mapped to this SDK and .html/.txt/.css/.svg imports bundled as text, then turned into a component of the holdfast:object world by
 // componentize-js. Nothing is downloaded: both tools come from this package's node_modules
 // (`npm ci` here, which scripts/setup.sh runs).
+//
+// `--manifest` writes what the module exports (`{"exports": [...], "worker": bool}`), so that the
+// host can name a configured class the module lacks. A build whose bundle, SDK and options are
+// those of the last build of `out` (recorded in `<out>.inputs`) reuses it instead of running
+// componentize-js again.
 
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
+import { readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const usage = 'usage: build.mjs <module.js> -o <out.wasm> [--class <ExportedClass>]';
+const usage =
+  'usage: build.mjs <module.js|.ts> -o <out.wasm> [--class <ExportedClass>] [--manifest <out.json>]';
 
 function fail(message) {
   console.error(`error: ${message}`);
@@ -49,7 +55,11 @@ let args;
 try {
   args = parseArgs({
     allowPositionals: true,
-    options: { out: { type: 'string', short: 'o' }, class: { type: 'string' } },
+    options: {
+      out: { type: 'string', short: 'o' },
+      class: { type: 'string' },
+      manifest: { type: 'string' },
+    },
   });
 } catch (e) {
   fail(`${e.message}\n${usage}`);
@@ -63,7 +73,11 @@ const className = args.values.class ?? null;
 const { build } = await import('esbuild');
 const { componentize } = await import('@bytecodealliance/componentize-js');
 
-const work = await mkdtemp(join(tmpdir(), 'holdfast-js-'));
+// Next to the output, not in a random temporary directory: the bundle names its files by path,
+// and the same inputs must give the same bundle (so that an unchanged module is not rebuilt).
+const work = `${out}.work`;
+await rm(work, { recursive: true, force: true });
+await mkdir(work, { recursive: true });
 try {
   const entry = join(work, 'entry.js');
   await writeFile(
@@ -77,19 +91,36 @@ try {
   );
   const bundle = join(work, 'bundle.js');
   const sdk = join(here, 'src/index.js');
+  const options = {
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    target: 'es2022',
+    external: ['holdfast:object/*'],
+    alias: { 'cloudflare:workers': sdk, holdfast: sdk },
+    // `import page from './page.html'` gives the file's text, bundled into the component.
+    loader: { '.html': 'text', '.txt': 'text', '.css': 'text', '.svg': 'text' },
+    // npm packages written for workers (Hono among them) pick their worker build by these.
+    conditions: ['workerd', 'worker', 'browser'],
+    mainFields: ['module', 'main'],
+    logLevel: 'silent',
+  };
   try {
+    if (args.values.manifest) {
+      // The user's module alone: what it exports.
+      const probe = await build({ ...options, entryPoints: [source], write: false, metafile: true });
+      const exports = Object.values(probe.metafile.outputs).flatMap((o) => o.exports ?? []);
+      const manifest = {
+        exports: exports.filter((e) => e !== 'default').sort(),
+        worker: exports.includes('default'),
+      };
+      await mkdir(dirname(resolve(args.values.manifest)), { recursive: true });
+      await writeFile(resolve(args.values.manifest), JSON.stringify(manifest) + '\n');
+    }
     await build({
+      ...options,
       entryPoints: [entry],
       outfile: bundle,
-      bundle: true,
-      format: 'esm',
-      platform: 'neutral',
-      target: 'es2022',
-      external: ['holdfast:object/*'],
-      alias: { 'cloudflare:workers': sdk, holdfast: sdk },
-      // `import page from './page.html'` gives the file's text, bundled into the component.
-      loader: { '.html': 'text', '.txt': 'text', '.css': 'text', '.svg': 'text' },
-      logLevel: 'silent',
     });
   } catch (e) {
     const errors = (e.errors ?? []).map((m) => {
@@ -98,23 +129,38 @@ try {
     });
     fail(errors.length ? errors.join('\n') : String(e));
   }
-  let component;
-  try {
-    ({ component } = await componentize({
-      sourcePath: bundle,
-      witPath: resolve(here, '../../wit'),
-      // Classes and the worker in one component: the host runs each class by its name
-      // (context.className) and the default export as the worker.
-      worldName: 'application',
-      // The host gives no wasi:http: Request/Response work without it.
-      disableFeatures: ['http', 'fetch-event'],
-    }));
-  } catch (e) {
-    fail(explain(String(e.message ?? e)));
+  // The same bundle, SDK and options as the last build of `out`: keep it.
+  const pkg = await readFile(join(here, 'package.json'));
+  const inputs = createHash('sha256')
+    .update(await readFile(bundle))
+    .update(pkg)
+    .update(await readFile(fileURLToPath(import.meta.url)))
+    .update(await readFile(resolve(here, '../../wit/holdfast.wit')))
+    .update(JSON.stringify(className))
+    .digest('hex');
+  const recorded = `${out}.inputs`;
+  if (existsSync(out) && existsSync(recorded) && (await readFile(recorded, 'utf8')) === inputs) {
+    console.error(`${out} is up to date`);
+  } else {
+    let component;
+    try {
+      ({ component } = await componentize({
+        sourcePath: bundle,
+        witPath: resolve(here, '../../wit'),
+        // Classes and the worker in one component: the host runs each class by its name
+        // (context.className) and the default export as the worker.
+        worldName: 'application',
+        // The host gives no wasi:http: Request/Response work without it.
+        disableFeatures: ['http', 'fetch-event'],
+      }));
+    } catch (e) {
+      fail(explain(String(e.message ?? e)));
+    }
+    await mkdir(dirname(out), { recursive: true });
+    await writeFile(out, component);
+    await writeFile(recorded, inputs);
+    console.error(`built ${out} (${(component.length / 1e6).toFixed(1)} MB)`);
   }
-  await mkdir(dirname(out), { recursive: true });
-  await writeFile(out, component);
-  console.error(`built ${out} (${(component.length / 1e6).toFixed(1)} MB)`);
 } finally {
   await rm(work, { recursive: true, force: true });
 }

@@ -23,9 +23,11 @@ struct Cli {
 enum Command {
     /// Serve the classes of a config file over HTTP.
     Serve {
-        /// The config file.
-        #[arg(long, default_value = "holdfast.toml")]
-        config: PathBuf,
+        /// The config file: a holdfast.toml or a Cloudflare project's wrangler.toml /
+        /// wrangler.jsonc (default: the first of holdfast.toml, wrangler.toml, wrangler.jsonc,
+        /// wrangler.json in the current directory).
+        #[arg(long)]
+        config: Option<PathBuf>,
         /// Address to listen on (overrides the config; default 127.0.0.1:8787).
         #[arg(long)]
         listen: Option<SocketAddr>,
@@ -36,9 +38,11 @@ enum Command {
     /// Compile every class of a config file into the code cache (servers started afterwards
     /// load them in milliseconds; `holdfast serve` compiles on its own what is not cached).
     Compile {
-        /// The config file.
-        #[arg(long, default_value = "holdfast.toml")]
-        config: PathBuf,
+        /// The config file: a holdfast.toml or a Cloudflare project's wrangler.toml /
+        /// wrangler.jsonc (default: the first of holdfast.toml, wrangler.toml, wrangler.jsonc,
+        /// wrangler.json in the current directory).
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
 }
 
@@ -63,7 +67,7 @@ fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Compile { config } => {
-            let config = Config::load(&config)?;
+            let config = Config::load(&config_path(config)?)?;
             let started = std::time::Instant::now();
             let n = holdfast::compile(&config)?;
             let classes = if n == 1 {
@@ -83,7 +87,7 @@ fn run() -> anyhow::Result<()> {
             listen,
             data,
         } => {
-            let mut config = Config::load(&config)?;
+            let mut config = Config::load(&config_path(config)?)?;
             if let Some(l) = listen {
                 config.server.listen = l;
             }
@@ -120,6 +124,20 @@ fn run() -> anyhow::Result<()> {
             })
         }
     }
+}
+
+/// The config file named, or the one found in the current directory.
+fn config_path(named: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(p) = named {
+        return Ok(p);
+    }
+    let dir = std::env::current_dir().context("cannot read the current directory")?;
+    Config::find(&dir).with_context(|| {
+        format!(
+            "no holdfast.toml, wrangler.toml, wrangler.jsonc or wrangler.json in {} (pass --config FILE)",
+            dir.display()
+        )
+    })
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -173,6 +173,34 @@ impl Server {
         self.restart_with(&config)
     }
 
+    /// Stops the process with SIGTERM, runs `f` with the data directory (while no server has
+    /// it open: e.g. a `holdfast serve` that must be refused on this data), and starts it again.
+    pub fn while_stopped<T>(mut self, f: impl FnOnce(&Path) -> T) -> Result<(Server, T)> {
+        self.stop()?;
+        let out = f(&self.data);
+        let config = std::fs::read_to_string(&self.config)?;
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir()?);
+        Ok((
+            Self::start_in(dir, self.data.clone(), &config, self.env.clone())?,
+            out,
+        ))
+    }
+
+    fn stop(&mut self) -> Result<()> {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()?;
+        anyhow::ensure!(status.success(), "kill -TERM failed");
+        let exit = self.child.wait()?;
+        anyhow::ensure!(
+            exit.success(),
+            "holdfast exited with {exit} on SIGTERM: {}",
+            self.log()
+        );
+        Ok(())
+    }
+
     /// Like [`Server::restart`], serving `config` (TOML) from then on: e.g. another build of a
     /// class on the data the first one wrote.
     pub fn restart_with(mut self, config: &str) -> Result<Server> {

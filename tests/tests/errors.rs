@@ -18,7 +18,7 @@ async fn http_errors_say_what_is_wrong() -> Result<()> {
     assert_eq!(status, 404);
     assert_eq!(
         body["error"],
-        "no binding named `nope` (this host serves: counter, trap)"
+        "no route named `nope` (this host serves: counter, trap)"
     );
 
     for path in ["/", "/counter", "/_/nothing"] {

@@ -6,6 +6,16 @@ import * as environment from 'holdfast:object/environment@0.1.0';
 import * as objects from 'holdfast:object/objects@0.1.0';
 import { decodeJson, encodeJson } from './json.js';
 
+/** The `webSocket` of a 101 a stub's fetch returned: the socket lives in the object. */
+const FORWARDED_SOCKET = Object.freeze({
+  _accepted: true,
+  accept() {
+    throw new TypeError(
+      'this WebSocket was accepted by the Durable Object the request was forwarded to: return the response from fetch() to connect the client',
+    );
+  },
+});
+
 function hostCall(call) {
   try {
     return call();
@@ -91,7 +101,12 @@ export class DurableObjectStub {
     } catch (e) {
       throw callError(e);
     }
-    return new Response(r.status === 101 || r.status === 204 || r.status === 304 ? null : r.body, {
+    if (r.status === 101) {
+      // The object accepted the client's WebSocket (a worker forwarding an upgrade): return
+      // this response from the worker's fetch and the host connects the client to it.
+      return new Response(null, { status: 101, headers: r.headers, webSocket: FORWARDED_SOCKET });
+    }
+    return new Response(r.status === 204 || r.status === 304 ? null : r.body, {
       status: r.status,
       headers: r.headers,
     });

@@ -7,10 +7,9 @@ use std::sync::Weak;
 use super::directory::Directory;
 use super::event::{Event, EventError, Origin, Outcome};
 use crate::runtime::{
-    CallBody, CallErrorKind, CallFailure, CallFuture, CallReply, Caller, Chain, GuestFailure,
-    Outbound, label, types,
+    Accepted, CallBody, CallErrorKind, CallFailure, CallFuture, CallReply, Caller, Chain,
+    GuestFailure, Outbound, label, types,
 };
-use crate::store::ObjectKey;
 
 /// Delivers calls; refers to the directory weakly (the directory owns it).
 struct Router {
@@ -79,7 +78,7 @@ async fn deliver(
             ),
         ));
     }
-    let key = ObjectKey::new(&to.namespace, &id);
+    let key = class.key(&id);
     let (mine, theirs) = match &caller.object {
         Some((from_key, from_label)) => {
             let (a, b) = directory
@@ -100,6 +99,12 @@ async fn deliver(
         CallBody::Fetch(req) => (Event::Fetch(req), true),
         CallBody::Method { method, args } => (Event::Call { method, args }, false),
     };
+    // A worker forwarding its client's WebSocket upgrade: the first fetch of an upgrade
+    // request takes it, and the object may accept the socket.
+    let upgrade = match (&event, &caller.upgrade) {
+        (Event::Fetch(req), Some(u)) if is_upgrade_request(req) && u.claim() => Some(u.clone()),
+        _ => None,
+    };
     let origin = Origin {
         chain: Chain {
             id: caller.chain.id,
@@ -108,7 +113,14 @@ async fn deliver(
         wait: theirs,
     };
     let rx = directory
-        .call(&class, id, to.name.clone(), event, origin)
+        .call(
+            &class,
+            id,
+            to.name.clone(),
+            event,
+            upgrade.is_some(),
+            origin,
+        )
         .map_err(|o| {
             CallFailure::new(
                 CallErrorKind::Overloaded,
@@ -133,7 +145,16 @@ async fn deliver(
         Ok(Ok(r)) => r,
     };
     match outcome {
-        Ok(Outcome::Response(r, _)) if is_fetch => Ok(CallReply::Response(r)),
+        Ok(Outcome::Response(r, socket)) if is_fetch => {
+            if let (Some(socket), Some(u)) = (socket, upgrade) {
+                u.accepted(Accepted {
+                    binding: class.config.binding.clone(),
+                    id,
+                    socket,
+                });
+            }
+            Ok(CallReply::Response(r))
+        }
         Ok(Outcome::Value(v)) if !is_fetch => Ok(CallReply::Value(v)),
         Ok(other) => Err(CallFailure::new(
             CallErrorKind::Unavailable,
@@ -157,4 +178,11 @@ fn failure(callee: &str, e: EventError) -> CallFailure {
         }
         other => CallFailure::new(CallErrorKind::Unavailable, format!("{callee}: {other}")),
     }
+}
+
+/// Whether a request asks for a WebSocket (`upgrade: websocket`).
+fn is_upgrade_request(req: &types::Request) -> bool {
+    req.headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("upgrade") && v.eq_ignore_ascii_case("websocket"))
 }

@@ -95,9 +95,25 @@ impl Directory {
         self.slots.evictions.load(Ordering::Relaxed)
     }
 
-    /// The class of a namespace.
-    pub fn class(&self, namespace: &str) -> Option<&Arc<Class>> {
-        self.services.classes.get(namespace)
+    /// The class of a binding.
+    pub fn class(&self, binding: &str) -> Option<&Arc<Class>> {
+        self.services.classes.get(binding)
+    }
+
+    /// The class whose objects are stored under `namespace` (what an [`ObjectKey`] names).
+    pub fn class_of_namespace(&self, namespace: &str) -> Option<&Arc<Class>> {
+        self.services
+            .classes
+            .values()
+            .find(|c| c.config.namespace == namespace)
+    }
+
+    /// The class served under the direct route `/{route}/...`.
+    pub fn class_of_route(&self, route: &str) -> Option<&Arc<Class>> {
+        self.services
+            .classes
+            .values()
+            .find(|c| c.config.route.as_deref() == Some(route))
     }
 
     /// Delivers a host event (alarm, socket close) to the object, activating it if needed.
@@ -184,9 +200,10 @@ impl Directory {
         id: ObjectId,
         name: Option<String>,
         event: Event,
+        upgrade: bool,
         origin: Origin,
     ) -> Result<oneshot::Receiver<EventResult>, Overloaded> {
-        self.post(class, id, name, event, false, Admission::Bounded, origin)
+        self.post(class, id, name, event, upgrade, Admission::Bounded, origin)
             .map_err(|r| r.overloaded)
     }
 
@@ -202,7 +219,7 @@ impl Directory {
         origin: Origin,
     ) -> Result<oneshot::Receiver<EventResult>, Refused> {
         let (reply, rx) = oneshot::channel();
-        let key = ObjectKey::new(&class.config.binding, &id);
+        let key = class.key(&id);
         let created;
         {
             let mut shard = self.slots.shard(&key);
@@ -335,7 +352,8 @@ impl Seed {
             outbound: self.outbound.clone(),
             class: self.class.clone(),
             identity: Identity {
-                namespace: self.class.config.binding.clone(),
+                binding: self.class.config.binding.clone(),
+                key: self.class.key(&self.id),
                 id: self.id,
                 name: None,
                 class: self.class.config.class.as_str().into(),

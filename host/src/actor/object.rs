@@ -111,7 +111,7 @@ impl Actor {
                 Msg::Panic => panic!("test seam: object actor panics on request"),
             }
         }
-        tracing::debug!(namespace = %self.identity.namespace, object = %self.identity.id, "object left memory");
+        tracing::debug!(namespace = %self.identity.binding, object = %self.identity.id, "object left memory");
     }
 
     /// Leaves memory if nothing keeps the object: not pinned by a socket (then it waits for
@@ -177,7 +177,7 @@ impl Actor {
     fn check_generation(&mut self) {
         let g = self.shared.commit.generation.load(Ordering::SeqCst);
         if g != self.generation {
-            tracing::warn!(namespace = %self.identity.namespace, object = %self.identity.id, "resetting object after a failed commit");
+            tracing::warn!(namespace = %self.identity.binding, object = %self.identity.id, "resetting object after a failed commit");
             self.generation = g;
             self.discard_instance();
             self.storage().reset();
@@ -374,12 +374,12 @@ impl Actor {
                     CallError::Guest(f) => {
                         metrics.traps.fetch_add(1, Ordering::Relaxed);
                         metrics.failed_events.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(namespace = %self.identity.namespace, object = %self.identity.id, "{f}");
+                        tracing::warn!(namespace = %self.identity.binding, object = %self.identity.id, "{f}");
                         EventError::Guest(f)
                     }
                     CallError::Store(e) => {
                         metrics.store_failures.fetch_add(1, Ordering::Relaxed);
-                        tracing::error!(namespace = %self.identity.namespace, object = %self.identity.id, error = %e, "storage failed during an event");
+                        tracing::error!(namespace = %self.identity.binding, object = %self.identity.id, error = %e, "storage failed during an event");
                         EventError::Store(e)
                     }
                 };

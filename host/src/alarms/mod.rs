@@ -61,7 +61,7 @@ pub async fn run(directory: Arc<Directory>, changed: Arc<Notify>, config: AlarmC
             let t = tracked.lock().expect("alarm lock");
             let wanted = |k: &ObjectKey| {
                 let (ns, _) = k.parts();
-                if directory.class(ns).is_none() {
+                if directory.class_of_namespace(ns).is_none() {
                     if warned_unknown.insert(ns.to_owned()) {
                         tracing::warn!(namespace = %ns, "alarms of a namespace this host does not serve are left stored and not fired");
                     }
@@ -155,7 +155,7 @@ async fn deliver(
     let key = alarm.object;
     let scheduled_time = alarm.scheduled_time;
     let (namespace, id) = key.parts();
-    let Some(class) = directory.class(namespace).cloned() else {
+    let Some(class) = directory.class_of_namespace(namespace).cloned() else {
         tracked.lock().expect("alarm lock").remove(&key);
         return;
     };

@@ -2,6 +2,8 @@
 //! scheduler, and serve HTTP. The top layer: it wires every other one together and owns none of
 //! their rules.
 
+mod project;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,6 +11,8 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
+
+pub use project::{BuildError, MigrateError};
 
 use crate::actor::{Directory, Metrics, Services};
 use crate::config::Config;
@@ -37,6 +41,10 @@ pub enum StartError {
     Secrets(#[from] StoreError),
     #[error(transparent)]
     Engine(#[from] EngineError),
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    #[error(transparent)]
+    Migrate(#[from] MigrateError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -50,6 +58,10 @@ type Loaded = (Engine, HashMap<String, Arc<Class>>, Option<WorkerClass>);
 /// The engine for `config` and every class (and worker) it names, compiled (or loaded from the
 /// cache).
 fn load_classes(config: &Config) -> Result<Loaded, StartError> {
+    for w in &config.warnings {
+        tracing::warn!("{w}");
+    }
+    project::build(config)?;
     let max_memory = config
         .classes
         .iter()
@@ -131,11 +143,13 @@ impl Server {
             (config.server.storage_cache_mib as usize) << 20,
             faults,
         )?;
+        project::migrate(&db, config)?;
         let mut keys = Vec::new();
         for c in &config.classes {
+            // Code names a namespace by its binding; its IDs are the namespace's (the class's).
             keys.push(NamespaceKey::new(
                 &c.binding,
-                db.namespace_secret(&c.binding)?,
+                db.namespace_secret(&c.namespace)?,
             ));
         }
         let namespaces = Namespaces::new(keys);

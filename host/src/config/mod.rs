@@ -1,4 +1,6 @@
-//! `holdfast.toml`: the server settings, the default limits and one `[[class]]` per binding.
+//! The configuration: `holdfast.toml` (the server settings, the default limits, one `[[class]]`
+//! per class, the worker, vars and migrations), or a Cloudflare project's wrangler file
+//! (`wrangler.rs`), alone or named by a holdfast.toml's `[project]`.
 //!
 //! The bottom layer: plain validated data, importing nothing of the crate.
 //!
@@ -6,12 +8,19 @@
 //! works from any working directory. Unknown fields are refused so that a typo never silently
 //! falls back to a default.
 
-use std::collections::HashSet;
+mod limits;
+mod migrations;
+mod wrangler;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
+
+pub use limits::Limits;
+use limits::{PartialLimits, validate_limits};
+pub use migrations::Migration;
 
 /// Why a config could not be used. Every variant names the file; field errors name the field.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +59,14 @@ pub struct Config {
     pub worker: Option<WorkerConfig>,
     /// `[vars]`: strings every worker and object reads (`env.NAME` in JavaScript), by name.
     pub vars: Vec<(String, String)>,
+    /// `[[migrations]]`, in order: applied once each at start-up.
+    pub migrations: Vec<Migration>,
+    /// The module to bundle and compile before start (a wrangler project's `main`).
+    pub build: Option<JsBuild>,
+    /// Settings that were read but are not supported, each named; start-up logs them.
+    pub warnings: Vec<String>,
+    /// `[limits]` over the built-in defaults (what classes without their own limits get).
+    pub defaults: Limits,
 }
 
 /// `[websockets]`: limits of host-owned sockets.
@@ -166,104 +183,19 @@ impl Default for ServerConfig {
     }
 }
 
-/// Limits of one class's objects. `[limits]` sets them for all classes, `[class.limits]` per class.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Limits {
-    /// Longest storage key in bytes.
-    pub max_key_bytes: usize,
-    /// Largest storage value in bytes.
-    pub max_value_bytes: usize,
-    /// Most keys in one get-many / put-many / delete-many call.
-    pub max_keys_per_call: usize,
-    /// Linear memory limit of one instance, in MiB.
-    pub memory_mib: u64,
-    /// The guest's time budget per event, in milliseconds: counted in 1 ms epoch ticks while
-    /// the guest's own code runs. Waiting for the scheduler or inside a host call (a storage
-    /// read) counts at most one tick per yield or call, so this is the guest's time, not the
-    /// event's wall time. Past it the event traps ("exceeded the CPU time limit").
-    pub cpu_ms: u64,
-    /// An object with no event for this long is evicted from memory.
-    pub idle_timeout_ms: u64,
-    /// Bytes of keys and values one event may write; past it the storage call fails.
-    pub max_event_write_bytes: usize,
-    /// Keys one event may write (puts and deletes); past it the storage call fails.
-    pub max_event_write_keys: usize,
-    /// Bytes of storage entries an activation keeps cached; past it durable entries are
-    /// dropped and read again when needed.
-    pub cache_bytes: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_key_bytes: 2048,
-            max_value_bytes: 128 * 1024,
-            max_keys_per_call: 128,
-            memory_mib: 128,
-            cpu_ms: 30_000,
-            idle_timeout_ms: 30_000,
-            max_event_write_bytes: 64 << 20,
-            max_event_write_keys: 65_536,
-            cache_bytes: 4 << 20,
-        }
-    }
-}
-
-impl Limits {
-    pub fn cpu_deadline(&self) -> Duration {
-        Duration::from_millis(self.cpu_ms)
-    }
-    pub fn idle_timeout(&self) -> Duration {
-        Duration::from_millis(self.idle_timeout_ms)
-    }
-    pub fn memory_bytes(&self) -> usize {
-        (self.memory_mib as usize) << 20
-    }
-}
-
-/// Like [`Limits`], every field optional (for `[limits]` and `[class.limits]`).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PartialLimits {
-    max_key_bytes: Option<usize>,
-    max_value_bytes: Option<usize>,
-    max_keys_per_call: Option<usize>,
-    memory_mib: Option<u64>,
-    cpu_ms: Option<u64>,
-    idle_timeout_ms: Option<u64>,
-    max_event_write_bytes: Option<usize>,
-    max_event_write_keys: Option<usize>,
-    cache_bytes: Option<usize>,
-}
-
-impl PartialLimits {
-    fn over(&self, base: Limits) -> Limits {
-        Limits {
-            max_key_bytes: self.max_key_bytes.unwrap_or(base.max_key_bytes),
-            max_value_bytes: self.max_value_bytes.unwrap_or(base.max_value_bytes),
-            max_keys_per_call: self.max_keys_per_call.unwrap_or(base.max_keys_per_call),
-            memory_mib: self.memory_mib.unwrap_or(base.memory_mib),
-            cpu_ms: self.cpu_ms.unwrap_or(base.cpu_ms),
-            idle_timeout_ms: self.idle_timeout_ms.unwrap_or(base.idle_timeout_ms),
-            max_event_write_bytes: self
-                .max_event_write_bytes
-                .unwrap_or(base.max_event_write_bytes),
-            max_event_write_keys: self
-                .max_event_write_keys
-                .unwrap_or(base.max_event_write_keys),
-            cache_bytes: self.cache_bytes.unwrap_or(base.cache_bytes),
-        }
-    }
-}
-
-/// One `[[class]]`: a Durable Object class served under a binding.
+/// One Durable Object class: a `[[class]]` of holdfast.toml, or a
+/// `[[durable_objects.bindings]]` entry of a wrangler project.
 #[derive(Debug, Clone)]
 pub struct ClassConfig {
-    /// URL prefix and namespace name.
+    /// The name code reads (`env.COUNTER`, `state.binding("counter")`): any identifier.
     pub binding: String,
-    /// The class name (for logs and messages).
+    /// The class name the component exports (a component may hold several classes).
     pub class: String,
+    /// Whose objects these are: the key of their storage and IDs. The class name unless set, as
+    /// on Cloudflare, so renaming a binding loses nothing; only a migration moves it.
+    pub namespace: String,
+    /// The prefix of Holdfast's direct routes (`/{route}/{name}/...`), if the class has them.
+    pub route: Option<String>,
     /// The component file, resolved against the config file's directory.
     pub component: PathBuf,
     pub limits: Limits,
@@ -351,6 +283,8 @@ struct RawConfig {
     #[serde(default)]
     vars: std::collections::BTreeMap<String, toml::Value>,
     worker: Option<RawWorker>,
+    project: Option<RawProject>,
+    migrations: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -358,30 +292,68 @@ struct RawConfig {
 struct RawClass {
     binding: String,
     class: String,
+    namespace: Option<String>,
+    route: Option<String>,
     component: PathBuf,
     #[serde(default)]
     limits: PartialLimits,
 }
 
+/// `[project]`: serve a Cloudflare project (its classes, worker, vars and migrations) with this
+/// file's server settings.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProject {
+    /// The wrangler.toml / wrangler.jsonc, relative to this file.
+    wrangler: PathBuf,
+    /// Direct routes (`/{route}/{name}/...`) by binding; a project has none unless named here.
+    #[serde(default)]
+    routes: std::collections::BTreeMap<String, String>,
+    #[serde(default = "default_worker_instances")]
+    max_instances: usize,
+}
+
+/// A JavaScript or TypeScript module that start-up bundles and compiles into one component
+/// holding the worker and every class (a wrangler project's `main`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsBuild {
+    /// The entry module, absolute.
+    pub main: PathBuf,
+    /// The project's directory (where its `node_modules` are).
+    pub project: PathBuf,
+    /// Where the component goes (every class's and the worker's `component`).
+    pub out: PathBuf,
+}
+
 impl Config {
-    /// Reads and validates `path`.
+    /// Reads and validates `path`: a holdfast.toml, or a wrangler project file
+    /// (`wrangler.toml`, `wrangler.jsonc`, `wrangler.json`) served with default settings.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| {
-            if source.kind() == std::io::ErrorKind::NotFound {
-                ConfigError::NotFound {
-                    path: path.to_owned(),
-                }
-            } else {
-                ConfigError::Read {
-                    path: path.to_owned(),
-                    source,
-                }
-            }
-        })?;
+        let text = read(path)?;
+        if wrangler::is_wrangler_file(path) {
+            let mut c = Self::parse(path, "")?;
+            c.add_project(path, &text, &Default::default(), default_worker_instances())?;
+            c.check_migrations()?;
+            return Ok(c);
+        }
         Self::parse(path, &text)
     }
 
-    /// Parses and validates config text; `path` is used for messages and relative paths.
+    /// The config to use when none is named: `holdfast.toml` in `dir`, else its wrangler
+    /// project file; `None` if there is neither.
+    pub fn find(dir: &Path) -> Option<PathBuf> {
+        [
+            "holdfast.toml",
+            "wrangler.toml",
+            "wrangler.jsonc",
+            "wrangler.json",
+        ]
+        .iter()
+        .map(|n| dir.join(n))
+        .find(|p| p.is_file())
+    }
+
+    /// Parses and validates holdfast.toml text; `path` is used for messages and relative paths.
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_owned(),
@@ -394,29 +366,29 @@ impl Config {
             message,
         };
         let defaults = raw.limits.over(Limits::default());
-        let mut seen = HashSet::new();
         let mut classes = Vec::with_capacity(raw.classes.len());
         for (i, c) in raw.classes.into_iter().enumerate() {
             let field = |name: &str| format!("class[{i}].{name}");
             validate_binding(&c.binding).map_err(|m| invalid(field("binding"), m))?;
-            if !seen.insert(c.binding.clone()) {
-                return Err(invalid(
-                    field("binding"),
-                    format!("binding `{}` is used by more than one class", c.binding),
-                ));
-            }
             if c.class.trim().is_empty() {
                 return Err(invalid(field("class"), "must not be empty".into()));
             }
+            let namespace = c.namespace.unwrap_or_else(|| c.class.clone());
+            validate_namespace(&namespace).map_err(|m| invalid(field("namespace"), m))?;
+            let route = c.route.unwrap_or_else(|| c.binding.clone());
+            validate_route(&route).map_err(|m| invalid(field("route"), m))?;
             let limits = c.limits.over(defaults);
             validate_limits(&limits).map_err(|(f, m)| invalid(field(&format!("limits.{f}")), m))?;
             classes.push(ClassConfig {
                 binding: c.binding,
                 class: c.class,
+                namespace,
+                route: Some(route),
                 component: base_dir.join(c.component),
                 limits,
             });
         }
+        check_unique(&classes).map_err(|(i, f, m)| invalid(format!("class[{i}].{f}"), m))?;
         validate_limits(&defaults).map_err(|(f, m)| invalid(format!("limits.{f}"), m))?;
         for (field, v) in [
             ("runtime.max_queued_events", raw.runtime.max_queued_events),
@@ -480,6 +452,11 @@ impl Config {
                 }
             }
         }
+        let mut warnings = Vec::new();
+        let migrations = match &raw.migrations {
+            None => Vec::new(),
+            Some(v) => migrations::parse(v, true, &mut warnings).map_err(|(f, m)| invalid(f, m))?,
+        };
         if raw.runtime.max_live_objects == 0 {
             return Err(invalid(
                 "runtime.max_live_objects".into(),
@@ -507,7 +484,7 @@ impl Config {
         {
             server.cache = Some(base_dir.join(c));
         }
-        Ok(Config {
+        let mut config = Config {
             path: path.to_owned(),
             server,
             runtime: raw.runtime,
@@ -517,53 +494,221 @@ impl Config {
             classes,
             worker,
             vars,
-        })
+            migrations,
+            build: None,
+            warnings,
+            defaults,
+        };
+        if let Some(p) = raw.project {
+            if !config.classes.is_empty() || config.worker.is_some() || !config.vars.is_empty() {
+                return Err(invalid(
+                    "project".into(),
+                    "a [project] brings its own classes, worker and vars: remove [[class]], [worker] and [vars] from this file".into(),
+                ));
+            }
+            if config.migrations.len() > 0 {
+                return Err(invalid(
+                    "project".into(),
+                    "a [project]'s migrations are those of its wrangler file: remove [[migrations]] from this file".into(),
+                ));
+            }
+            if p.max_instances == 0 {
+                return Err(invalid(
+                    "project.max_instances".into(),
+                    "must be at least 1".into(),
+                ));
+            }
+            let file = base_dir.join(&p.wrangler);
+            let text = read(&file)?;
+            config.add_project(&file, &text, &p.routes, p.max_instances)?;
+        }
+        config.check_migrations()?;
+        Ok(config)
     }
 
-    /// The class served under `binding`.
+    /// Adds a wrangler project's classes, worker, vars and migrations (read from `file`).
+    fn add_project(
+        &mut self,
+        file: &Path,
+        text: &str,
+        routes: &std::collections::BTreeMap<String, String>,
+        max_instances: usize,
+    ) -> Result<(), ConfigError> {
+        let project = wrangler::read(file, text)?;
+        let dir = file.parent().unwrap_or(Path::new("."));
+        let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned());
+        let out = dir.join(".holdfast/build/worker.wasm");
+        for (binding, class) in &project.bindings {
+            self.classes.push(ClassConfig {
+                binding: binding.clone(),
+                class: class.clone(),
+                namespace: class.clone(),
+                route: routes.get(binding).cloned(),
+                component: out.clone(),
+                limits: self.defaults,
+            });
+        }
+        let invalid = |field: String, message: String| ConfigError::Invalid {
+            path: self.path.clone(),
+            field,
+            message,
+        };
+        for (binding, route) in routes {
+            if !project.bindings.iter().any(|(b, _)| b == binding) {
+                return Err(invalid(
+                    format!("project.routes.{binding}"),
+                    format!("no binding `{binding}` in {}", file.display()),
+                ));
+            }
+            validate_route(route).map_err(|m| invalid(format!("project.routes.{binding}"), m))?;
+        }
+        check_unique(&self.classes).map_err(|(i, _, m)| {
+            invalid(format!("project.routes.{}", self.classes[i].binding), m)
+        })?;
+        self.worker = Some(WorkerConfig {
+            component: out.clone(),
+            limits: self.defaults,
+            max_instances,
+        });
+        self.vars = project.vars;
+        self.migrations = project.migrations;
+        self.warnings.extend(
+            project
+                .warnings
+                .into_iter()
+                .map(|w| format!("{}: {w}", file.display())),
+        );
+        self.build = Some(JsBuild {
+            main: project.main,
+            project: dir,
+            out,
+        });
+        Ok(())
+    }
+
+    /// A migration may not delete a namespace a class still uses (unless a later one creates it
+    /// again).
+    fn check_migrations(&self) -> Result<(), ConfigError> {
+        let mut deleted_by = std::collections::HashMap::new();
+        for m in &self.migrations {
+            for d in &m.deleted_classes {
+                deleted_by.insert(d.as_str(), m.tag.as_str());
+            }
+            for n in m
+                .new_classes
+                .iter()
+                .chain(m.renamed_classes.iter().map(|(_, to)| to))
+            {
+                deleted_by.remove(n.as_str());
+            }
+        }
+        for (deleted, tag) in deleted_by {
+            {
+                let m = self
+                    .migrations
+                    .iter()
+                    .find(|m| m.tag == tag)
+                    .expect("a listed tag");
+                if let Some(c) = self.classes.iter().find(|c| c.namespace == deleted) {
+                    return Err(ConfigError::Invalid {
+                        path: self.path.clone(),
+                        field: "migrations".into(),
+                        message: format!(
+                            "migration `{}` deletes class `{deleted}`, but binding `{}` still uses it: remove the binding first",
+                            m.tag, c.binding
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The class whose binding is `binding`.
     pub fn class(&self, binding: &str) -> Option<&ClassConfig> {
         self.classes.iter().find(|c| c.binding == binding)
     }
 }
 
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            ConfigError::NotFound {
+                path: path.to_owned(),
+            }
+        } else {
+            ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            }
+        }
+    })
+}
+
+/// Bindings, namespaces and routes must each name one class: `(index, field, message)` of the
+/// first that does not.
+fn check_unique(classes: &[ClassConfig]) -> Result<(), (usize, &'static str, String)> {
+    for (i, c) in classes.iter().enumerate() {
+        for (j, other) in classes[..i].iter().enumerate() {
+            if c.binding == other.binding {
+                return Err((
+                    i,
+                    "binding",
+                    format!("binding `{}` is used by more than one class", c.binding),
+                ));
+            }
+            if c.namespace == other.namespace {
+                return Err((
+                    i,
+                    "namespace",
+                    format!(
+                        "namespace `{}` is also class[{j}]'s (a class's namespace is its class name unless set): give one of them `namespace = \"...\"`",
+                        c.namespace
+                    ),
+                ));
+            }
+            if c.route.is_some() && c.route == other.route {
+                return Err((
+                    i,
+                    "route",
+                    format!(
+                        "route `{}` is also class[{j}]'s",
+                        c.route.as_deref().unwrap_or("")
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn validate_binding(b: &str) -> Result<(), String> {
-    // What code reads (`env.COUNTER`, `env.CHAT_ROOM`) and, without a worker, the URL prefix.
-    let ok_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    // What code reads (`env.COUNTER`, `state.binding("chat-room")`).
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '$';
     if b.is_empty() || b.len() > 63 || !b.chars().all(ok_char) || b.starts_with('_') {
         return Err(format!(
-            "`{b}` is not a valid binding: use 1-63 characters of A-Z, a-z, 0-9, - and _, not starting with _"
+            "`{b}` is not a valid binding: use 1-63 characters of A-Z, a-z, 0-9, -, _ and $, not starting with _"
         ));
     }
     Ok(())
 }
 
-/// The largest per-event write budget: one event's writes must fit in one commit batch.
-pub const MAX_EVENT_WRITE_BYTES: usize = 64 << 20;
+fn validate_route(r: &str) -> Result<(), String> {
+    // The first segment of a direct route's path; `_` starts the host's own routes.
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.';
+    if r.is_empty() || r.len() > 63 || !r.chars().all(ok_char) || r.starts_with('_') {
+        return Err(format!(
+            "`{r}` is not a valid route: use 1-63 characters of A-Z, a-z, 0-9, -, _ and ., not starting with _"
+        ));
+    }
+    Ok(())
+}
 
-fn validate_limits(l: &Limits) -> Result<(), (&'static str, String)> {
-    let positive = [
-        ("max_key_bytes", l.max_key_bytes as u64),
-        ("max_value_bytes", l.max_value_bytes as u64),
-        ("max_keys_per_call", l.max_keys_per_call as u64),
-        ("memory_mib", l.memory_mib),
-        ("cpu_ms", l.cpu_ms),
-        ("idle_timeout_ms", l.idle_timeout_ms),
-        ("max_event_write_bytes", l.max_event_write_bytes as u64),
-        ("max_event_write_keys", l.max_event_write_keys as u64),
-        ("cache_bytes", l.cache_bytes as u64),
-    ];
-    for (name, v) in positive {
-        if v == 0 {
-            return Err((name, "must be greater than 0".into()));
-        }
-    }
-    if l.memory_mib > 4096 {
-        return Err(("memory_mib", "must be at most 4096".into()));
-    }
-    if l.max_event_write_bytes > MAX_EVENT_WRITE_BYTES {
-        return Err((
-            "max_event_write_bytes",
-            format!("must be at most {MAX_EVENT_WRITE_BYTES} (what one commit takes)"),
+fn validate_namespace(n: &str) -> Result<(), String> {
+    // Stored in every row's key (one length byte) and in IDs' messages.
+    if n.is_empty() || n.len() > 200 || n.chars().any(|c| c.is_control() || c == '/') {
+        return Err(format!(
+            "`{n}` is not a valid namespace: 1-200 characters, no `/` or control characters"
         ));
     }
     Ok(())

@@ -30,7 +30,7 @@ use super::state::AppState;
 use crate::actor::{Event, Outcome};
 use crate::id::ObjectId;
 use crate::runtime::Class;
-use crate::store::{FaultPlan, ObjectKey};
+use crate::store::FaultPlan;
 
 type St = State<Arc<AppState>>;
 
@@ -132,7 +132,7 @@ async fn get_alarm(State(st): St, Path((kind, binding, object)): ObjectPath) -> 
         Ok(r) => r,
         Err(r) => return *r,
     };
-    let key = ObjectKey::new(&class.config.binding, &id);
+    let key = class.key(&id);
     match st.directory.services().db.alarm(&key) {
         Ok(alarm) => axum::Json(json!({ "alarm": alarm })).into_response(),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
@@ -144,7 +144,7 @@ async fn run_alarm(State(st): St, Path((kind, binding, object)): ObjectPath) -> 
         Ok(r) => r,
         Err(r) => return *r,
     };
-    let key = ObjectKey::new(&class.config.binding, &id);
+    let key = class.key(&id);
     let scheduled_time = match st.directory.services().db.alarm(&key) {
         Ok(Some(t)) => t,
         Ok(None) => return error(StatusCode::NOT_FOUND, "the object has no alarm set"),
@@ -176,7 +176,7 @@ async fn evict(State(st): St, Path((kind, binding, object)): ObjectPath) -> Resp
         Ok(r) => r,
         Err(r) => return *r,
     };
-    let key = ObjectKey::new(&class.config.binding, &id);
+    let key = class.key(&id);
     let evicted = match st.directory.evict(&key) {
         None => return axum::Json(json!({ "evicted": false, "live": false })).into_response(),
         Some(rx) => rx.await.unwrap_or(false),
@@ -226,7 +226,7 @@ async fn panic_object(State(st): St, Path((kind, binding, object)): ObjectPath) 
         Ok(r) => r,
         Err(r) => return *r,
     };
-    let key = ObjectKey::new(&class.config.binding, &id);
+    let key = class.key(&id);
     let live = st.directory.panic_object(&key);
     axum::Json(json!({ "panicked": live })).into_response()
 }

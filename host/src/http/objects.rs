@@ -61,32 +61,36 @@ fn take(p: &mut HashMap<String, String>, key: &str) -> String {
     p.remove(key).unwrap_or_default()
 }
 
-fn class<'a>(st: &'a AppState, binding: &str) -> Result<&'a Arc<Class>, Box<Response>> {
-    if binding.starts_with('_') {
-        // Reserved for the host's own routes; bindings never start with `_`.
+/// The class of a direct route's first segment (its `route`, which is the binding unless set).
+fn class<'a>(st: &'a AppState, route: &str) -> Result<&'a Arc<Class>, Box<Response>> {
+    if route.starts_with('_') {
+        // Reserved for the host's own routes; routes never start with `_`.
         return Err(Box::new(no_route()));
     }
-    st.directory.class(binding).ok_or_else(|| {
+    st.directory.class_of_route(route).ok_or_else(|| {
         Box::new(error(
             StatusCode::NOT_FOUND,
             format!(
-                "no binding named `{binding}` (this host serves: {})",
-                bindings(st)
+                "no route named `{route}` (this host serves: {})",
+                routes(st)
             ),
         ))
     })
 }
 
-fn bindings(st: &AppState) -> String {
-    let mut b: Vec<_> = st
+fn routes(st: &AppState) -> String {
+    let mut r: Vec<_> = st
         .directory
         .services()
         .classes
-        .keys()
-        .map(String::as_str)
+        .values()
+        .filter_map(|c| c.config.route.as_deref())
         .collect();
-    b.sort_unstable();
-    b.join(", ")
+    r.sort_unstable();
+    if r.is_empty() {
+        return "no direct routes".into();
+    }
+    r.join(", ")
 }
 
 async fn route_name(
@@ -109,7 +113,12 @@ async fn route_name(
             ),
         );
     }
-    let key = match st.directory.services().namespaces.key(&binding) {
+    let key = match st
+        .directory
+        .services()
+        .namespaces
+        .key(&class.config.binding)
+    {
         Ok(k) => k,
         Err(e) => return error(StatusCode::NOT_FOUND, e.to_string()),
     };
@@ -128,7 +137,12 @@ async fn route_id(
         Ok(c) => c.clone(),
         Err(r) => return *r,
     };
-    let id = match st.directory.services().namespaces.parse(&binding, &id) {
+    let id = match st
+        .directory
+        .services()
+        .namespaces
+        .parse(&class.config.binding, &id)
+    {
         Ok(id) => id,
         Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
     };
@@ -234,7 +248,7 @@ pub(super) fn header_list(headers: &axum::http::HeaderMap) -> Vec<(String, Strin
         .collect()
 }
 
-fn is_websocket_upgrade(headers: &axum::http::HeaderMap) -> bool {
+pub(super) fn is_websocket_upgrade(headers: &axum::http::HeaderMap) -> bool {
     headers
         .get("upgrade")
         .and_then(|v| v.to_str().ok())

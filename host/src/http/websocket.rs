@@ -52,7 +52,7 @@ impl PendingSocket {
     }
 
     fn key(&self) -> ObjectKey {
-        ObjectKey::new(&self.class.config.binding, &self.id)
+        self.class.key(&self.id)
     }
 
     /// The connection started: it now owns the socket's end.
@@ -132,7 +132,7 @@ async fn serve(
     id: ObjectId,
     socket: u64,
 ) {
-    let key = ObjectKey::new(&class.config.binding, &id);
+    let key = class.key(&id);
     let hub = directory.services().hub.clone();
     let Some(outbox) = hub.claim(&key, socket) else {
         return;

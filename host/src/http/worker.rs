@@ -3,6 +3,11 @@
 //! `cf-connecting-ip` header (the header Cloudflare's workers read); a client's own
 //! `cf-connecting-ip` is replaced, never passed on.
 //!
+//! A WebSocket upgrade the worker forwards to an object (`return stub.fetch(request)`, the
+//! object answering 101) connects the client to that object's socket, as a direct route would;
+//! a socket accepted for a request whose worker answered anything else is closed on the
+//! object's side.
+//!
 //! The response is sent as soon as the worker's `fetch` returns; the work it deferred
 //! (`ctx.waitUntil`) runs afterwards on the same instance, which is reused once that is done.
 
@@ -13,10 +18,14 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use axum::extract::FromRequestParts;
+use axum::extract::ws::WebSocketUpgrade;
+
 use super::error::error;
-use super::objects::{header_list, read_body, to_http};
+use super::objects::{header_list, is_websocket_upgrade, read_body, to_http};
 use super::state::AppState;
-use crate::runtime::{GuestFailure, WorkerError, types};
+use super::websocket::{PendingSocket, accept_socket};
+use crate::runtime::{Accepted, GuestFailure, Upgrade, WorkerError, types};
 
 /// The client's address, put in each request's extensions by the accept loop.
 #[derive(Debug, Clone, Copy)]
@@ -26,7 +35,25 @@ pub(super) async fn handle(State(st): State<Arc<AppState>>, req: Request) -> Res
     let Some(workers) = st.workers.clone() else {
         return super::objects::no_route();
     };
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    let ws = if is_websocket_upgrade(&parts.headers) {
+        match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+            Ok(u) => Some(u),
+            Err(rejection) => return rejection.into_response(),
+        }
+    } else {
+        None
+    };
+    // A socket an object accepted but the client never got is closed on the object's side.
+    let upgrade = ws.as_ref().map(|_| {
+        let directory = st.directory.clone();
+        Upgrade::new(Box::new(move |a: Accepted| {
+            if let Some(class) = directory.class(&a.binding).cloned() {
+                let mut pending = PendingSocket::new(directory.clone(), class, a.id);
+                pending.socket = Some(a.socket);
+            }
+        }))
+    });
     let body = match read_body(&st, body).await {
         Ok(b) => b,
         Err(response) => return *response,
@@ -48,11 +75,27 @@ pub(super) async fn handle(State(st): State<Arc<AppState>>, req: Request) -> Res
         headers,
         body: body.to_vec(),
     };
-    let (result, lease) = workers.fetch(request).await;
+    let (result, lease) = workers.fetch(request, upgrade.clone()).await;
     if let Some(lease) = lease {
         tokio::spawn(async move { workers.wait_until(lease).await });
     }
+    let accepted = upgrade.as_ref().and_then(|u| u.take());
+    let pending = accepted.and_then(|a| {
+        let class = st.directory.class(&a.binding)?.clone();
+        let mut p = PendingSocket::new(st.directory.clone(), class, a.id);
+        p.socket = Some(a.socket);
+        Some(p)
+    });
     match result {
+        Ok(r) if r.status == 101 => match (ws, pending) {
+            (Some(ws), Some(pending)) => accept_socket(&st.directory, ws, pending),
+            _ => error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the worker answered 101 Switching Protocols, but no object accepted a WebSocket \
+                 for this request: for an upgrade request, return the response of \
+                 stub.fetch(request)",
+            ),
+        },
         Ok(r) => to_http(r),
         Err(WorkerError::Guest(GuestFailure::Trap(m))) => error(
             StatusCode::INTERNAL_SERVER_ERROR,

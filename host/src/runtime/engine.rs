@@ -20,6 +20,8 @@ use super::bindings::DurableObjectPre;
 use super::sandbox::EPOCH_TICK;
 use super::store_data::{Reach, StoreData, WorkerData};
 use crate::config::ClassConfig;
+use crate::id::ObjectId;
+use crate::store::ObjectKey;
 
 /// Why the engine or a class could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +113,13 @@ pub struct Engine {
 pub struct Class {
     pub config: ClassConfig,
     pub(crate) pre: DurableObjectPre<StoreData>,
+}
+
+impl Class {
+    /// The storage key of its object `id` (under the class's namespace, not its binding).
+    pub fn key(&self, id: &ObjectId) -> ObjectKey {
+        ObjectKey::new(&self.config.namespace, id)
+    }
 }
 
 impl std::fmt::Debug for Class {

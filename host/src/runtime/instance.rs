@@ -14,7 +14,7 @@ use super::outbound::Chain;
 use super::sandbox::{CallLimits, Sandbox, arm, describe, new_store};
 use super::store_data::{Identity, Reach, StoreData};
 use crate::sockets::{Hub, WsEffects};
-use crate::store::{ObjectKey, ObjectStorage, StoreError};
+use crate::store::{ObjectStorage, StoreError};
 
 /// How the guest failed an event.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -102,10 +102,7 @@ impl Live {
         limits: CallLimits,
     ) -> Result<Live, (ObjectStorage, StartError)> {
         let tag = identity.label();
-        reach.caller = Some((
-            ObjectKey::new(&identity.namespace, &identity.id),
-            tag.clone(),
-        ));
+        reach.caller = Some((identity.key.clone(), tag.clone()));
         let data = StoreData {
             sandbox: Sandbox::new(tag, &limits),
             storage,

@@ -20,7 +20,9 @@ pub use bindings::calls::CallErrorKind;
 pub use bindings::types;
 pub use engine::{Class, Engine, EngineError, PoolSize};
 pub use instance::{CallError, GuestFailure, HandlerCall, Live, Output, StartError};
-pub use outbound::{CallBody, CallFailure, CallFuture, CallReply, Caller, Chain, Outbound};
+pub use outbound::{
+    Accepted, CallBody, CallFailure, CallFuture, CallReply, Caller, Chain, Outbound, Upgrade,
+};
 pub use sandbox::CallLimits;
 pub use store_data::{Identity, Reach, label};
 pub use worker::{WorkerClass, WorkerError, Workers};

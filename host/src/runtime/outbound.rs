@@ -6,10 +6,11 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::bindings::calls::CallErrorKind;
 use super::bindings::types;
+use crate::id::ObjectId;
 use crate::store::ObjectKey;
 
 /// What the callee is asked to do.
@@ -73,6 +74,77 @@ pub struct Caller {
     /// wait for).
     pub object: Option<(ObjectKey, Arc<str>)>,
     pub chain: Chain,
+    /// The client's WebSocket upgrade the worker is handling, which its first `fetch` of an
+    /// upgrade request to an object may take.
+    pub upgrade: Option<Arc<Upgrade>>,
+}
+
+/// The socket an object accepted for an upgrade a worker forwarded to it.
+#[derive(Debug)]
+pub struct Accepted {
+    /// The object's class, by binding.
+    pub binding: String,
+    pub id: ObjectId,
+    pub socket: u64,
+}
+
+/// A client's WebSocket upgrade while a worker handles its request: at most one object may
+/// accept it (the first `stub.fetch` of an upgrade request), and the HTTP layer connects the
+/// client to that socket when the worker answers 101. Dropped with a socket nobody took (the
+/// client left, the worker failed or answered otherwise), it hands the socket to `unclaimed`,
+/// which closes it on the object's side.
+pub struct Upgrade {
+    /// Why a lock: the router (on the worker's call) and the HTTP task both reach it, one after
+    /// the other.
+    state: Mutex<UpgradeState>,
+    unclaimed: Box<dyn Fn(Accepted) + Send + Sync>,
+}
+
+#[derive(Default)]
+struct UpgradeState {
+    claimed: bool,
+    accepted: Option<Accepted>,
+}
+
+impl std::fmt::Debug for Upgrade {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upgrade").finish_non_exhaustive()
+    }
+}
+
+impl Upgrade {
+    pub fn new(unclaimed: Box<dyn Fn(Accepted) + Send + Sync>) -> Arc<Upgrade> {
+        Arc::new(Upgrade {
+            state: Mutex::default(),
+            unclaimed,
+        })
+    }
+
+    /// Takes the right to forward the upgrade: true once.
+    pub fn claim(&self) -> bool {
+        let mut s = self.state.lock().expect("upgrade lock");
+        !std::mem::replace(&mut s.claimed, true)
+    }
+
+    /// The object accepted a socket for it.
+    pub fn accepted(&self, a: Accepted) {
+        let old = self.state.lock().expect("upgrade lock").accepted.replace(a);
+        debug_assert!(old.is_none(), "an upgrade is claimed once");
+    }
+
+    /// The accepted socket, for the HTTP layer to connect (or close).
+    pub fn take(&self) -> Option<Accepted> {
+        self.state.lock().expect("upgrade lock").accepted.take()
+    }
+}
+
+impl Drop for Upgrade {
+    fn drop(&mut self) {
+        let left = self.state.get_mut().map(|s| s.accepted.take());
+        if let Ok(Some(a)) = left {
+            (self.unclaimed)(a);
+        }
+    }
 }
 
 /// An answer on its way.

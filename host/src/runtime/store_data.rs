@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use wasmtime_wasi::{WasiCtxView, WasiView};
 
-use super::outbound::{Caller, Chain, Outbound};
+use super::outbound::{Caller, Chain, Outbound, Upgrade};
 use super::sandbox::{Sandbox, Sandboxed};
 use crate::id::{Namespaces, ObjectId};
 use crate::sockets::{Hub, WsEffects};
@@ -15,7 +15,10 @@ use crate::store::{ObjectKey, ObjectStorage, StoreError};
 /// Who the object is, as the `context` import reports it.
 #[derive(Debug, Clone)]
 pub struct Identity {
-    pub namespace: String,
+    /// The binding code names the class by (`context.namespace()` reports it).
+    pub binding: String,
+    /// Where its storage is (its namespace and ID).
+    pub key: ObjectKey,
     pub id: ObjectId,
     pub name: Option<String>,
     /// The class it runs as (`class` in the config).
@@ -23,9 +26,9 @@ pub struct Identity {
 }
 
 impl Identity {
-    /// How messages name the object: `namespace/name`, or `namespace/id` without a name.
+    /// How messages name the object: `binding/name`, or `binding/id` without a name.
     pub fn label(&self) -> Arc<str> {
-        label(&self.namespace, &self.id.to_string(), self.name.as_deref())
+        label(&self.binding, &self.id.to_string(), self.name.as_deref())
     }
 }
 
@@ -47,6 +50,8 @@ pub struct Reach {
     pub(super) caller: Option<(ObjectKey, Arc<str>)>,
     /// The chain of calls of the running event (set before each event).
     pub(super) chain: Chain,
+    /// In a worker, the client's WebSocket upgrade of the running request, if it is one.
+    pub(super) upgrade: Option<Arc<Upgrade>>,
 }
 
 impl Reach {
@@ -61,6 +66,7 @@ impl Reach {
             vars,
             caller: None,
             chain: Chain::start(),
+            upgrade: None,
         }
     }
 
@@ -68,6 +74,7 @@ impl Reach {
         Caller {
             object: self.caller.clone(),
             chain: self.chain,
+            upgrade: self.upgrade.clone(),
         }
     }
 }

@@ -13,6 +13,7 @@ use super::bindings::types;
 use super::bindings::worker::WorkerPre;
 use super::engine::{Engine, EngineError};
 use super::instance::GuestFailure;
+use super::outbound::Upgrade;
 use super::sandbox::{CallLimits, Sandbox, arm, describe, new_store};
 use super::store_data::{Reach, WorkerData};
 use crate::config::WorkerConfig;
@@ -146,9 +147,12 @@ impl Workers {
 
     /// Runs `req` on an idle instance (or a new one). The lease comes back with the response for
     /// [`wait_until`](Self::wait_until), unless the instance trapped.
+    /// Runs one request on an instance; `upgrade` is the client's WebSocket upgrade if it
+    /// asked for one (the worker may forward it to an object).
     pub async fn fetch(
         &self,
         req: types::Request,
+        upgrade: Option<Arc<Upgrade>>,
     ) -> (Result<types::Response, WorkerError>, Option<Lease>) {
         let permit =
             match tokio::time::timeout(BUSY_WAIT, self.permits.clone().acquire_owned()).await {
@@ -174,11 +178,13 @@ impl Workers {
         };
         let w = &mut lease.instance;
         arm_request(&mut w.store, &self.limits);
+        w.store.data_mut().reach.upgrade = upgrade;
         let result = w
             .bindings
             .holdfast_object_worker_handler()
             .call_fetch(&mut w.store, &req)
             .await;
+        w.store.data_mut().reach.upgrade = None;
         match result {
             Ok(Ok(r)) => (Ok(r), Some(lease)),
             Ok(Err(m)) => (Err(GuestFailure::Error(m).into()), Some(lease)),

@@ -26,12 +26,13 @@ use super::health::Health;
 use super::key::{ObjectKey, successor};
 use super::write_set::WriteSet;
 
-const KV: TableDefinition<&[u8], &[u8]> = TableDefinition::new("kv");
-const ALARMS: TableDefinition<&[u8], i64> = TableDefinition::new("alarms");
-const ALARM_INDEX: TableDefinition<(i64, &[u8]), ()> = TableDefinition::new("alarm_index");
-const ALARM_RETRIES: TableDefinition<&[u8], u32> = TableDefinition::new("alarm_retries");
-const NAMES: TableDefinition<&[u8], &str> = TableDefinition::new("names");
-const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+pub(super) const KV: TableDefinition<&[u8], &[u8]> = TableDefinition::new("kv");
+pub(super) const ALARMS: TableDefinition<&[u8], i64> = TableDefinition::new("alarms");
+pub(super) const ALARM_INDEX: TableDefinition<(i64, &[u8]), ()> =
+    TableDefinition::new("alarm_index");
+pub(super) const ALARM_RETRIES: TableDefinition<&[u8], u32> = TableDefinition::new("alarm_retries");
+pub(super) const NAMES: TableDefinition<&[u8], &str> = TableDefinition::new("names");
+pub(super) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const SEQ: &str = "commit/seq";
 
 /// A due alarm, as the scheduler reads it.

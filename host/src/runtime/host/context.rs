@@ -15,7 +15,7 @@ impl context::Host for StoreData {
     }
 
     fn namespace(&mut self) -> Result<String> {
-        Ok(self.identity.namespace.clone())
+        Ok(self.identity.binding.clone())
     }
 
     fn class_name(&mut self) -> Result<String> {
