@@ -37,6 +37,9 @@ step "JavaScript guest toolchain: componentize-js and esbuild in guest-sdk/js (p
 command -v node >/dev/null 2>&1 || { echo "error: node (Node.js 18 or later) and npm are needed for the JavaScript guests" >&2; exit 1; }
 (cd guest-sdk/js && npm install --no-audit --no-fund --loglevel=error)
 
+step "the Cloudflare-style example project's npm packages (examples/cf-project: Hono)"
+(cd examples/cf-project && npm ci --no-audit --no-fund --loglevel=error)
+
 step "guest components"
 scripts/build-guests.sh
 
@@ -45,6 +48,8 @@ scripts/build-guests.sh
 step "compiling every component into the code cache"
 target/release/holdfast compile --config holdfast.toml
 target/release/holdfast compile --config tests/guests.toml
+# Builds the project's TypeScript (esbuild + componentize-js) into examples/cf-project/.holdfast/build.
+target/release/holdfast compile --config examples/cf-project/wrangler.toml
 
 step "done"
 echo "    (set-up took $((SECONDS - started)) s in all)"

@@ -163,6 +163,7 @@ mod state;
 mod storage;
 mod stub;
 mod url;
+mod value;
 mod websocket;
 mod worker;
 
@@ -177,6 +178,7 @@ pub use response::Response;
 pub use state::State;
 pub use storage::Storage;
 pub use stub::{CallError, CallErrorKind, Namespace, Stub};
+pub use value::{MalformedValue, Value};
 pub use websocket::WebSocket;
 pub use worker::{Env, Worker};
 

@@ -114,19 +114,54 @@ export class Probe {
         const outcomes = await Promise.allSettled([slow, fast]);
         return json(outcomes.map((o) => (o.status === 'fulfilled' ? 'ok' : String(o.reason))));
       }
+      case '/clones-write': {
+        // What Cloudflare's structured clone keeps and JSON cannot hold: stored tagged.
+        await storage.put({
+          'clone-undefined': undefined,
+          'clone-numbers': [NaN, Infinity, -Infinity, -0, 1.5],
+          'clone-bigint': 2n ** 70n,
+          'clone-date': new Date(Date.UTC(2026, 11, 1, 10, 0, 0, 250)),
+          'clone-map': new Map([['a', 1], [2, { b: undefined }]]),
+          'clone-set': new Set(['x', 3]),
+          'clone-bytes': new Uint8Array([1, 2, 255]),
+          'clone-buffer': new Uint8Array([7, 8]).buffer,
+          'clone-regexp': /a+b/gi,
+          'clone-error': new RangeError('out of range'),
+          'clone-event': { type: 'created', data: undefined, at: new Date(0) },
+          'clone-sparse': [1, , 3],
+          'clone-dollar': { $date: 'not a tag' },
+          'clone-instance': new (class Point { constructor() { this.x = 1; this.y = 2; } })(),
+        });
+        return json({ ok: true });
+      }
+      case '/clones-read': {
+        const m = await storage.list({ prefix: 'clone-' });
+        const d = (v) => {
+          if (v === undefined) return 'undefined';
+          if (typeof v === 'bigint') return `${v}n`;
+          if (typeof v === 'number') return Object.is(v, -0) ? '-0' : String(v);
+          if (v instanceof Date) return `Date(${v.toISOString()})`;
+          if (v instanceof Map) return `Map(${[...v].map(([k, x]) => `${d(k)}=>${d(x)}`).join(', ')})`;
+          if (v instanceof Set) return `Set(${[...v].map(d).join(', ')})`;
+          if (v instanceof Uint8Array) return `Uint8Array(${[...v].join(',')})`;
+          if (v instanceof ArrayBuffer) return `ArrayBuffer(${[...new Uint8Array(v)].join(',')})`;
+          if (v instanceof RegExp) return `RegExp(${v})`;
+          if (v instanceof Error) return `${v.constructor.name}(${v.message}) ${v instanceof RangeError}`;
+          if (Array.isArray(v)) return `[${v.map(d).join(', ')}]`;
+          if (v !== null && typeof v === 'object') {
+            return `{${Object.entries(v).map(([k, x]) => `${k}: ${d(x)}`).join(', ')}}`;
+          }
+          return JSON.stringify(v);
+        };
+        return json(Object.fromEntries([...m].map(([k, v]) => [k.slice(6), d(v)])));
+      }
       case '/refusals': {
         const out = {};
         const cases = {
-          undefined: undefined,
-          nan: NaN,
-          negzero: -0,
-          bigint: 10n,
-          date: new Date(0),
-          map: new Map(),
-          bytes: new Uint8Array(2),
-          nested: { a: [1, { b: undefined }] },
-          sparse: [1, , 3],
           fn: () => 1,
+          symbol: { s: Symbol('s') },
+          typed: new Int32Array(2),
+          promise: { p: Promise.resolve(1) },
         };
         const cyclic = { a: 1 };
         cyclic.self = cyclic;

@@ -24,6 +24,33 @@ export class Rpc extends DurableObject {
     throw new RangeError(message);
   }
 
+  /** Values JSON cannot hold, for the other languages to read. */
+  async clones() {
+    return {
+      missing: undefined,
+      at: new Date(Date.UTC(2026, 11, 1)),
+      big: 2n ** 70n,
+      names: new Map([[1, 'one']]),
+      tags: new Set(['a']),
+      bytes: new Uint8Array([1, 2]),
+    };
+  }
+
+  /** How JavaScript sees `value` (what another language passed). */
+  async describe(value) {
+    return Object.entries(value)
+      .map(([k, v]) => {
+        const kind = v === undefined ? 'undefined' : v === null ? 'null' : v.constructor.name;
+        const shown =
+          v instanceof Date ? v.toISOString()
+          : v instanceof Map || v instanceof Set ? JSON.stringify([...v])
+          : v instanceof Uint8Array ? [...v].join(',')
+          : String(v);
+        return `${k}=${kind}(${shown})`;
+      })
+      .join(' ');
+  }
+
   #secret() {
     return 'never reachable';
   }

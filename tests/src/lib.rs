@@ -53,10 +53,11 @@ pub fn built(relative: &str) -> PathBuf {
     p
 }
 
-/// One `[[class]]` entry.
+/// One `[[class]]` entry. Its namespace is the binding (not the class name, the default), so
+/// that a test may serve one class under several bindings as separate sets of objects.
 pub fn class(binding: &str, class: &str, component: &Path) -> String {
     format!(
-        "[[class]]\nbinding = \"{binding}\"\nclass = \"{class}\"\ncomponent = \"{}\"\n",
+        "[[class]]\nbinding = \"{binding}\"\nclass = \"{class}\"\nnamespace = \"{binding}\"\ncomponent = \"{}\"\n",
         component.display()
     )
 }

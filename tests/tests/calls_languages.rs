@@ -150,3 +150,73 @@ async fn python_and_rust_objects_call_each_other() -> Result<()> {
     assert_eq!(body, json!({ "object": "r", "path": "p", "header": "py" }));
     Ok(())
 }
+
+#[tokio::test]
+async fn values_json_cannot_hold_cross_languages_in_the_tagged_form() -> Result<()> {
+    let s = start()?;
+    let c = client();
+    // JavaScript's structured-clone values, as Python reads them.
+    let (_, out) = call(
+        &c,
+        Method::GET,
+        s.url("/js/j/call/py/p/describe?args=[{\"a\":1}]"),
+    )
+    .await?;
+    assert_eq!(out, json!({ "ok": "a=int(1)" }));
+    let out = rust_run(
+        &c,
+        &s,
+        "r",
+        json!([
+            { "call": ["js", "j", "clones", []] },
+            { "call": ["py", "p", "clones", []] },
+        ]),
+    )
+    .await?;
+    // The wire (and storage) form, as the Rust caller receives it.
+    assert_eq!(
+        out[0],
+        json!({ "ok": {
+            "missing": { "$undefined": true },
+            "at": { "$date": "2026-12-01T00:00:00.000Z" },
+            "big": { "$bigint": "1180591620717411303424" },
+            "names": { "$map": [[1, "one"]] },
+            "tags": { "$set": ["a"] },
+            "bytes": { "$bytes": "AQI=" },
+        }})
+    );
+    assert_eq!(
+        out[1],
+        json!({ "ok": {
+            "at": { "$date": "2026-12-01T00:00:00.000Z" },
+            "big": { "$bigint": "1180591620717411303424" },
+            "names": { "$map": [[1, "one"]] },
+            "tags": { "$set": ["a"] },
+            "bytes": { "$bytes": "AQI=" },
+            "nan": { "$number": "NaN" },
+        }})
+    );
+    // Each language decodes the other's: Python's values in JavaScript, JavaScript's in Python.
+    let out = rust_run(
+        &c,
+        &s,
+        "r",
+        json!([
+            { "call": ["js", "j", "describe", [out[1]["ok"].clone()]] },
+            { "call": ["py", "p", "describe", [out[0]["ok"].clone()]] },
+        ]),
+    )
+    .await?;
+    assert_eq!(
+        out[0]["ok"],
+        "at=Date(2026-12-01T00:00:00.000Z) big=BigInt(1180591620717411303424) bytes=Uint8Array(1,2) \
+         names=Map([[1,\"one\"]]) nan=Number(NaN) tags=Set([\"a\"])"
+    );
+    assert_eq!(
+        out[1]["ok"],
+        "at=datetime(datetime.datetime(2026, 12, 1, 0, 0, tzinfo=datetime.timezone.utc)) \
+         big=int(1180591620717411303424) bytes=bytes(b'\\x01\\x02') missing=NoneType(None) \
+         names=dict({1: 'one'}) tags=set({'a'})"
+    );
+    Ok(())
+}

@@ -138,7 +138,7 @@ async fn call_with(c: &reqwest::Client, url: String, body: &str) -> Result<(u16,
 }
 
 /// A project of its own in a temporary directory: `src/index.js` from
-/// tests/js-guests/migrations.js and the given wrangler.toml.
+/// tests/projects/migrations.js and the given wrangler.toml.
 struct Project {
     dir: tempfile::TempDir,
 }
@@ -148,7 +148,7 @@ impl Project {
         let dir = tempfile::tempdir()?;
         std::fs::create_dir_all(dir.path().join("src"))?;
         std::fs::copy(
-            root().join("tests/js-guests/migrations.js"),
+            root().join("tests/projects/migrations.js"),
             dir.path().join("src/index.js"),
         )?;
         let p = Project { dir };

@@ -112,7 +112,7 @@ fn command_line_mistakes_print_the_usage() -> Result<()> {
     };
     assert_eq!(
         run(&["module.js"])?,
-        "error: usage: build.mjs <module.js> -o <out.wasm> [--class <ExportedClass>]"
+        "error: usage: build.mjs <module.js|.ts> -o <out.wasm> [--class <ExportedClass>] [--manifest <out.json>]"
     );
     assert_eq!(
         run(&["no-such-module.js", "-o", "x.wasm"])?,

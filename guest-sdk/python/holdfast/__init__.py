@@ -16,6 +16,7 @@ from ._http import HoldfastError, Request, Response
 from ._storage import Storage, StorageError, Transaction
 from ._state import Objects, State, WebSocket
 from ._export import AlarmInfo, DurableObject, Handler, export
+from ._values import RegExp, StoredError
 
 __all__ = [
     "AlarmInfo",
@@ -26,11 +27,13 @@ __all__ = [
     "HoldfastError",
     "Namespace",
     "Objects",
+    "RegExp",
     "Request",
     "Response",
     "State",
     "Storage",
     "StorageError",
+    "StoredError",
     "Stub",
     "Transaction",
     "WebSocket",

@@ -7,7 +7,6 @@ objects waiting for each other) raises ``CallError`` at once with ``kind`` ``"cy
 ``"deadlock"``: an object waiting in a call cannot be entered again.
 """
 
-import json as _json
 
 from componentize_py_types import Err
 from wit_world.imports import calls as _calls
@@ -15,6 +14,7 @@ from wit_world.imports import environment as _environment
 from wit_world.imports import objects as _objects
 from wit_world.imports import types as _types
 
+from . import _values
 from ._http import HoldfastError, Request, Response
 
 __all__ = ["CallError", "Env", "Namespace", "Stub"]
@@ -76,10 +76,10 @@ class Stub:
     def call(self, method, *args):
         """Calls the public method ``method`` with ``args`` (JSON values); returns its result."""
         try:
-            encoded = _json.dumps(list(args), separators=(",", ":"), allow_nan=False).encode()
+            encoded = _values.dumps(list(args), f"the arguments of {method}()").encode()
         except (TypeError, ValueError) as e:
-            raise CallError("encoding", f"cannot encode the arguments of {method}: {e}") from None
-        return _json.loads(_host_call(_calls.call, self._address, method, encoded))
+            raise CallError("encoding", str(e)) from None
+        return _values.loads(_host_call(_calls.call, self._address, method, encoded))
 
     def __getattr__(self, method):
         if method.startswith("_"):

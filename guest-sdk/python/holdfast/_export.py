@@ -89,7 +89,7 @@ def _method(obj, name):
 
 def _call_method(name, args):
     """Runs the public method ``name`` with the JSON-array ``args``; returns its JSON result."""
-    import json
+    from . import _values
 
     try:
         obj = _object()
@@ -97,8 +97,8 @@ def _call_method(name, args):
         if method is None:
             message = f"{type(obj).__name__} has no public method {name!r}"
             raise Err(_types.MethodError_NoSuchMethod(message))
-        result = method(*json.loads(args))
-        return json.dumps(result, separators=(",", ":"), allow_nan=False).encode()
+        result = method(*_values.loads(args, f"the arguments of {name}()"))
+        return _values.dumps(result, f"the result of {name}()").encode()
     except Err:
         raise
     except Exception as e:  # noqa: BLE001 - every failure must reach the host as `err`

@@ -8,6 +8,7 @@ from wit_world.imports import objects as _objects
 from wit_world.imports import types as _types
 from wit_world.imports import websockets as _ws
 
+from . import _values
 from ._http import HoldfastError
 from ._storage import Storage
 
@@ -60,11 +61,11 @@ class WebSocket:
     def attachment(self):
         """A JSON value kept with the socket (up to 16 KiB encoded), or ``None``."""
         raw = _ws.get_attachment(self.id)
-        return None if raw is None else _json.loads(raw)
+        return None if raw is None else _values.loads(raw, "the attachment")
 
     @attachment.setter
     def attachment(self, value):
-        raw = None if value is None else _json.dumps(value, separators=(",", ":")).encode()
+        raw = None if value is None else _values.dumps(value, "the attachment").encode()
         _call(_ws.set_attachment, self.id, raw)
 
     @property

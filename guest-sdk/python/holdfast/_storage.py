@@ -1,6 +1,6 @@
 """The object's durable key-value store. Values are stored as JSON, like the Rust and JS SDKs."""
 
-import json as _json
+from . import _values
 
 from componentize_py_types import Err
 from wit_world.imports import storage as _wit
@@ -37,13 +37,14 @@ def _call(function, *args):
         raise StorageError(error.kind.name.lower().replace("_", "-"), error.message) from None
 
 
-def _encode(value):
-    return _json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+def _encode(value, key=None):
+    what = "the value" if key is None else f"key {key!r}"
+    return _values.dumps(value, what).encode()
 
 
 def _decode(key, raw):
     try:
-        return _json.loads(raw)
+        return _values.loads(raw, f"the value stored under `{key}`")
     except ValueError as e:
         raise HoldfastError(f"the value stored under `{key}` is not JSON: {e}") from None
 
@@ -96,12 +97,12 @@ class Storage:
 
     def put(self, key, value):
         """Stores ``value`` (anything ``json.dumps`` accepts) under ``key``."""
-        _call(_wit.put, key, _encode(value))
+        _call(_wit.put, key, _encode(value, key))
 
     def put_many(self, entries):
         """Stores every ``{key: value}`` entry; all or none."""
         items = entries.items() if hasattr(entries, "items") else entries
-        _call(_wit.put_many, [(k, _encode(v)) for k, v in items])
+        _call(_wit.put_many, [(k, _encode(v, k)) for k, v in items])
 
     def delete(self, key):
         """Removes ``key``; ``True`` if it existed."""

@@ -755,4 +755,165 @@ mod tests {
         let e = parse("[limits]\ncpu_ms = 0\n").unwrap_err().to_string();
         assert!(e.contains("limits.cpu_ms"), "{e}");
     }
+
+    #[test]
+    fn namespaces_are_classes_and_routes_are_bindings_unless_set() {
+        let c = parse(
+            "[[class]]\nbinding = \"COUNTER\"\nclass = \"Counter\"\nroute = \"counter\"\ncomponent = \"c.wasm\"\n\
+             [[class]]\nbinding = \"js-counter\"\nclass = \"Counter\"\nnamespace = \"JsCounter\"\ncomponent = \"j.wasm\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.classes[0].namespace, "Counter");
+        assert_eq!(c.classes[0].route.as_deref(), Some("counter"));
+        assert_eq!(c.classes[1].namespace, "JsCounter");
+        assert_eq!(c.classes[1].route.as_deref(), Some("js-counter"));
+        let e = parse(
+            "[[class]]\nbinding = \"a\"\nclass = \"Counter\"\ncomponent = \"c.wasm\"\n\
+             [[class]]\nbinding = \"b\"\nclass = \"Counter\"\ncomponent = \"j.wasm\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("class[1].namespace: namespace `Counter` is also class[0]'s (a class's namespace is its class name unless set): give one of them `namespace = \"...\"`"),
+            "{e}"
+        );
+        let e = parse(
+            "[[class]]\nbinding = \"a\"\nclass = \"A\"\nroute = \"x\"\ncomponent = \"c.wasm\"\n\
+             [[class]]\nbinding = \"b\"\nclass = \"B\"\nroute = \"x\"\ncomponent = \"j.wasm\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("class[1].route: route `x` is also class[0]'s"),
+            "{e}"
+        );
+        let e = parse(
+            "[[class]]\nbinding = \"a\"\nclass = \"A\"\nroute = \"_x\"\ncomponent = \"c.wasm\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("`_x` is not a valid route"), "{e}");
+    }
+
+    /// A project directory with `file` (its content `text`) and the module `src/index.ts`.
+    fn project(file: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("src")).unwrap();
+        std::fs::write(dir.path().join("src/index.ts"), "export default {}").unwrap();
+        let path = dir.path().join(file);
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn a_wrangler_jsonc_project_with_comments_and_warnings() {
+        let (dir, path) = project(
+            "wrangler.jsonc",
+            r#"{
+              // as wrangler writes it
+              "$schema": "node_modules/wrangler/config-schema.json",
+              "name": "app",
+              "main": "src/index.ts",
+              "compatibility_date": "2026-01-01",
+              "compatibility_flags": ["nodejs_compat"],
+              "account_id": "abc",
+              "workers_dev": true,
+              "durable_objects": {
+                "bindings": [
+                  { "name": "CHAT_ROOM", "class_name": "ChatRoom" },
+                  { "name": "COUNTER", "class_name": "Counter", "environment": "x" },
+                ],
+              },
+              "vars": { "GREETING": "hi", "LIMITS": { "max": 3 } },
+              "kv_namespaces": [{ "binding": "KV", "id": "1" }],
+              "migrations": [{ "tag": "v1", "new_sqlite_classes": ["ChatRoom", "Counter"] }],
+            }"#,
+        );
+        assert_eq!(Config::find(dir.path()).as_deref(), Some(path.as_path()));
+        let c = Config::load(&path).unwrap();
+        let names: Vec<_> = c
+            .classes
+            .iter()
+            .map(|c| (c.binding.as_str(), c.namespace.as_str(), c.route.as_deref()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("CHAT_ROOM", "ChatRoom", None),
+                ("COUNTER", "Counter", None)
+            ]
+        );
+        let build = c.build.as_ref().unwrap();
+        assert_eq!(build.main, dir.path().join("src/index.ts"));
+        assert_eq!(c.worker.as_ref().unwrap().component, build.out);
+        assert_eq!(c.classes[0].component, build.out);
+        assert_eq!(
+            c.vars,
+            [
+                ("GREETING".into(), "hi".into()),
+                ("LIMITS".into(), "{\"max\":3}".into())
+            ]
+        );
+        assert_eq!(c.migrations[0].new_classes, ["ChatRoom", "Counter"]);
+        let w = c.warnings.join("\n");
+        for expected in [
+            "compatibility_flags (nodejs_compat) have no effect on Holdfast",
+            "durable_objects.bindings[1].environment: not supported by Holdfast; ignored",
+            "vars.LIMITS: not a string; the code receives its JSON text `{\"max\":3}`",
+            "kv_namespaces: not supported by Holdfast; ignored",
+            "account_id, workers_dev: only used when deploying to Cloudflare; ignored",
+        ] {
+            assert!(w.contains(expected), "{expected}\n{w}");
+        }
+        assert_eq!(c.warnings.len(), 5, "{w}");
+    }
+
+    #[test]
+    fn a_holdfast_toml_names_a_project_and_its_routes() {
+        let (dir, wrangler) = project(
+            "wrangler.toml",
+            "main = \"src/index.ts\"\n[[durable_objects.bindings]]\nname = \"COUNTER\"\nclass_name = \"Counter\"\n",
+        );
+        let toml = dir.path().join("holdfast.toml");
+        let text = "[server]\nlisten = \"127.0.0.1:9000\"\n[project]\nwrangler = \"wrangler.toml\"\n[project.routes]\nCOUNTER = \"counter\"\n";
+        let c = Config::parse(&toml, text).unwrap();
+        assert_eq!(c.server.listen.port(), 9000);
+        assert_eq!(c.classes[0].route.as_deref(), Some("counter"));
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        assert_eq!(
+            Config::find(dir.path()),
+            Some(wrangler.clone()),
+            "no holdfast.toml on disk"
+        );
+        std::fs::write(&toml, text).unwrap();
+        assert_eq!(
+            Config::find(dir.path()),
+            Some(toml.clone()),
+            "holdfast.toml first"
+        );
+        let e = Config::parse(
+            &toml,
+            "[project]\nwrangler = \"wrangler.toml\"\n[project.routes]\nNOPE = \"x\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("project.routes.NOPE: no binding `NOPE` in"),
+            "{e}"
+        );
+        let e = Config::parse(
+            &toml,
+            "[project]\nwrangler = \"wrangler.toml\"\n[[class]]\nbinding = \"a\"\nclass = \"A\"\ncomponent = \"a.wasm\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("a [project] brings its own classes, worker and vars"),
+            "{e}"
+        );
+        let e = Config::parse(&toml, "[project]\nwrangler = \"missing.toml\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("missing.toml` not found"), "{e}");
+    }
 }

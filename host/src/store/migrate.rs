@@ -263,3 +263,123 @@ fn range<T: ReadableTable<&'static [u8], &'static [u8]>>(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::ObjectId;
+    use crate::store::key::ObjectKey;
+    use crate::store::write_set::WriteSet;
+
+    fn db() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("m.redb"), 1 << 20, None).unwrap();
+        (dir, db)
+    }
+
+    /// An object of `ns` with a value, a name and an alarm, committed.
+    fn object(db: &Db, ns: &str, n: u8) -> ObjectKey {
+        let key = ObjectKey::new(ns, &ObjectId::from_bytes([n; 32]));
+        let mut ws = WriteSet::default();
+        ws.puts.insert(b"k".to_vec(), Some(vec![n]));
+        ws.alarm = Some(Some(1_000 + n as i64));
+        ws.name = Some(format!("name-{n}"));
+        let tx = db.begin_write().unwrap();
+        super::super::db::apply(&tx, &key, &ws).unwrap();
+        tx.commit().unwrap();
+        key
+    }
+
+    #[test]
+    fn a_rename_moves_every_row_and_the_secret_and_a_delete_removes_them() {
+        let (_dir, db) = db();
+        let secret = db.namespace_secret("Old").unwrap();
+        let (a, b) = (object(&db, "Old", 1), object(&db, "Old", 2));
+        let other = object(&db, "Older", 3); // a longer name with the same start stays put
+        db.namespace_secret("Older").unwrap();
+        let r = db
+            .apply_migration("v2", &[("Old".into(), "New".into())], &[])
+            .unwrap();
+        assert_eq!(
+            r,
+            MigrationReport {
+                moved: 2,
+                deleted: 0
+            }
+        );
+        for (old, n) in [(&a, 1u8), (&b, 2)] {
+            let new = ObjectKey::new("New", &old.parts().1);
+            assert_eq!(db.get(old, b"k").unwrap(), None);
+            assert_eq!(db.get(&new, b"k").unwrap(), Some(vec![n]));
+            assert_eq!(
+                db.name(&new).unwrap().as_deref(),
+                Some(format!("name-{n}").as_str())
+            );
+            assert_eq!(db.alarm(&new).unwrap(), Some(1_000 + n as i64));
+        }
+        let due: Vec<_> = db
+            .due_alarms(i64::MAX, 10, 10, |_| true)
+            .unwrap()
+            .into_iter()
+            .map(|d| d.object.parts().0.to_owned())
+            .collect();
+        assert_eq!(due, ["New", "New", "Older"], "the alarm index moved too");
+        assert_eq!(
+            db.namespace_secret("New").unwrap(),
+            secret,
+            "IDs stay valid"
+        );
+        assert_eq!(db.get(&other, b"k").unwrap(), Some(vec![3]));
+        assert!(db.applied_migrations().unwrap().contains("v2"));
+
+        // Onto a namespace with objects: refused, nothing moves.
+        let e = db
+            .apply_migration("v3", &[("New".into(), "Older".into())], &[])
+            .unwrap_err();
+        assert!(matches!(e, MigrationError::TargetExists { .. }), "{e}");
+        assert!(!db.applied_migrations().unwrap().contains("v3"));
+
+        let r = db.apply_migration("v4", &[], &["New".into()]).unwrap();
+        assert_eq!(
+            r,
+            MigrationReport {
+                moved: 0,
+                deleted: 2
+            }
+        );
+        assert_eq!(
+            db.get(&ObjectKey::new("New", &a.parts().1), b"k").unwrap(),
+            None
+        );
+        assert_ne!(
+            db.namespace_secret("New").unwrap(),
+            secret,
+            "a new namespace, new IDs"
+        );
+    }
+
+    #[test]
+    fn storage_keyed_by_binding_moves_to_the_class_once() {
+        let (_dir, db) = db();
+        let secret = db.namespace_secret("counter").unwrap();
+        let old = object(&db, "counter", 7);
+        let moves = db
+            .key_by_namespace(&[
+                ("counter".into(), "Counter".into()),
+                ("same".into(), "same".into()),
+            ])
+            .unwrap();
+        assert_eq!(moves, [("counter".to_owned(), "Counter".to_owned(), 1)]);
+        let new = ObjectKey::new("Counter", &old.parts().1);
+        assert_eq!(db.get(&new, b"k").unwrap(), Some(vec![7]));
+        assert_eq!(db.namespace_secret("Counter").unwrap(), secret);
+        // Marked: a binding that later has data of its own is never moved.
+        object(&db, "counter", 8);
+        db.namespace_secret("counter").unwrap();
+        assert!(
+            db.key_by_namespace(&[("counter".into(), "Counter".into())])
+                .unwrap()
+                .is_empty()
+        );
+    }
+}

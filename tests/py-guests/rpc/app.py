@@ -5,6 +5,7 @@
     GET /value                                   the counter
 """
 
+import datetime
 import json
 
 import holdfast
@@ -24,6 +25,21 @@ class PyRpc(DurableObject):
     def fail(self, message):
         self.state.storage.put("value", -1)
         raise ValueError(message)
+
+    def clones(self):
+        """Values JSON cannot hold, for the other languages to read."""
+        return {
+            "at": datetime.datetime(2026, 12, 1, tzinfo=datetime.timezone.utc),
+            "big": 2**70,
+            "names": {1: "one"},
+            "tags": {"a"},
+            "bytes": b"\x01\x02",
+            "nan": float("nan"),
+        }
+
+    def describe(self, value):
+        """How Python sees ``value`` (what another language passed)."""
+        return " ".join(f"{k}={type(v).__name__}({v!r})" for k, v in sorted(value.items()))
 
     def _private(self):
         return "never reachable"
