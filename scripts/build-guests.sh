@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds every guest component: each crate under examples/ and tests/guests/, for wasm32-wasip2,
+# Builds every guest component: each crate under examples/ (and examples/*/) and tests/guests/, for wasm32-wasip2,
 # the Python examples with componentize-py and the JavaScript ones with the JS SDK's build step
 # (both toolchains installed by scripts/setup.sh).
 # With WITH_CARGO_COMPONENT=1 it also builds examples/counter with `cargo component build`
@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p target/py-guests
 packages=()
-for manifest in examples/*/Cargo.toml tests/guests/*/Cargo.toml; do
+for manifest in examples/*/Cargo.toml examples/*/*/Cargo.toml tests/guests/*/Cargo.toml; do
   name=$(sed -n 's/^name = "\(.*\)"/\1/p' "$manifest" | head -n 1)
   packages+=(-p "$name")
 done
@@ -25,6 +25,11 @@ echo "==> Python guests"
 py_sources=(guest-sdk/python wit target/pyenv/bin/componentize-py)
 up_to_date target/py-counter/py_counter.wasm examples/py-counter "${py_sources[@]}" \
   || examples/py-counter/build.sh
+if ! up_to_date target/py-bank/auditor.wasm examples/bank/auditor "${py_sources[@]}"; then
+  mkdir -p target/py-bank
+  PYTHONDONTWRITEBYTECODE=1 target/pyenv/bin/componentize-py -d wit -w durable-object componentize \
+    -p guest-sdk/python -p examples/bank/auditor app -o target/py-bank/auditor.wasm
+fi
 for dir in tests/py-guests/*/; do
   out="target/py-guests/$(basename "$dir").wasm"
   up_to_date "$out" "$dir" "${py_sources[@]}" && continue

@@ -48,6 +48,7 @@ scripts/build-guests.sh
 step "compiling every component into the code cache"
 target/release/holdfast compile --config holdfast.toml
 target/release/holdfast compile --config tests/guests.toml
+target/release/holdfast compile --config examples/bank/holdfast.toml
 # Builds the project's TypeScript (esbuild + componentize-js) into examples/cf-project/.holdfast/build.
 target/release/holdfast compile --config examples/cf-project/wrangler.toml
 

@@ -85,7 +85,7 @@ async fn javascript_callers_get_the_rejections_cloudflare_gives() -> Result<()> 
     // Arguments that cannot be encoded: refused in the caller, nothing sent.
     assert_eq!(
         get(&c, &s, "/js/a/bad/js/b").await?,
-        json!({ "error": { "name": "TypeError", "message": "cannot store the arguments of increment(): the value[0] is a function" } })
+        json!({ "error": { "name": "TypeError", "message": "cannot send the arguments of increment(): the value[0] is a function, which cannot be serialized" } })
     );
     // A cycle through JavaScript objects: a -> b -> a.
     let out = rust_run(

@@ -180,11 +180,11 @@ async fn values_that_cannot_be_stored_and_api_mistakes_are_refused_with_the_reas
     let expect = [
         (
             "fn",
-            "TypeError: cannot store key \"refused-fn\": the value is a function, which cannot be stored",
+            "TypeError: cannot store key \"refused-fn\": the value is a function, which cannot be serialized",
         ),
         (
             "symbol",
-            "TypeError: cannot store key \"refused-symbol\": the value.s is a symbol, which cannot be stored",
+            "TypeError: cannot store key \"refused-symbol\": the value.s is a symbol, which cannot be serialized",
         ),
         (
             "typed",
@@ -192,7 +192,7 @@ async fn values_that_cannot_be_stored_and_api_mistakes_are_refused_with_the_reas
         ),
         (
             "promise",
-            "TypeError: cannot store key \"refused-promise\": the value.p is a Promise, which cannot be stored",
+            "TypeError: cannot store key \"refused-promise\": the value.p is a Promise, which cannot be serialized",
         ),
         (
             "cycle",

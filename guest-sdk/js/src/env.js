@@ -112,7 +112,7 @@ export class DurableObjectStub {
     });
   }
   async _call(method, args) {
-    const encoded = encodeJson(args, `the arguments of ${method}()`);
+    const encoded = encodeJson(args, `the arguments of ${method}()`, 'send');
     let result;
     try {
       result = calls.call(this._address, method, encoded);

@@ -217,7 +217,7 @@ export function makeHandler(module, className) {
           }
           const decoded = decodeJson(args, `the arguments of ${name}()`);
           return then(fn.apply(obj, decoded), (r) =>
-            encodeJson(r === undefined ? null : r, `the result of ${name}()`),
+            encodeJson(r === undefined ? null : r, `the result of ${name}()`, 'send'),
           );
         },
         (m) =>

@@ -79,9 +79,9 @@ function encode(value, path, seen) {
     case 'bigint':
       return { $bigint: value.toString() };
     case 'function':
-      throw new TypeError(`${path} is a function, which cannot be stored`);
+      throw new TypeError(`${path} is a function, which cannot be serialized`);
     case 'symbol':
-      throw new TypeError(`${path} is a symbol, which cannot be stored`);
+      throw new TypeError(`${path} is a symbol, which cannot be serialized`);
   }
   if (value === null) return null;
   if (seen.has(value)) throw new TypeError(`${path} refers back to itself (a cycle)`);
@@ -119,7 +119,7 @@ function encode(value, path, seen) {
     }
     if (value instanceof RegExp) return { $regexp: [value.source, value.flags] };
     if (value instanceof Error) return { $error: { name: value.name, message: value.message } };
-    if (value instanceof Promise) throw new TypeError(`${path} is a Promise, which cannot be stored`);
+    if (value instanceof Promise) throw new TypeError(`${path} is a Promise, which cannot be serialized`);
     const out = {};
     const keys = Object.keys(value);
     for (const key of keys) out[key] = encode(value[key], `${path}.${key}`, seen);
@@ -189,7 +189,7 @@ function decode(data, what) {
 
 /** The JSON text of `value` (tagged where JSON cannot hold it); throws a TypeError naming
  * `what` if part of it cannot be stored. */
-export function jsonText(value, what) {
+export function jsonText(value, what, verb = 'store') {
   // Plain numbers, strings and booleans need no walk.
   if (typeof value === 'string' || typeof value === 'boolean') return JSON.stringify(value);
   if (typeof value === 'number' && Number.isFinite(value) && !Object.is(value, -0)) {
@@ -199,7 +199,7 @@ export function jsonText(value, what) {
   try {
     data = encode(value, 'the value', new Set());
   } catch (e) {
-    if (e instanceof TypeError) throw new TypeError(`cannot store ${what}: ${e.message}`);
+    if (e instanceof TypeError) throw new TypeError(`cannot ${verb} ${what}: ${e.message}`);
     throw e;
   }
   return JSON.stringify(data);
@@ -235,8 +235,8 @@ export function parseJson(text, what) {
 
 /** The JSON bytes of `value` (tagged where needed); throws a TypeError naming `what` if part of
  * it cannot be stored. */
-export function encodeJson(value, what) {
-  return utf8(jsonText(value, what));
+export function encodeJson(value, what, verb = 'store') {
+  return utf8(jsonText(value, what, verb));
 }
 
 /** The value in `bytes`; throws an Error naming `what` if they are not JSON. */

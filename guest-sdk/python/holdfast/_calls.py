@@ -76,7 +76,7 @@ class Stub:
     def call(self, method, *args):
         """Calls the public method ``method`` with ``args`` (JSON values); returns its result."""
         try:
-            encoded = _values.dumps(list(args), f"the arguments of {method}()").encode()
+            encoded = _values.dumps(list(args), f"the arguments of {method}()", "send").encode()
         except (TypeError, ValueError) as e:
             raise CallError("encoding", str(e)) from None
         return _values.loads(_host_call(_calls.call, self._address, method, encoded))

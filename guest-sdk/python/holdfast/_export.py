@@ -98,7 +98,7 @@ def _call_method(name, args):
             message = f"{type(obj).__name__} has no public method {name!r}"
             raise Err(_types.MethodError_NoSuchMethod(message))
         result = method(*_values.loads(args, f"the arguments of {name}()"))
-        return _values.dumps(result, f"the result of {name}()").encode()
+        return _values.dumps(result, f"the result of {name}()", "send").encode()
     except Err:
         raise
     except Exception as e:  # noqa: BLE001 - every failure must reach the host as `err`

@@ -118,7 +118,7 @@ def _encode(value, path, seen):
             }
     finally:
         seen.discard(marker)
-    raise TypeError(f"{path} is a {type(value).__name__}, which cannot be stored")
+    raise TypeError(f"{path} is a {type(value).__name__}, which cannot be serialized")
 
 
 def _malformed(what, tag):
@@ -180,7 +180,7 @@ def _decode(data, what):
     return {k: _decode(v, what) for k, v in data.items()}
 
 
-def dumps(value, what="the value"):
+def dumps(value, what="the value", verb="store"):
     """The JSON text of ``value`` (tagged where needed). ``TypeError`` naming the part of it
     that cannot be stored."""
     if isinstance(value, (str, bool)) or value is None:
@@ -188,7 +188,7 @@ def dumps(value, what="the value"):
     try:
         data = _encode(value, "the value", set())
     except TypeError as e:
-        raise TypeError(f"cannot store {what}: {e}") from None
+        raise TypeError(f"cannot {verb} {what}: {e}") from None
     return _json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
