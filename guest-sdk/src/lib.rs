@@ -154,6 +154,7 @@ pub mod bindings;
 mod error;
 mod events;
 mod export;
+mod fetch;
 mod list_options;
 mod methods;
 mod object;
@@ -169,6 +170,7 @@ mod worker;
 
 pub use error::{Error, Result, StorageError, StorageErrorKind};
 pub use events::{AlarmInfo, Message};
+pub use fetch::{FetchError, FetchErrorKind, fetch};
 pub use holdfast_sdk_macros::{durable_object, methods, worker};
 pub use list_options::ListOptions;
 pub use methods::Methods;

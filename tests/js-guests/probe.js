@@ -212,6 +212,16 @@ export class Probe {
         out.kept = [...(await storage.list({ prefix: 'refused-' }))].length;
         return json(out);
       }
+      case '/outbound': {
+        // fetch() to the world outside: the response, or the rejection's name, kind and message.
+        try {
+          const init = q('method') ? { method: q('method'), body: q('body') } : undefined;
+          const r = await fetch(q('url'), init);
+          return json({ status: r.status, body: await r.text(), upstream: r.headers.get('x-upstream') });
+        } catch (e) {
+          return json({ error: { name: e.name, kind: e.kind, message: e.message } });
+        }
+      }
       case '/alarm': {
         const at = Number(q('at'));
         await storage.setAlarm(q('date') ? new Date(at) : at);

@@ -16,6 +16,7 @@ from ._http import HoldfastError, Request, Response
 from ._storage import Storage, StorageError, Transaction
 from ._state import Objects, State, WebSocket
 from ._export import AlarmInfo, DurableObject, Handler, export
+from ._fetch import FetchError, fetch
 from ._values import RegExp, StoredError
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "CallError",
     "DurableObject",
     "Env",
+    "FetchError",
     "Handler",
     "HoldfastError",
     "Namespace",
@@ -38,6 +40,7 @@ __all__ = [
     "Transaction",
     "WebSocket",
     "export",
+    "fetch",
 ]
 __version__ = "0.1.0"
 

@@ -209,6 +209,7 @@ impl Actor {
                     self.services.namespaces.clone(),
                     self.outbound.clone(),
                     self.services.vars.clone(),
+                    self.class.egress.clone(),
                 ),
                 self.services.hub.clone(),
                 self.limits(),

@@ -185,7 +185,15 @@ impl Server {
         let workers = worker.map(|class| {
             let outbound = directory.outbound();
             let namespaces = directory.services().namespaces.clone();
-            let reach = move || Reach::new(namespaces.clone(), outbound.clone(), vars.clone());
+            let egress = class.egress.clone();
+            let reach = move || {
+                Reach::new(
+                    namespaces.clone(),
+                    outbound.clone(),
+                    vars.clone(),
+                    egress.clone(),
+                )
+            };
             Arc::new(Workers::new(worker_engine, class, Box::new(reach)))
         });
         tokio::spawn(crate::alarms::run(

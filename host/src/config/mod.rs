@@ -199,6 +199,10 @@ pub struct ClassConfig {
     /// The component file, resolved against the config file's directory.
     pub component: PathBuf,
     pub limits: Limits,
+    /// The hosts its objects' outbound `fetch()` may reach (none by default).
+    pub outbound: Vec<String>,
+    /// Where the config sets `outbound` (named when a request is denied).
+    pub outbound_key: String,
 }
 
 /// `[worker]`: the component that receives every request outside `/_/`.
@@ -209,6 +213,10 @@ pub struct WorkerConfig {
     pub limits: Limits,
     /// Most instances at once (each serves one request at a time); requests past it wait.
     pub max_instances: usize,
+    /// The hosts its outbound `fetch()` may reach (none by default).
+    pub outbound: Vec<String>,
+    /// Where the config sets `outbound` (named when a request is denied).
+    pub outbound_key: String,
 }
 
 #[derive(Deserialize)]
@@ -219,6 +227,8 @@ struct RawWorker {
     limits: PartialLimits,
     #[serde(default = "default_worker_instances")]
     max_instances: usize,
+    #[serde(default)]
+    outbound: Vec<String>,
 }
 
 fn default_worker_instances() -> usize {
@@ -297,6 +307,8 @@ struct RawClass {
     component: PathBuf,
     #[serde(default)]
     limits: PartialLimits,
+    #[serde(default)]
+    outbound: Vec<String>,
 }
 
 /// `[project]`: serve a Cloudflare project (its classes, worker, vars and migrations) with this
@@ -311,6 +323,9 @@ struct RawProject {
     routes: std::collections::BTreeMap<String, String>,
     #[serde(default = "default_worker_instances")]
     max_instances: usize,
+    /// The hosts the worker's and every class's outbound `fetch()` may reach.
+    #[serde(default)]
+    outbound: Vec<String>,
 }
 
 /// A JavaScript or TypeScript module that start-up bundles and compiles into one component
@@ -332,7 +347,13 @@ impl Config {
         let text = read(path)?;
         if wrangler::is_wrangler_file(path) {
             let mut c = Self::parse(path, "")?;
-            c.add_project(path, &text, &Default::default(), default_worker_instances())?;
+            c.add_project(
+                path,
+                &text,
+                &Default::default(),
+                default_worker_instances(),
+                &[],
+            )?;
             c.check_migrations()?;
             return Ok(c);
         }
@@ -379,13 +400,21 @@ impl Config {
             validate_route(&route).map_err(|m| invalid(field("route"), m))?;
             let limits = c.limits.over(defaults);
             validate_limits(&limits).map_err(|(f, m)| invalid(field(&format!("limits.{f}")), m))?;
+            validate_outbound(&c.outbound)
+                .map_err(|(j, m)| invalid(field(&format!("outbound[{j}]")), m))?;
             classes.push(ClassConfig {
+                outbound_key: format!(
+                    "{} (the class with binding `{}`)",
+                    field("outbound"),
+                    c.binding
+                ),
                 binding: c.binding,
                 class: c.class,
                 namespace,
                 route: Some(route),
                 component: base_dir.join(c.component),
                 limits,
+                outbound: c.outbound,
             });
         }
         check_unique(&classes).map_err(|(i, f, m)| invalid(format!("class[{i}].{f}"), m))?;
@@ -430,10 +459,14 @@ impl Config {
                         "must be at least 1".into(),
                     ));
                 }
+                validate_outbound(&w.outbound)
+                    .map_err(|(j, m)| invalid(format!("worker.outbound[{j}]"), m))?;
                 Some(WorkerConfig {
                     component: base_dir.join(w.component),
                     limits,
                     max_instances: w.max_instances,
+                    outbound: w.outbound,
+                    outbound_key: "worker.outbound".into(),
                 })
             }
         };
@@ -518,9 +551,11 @@ impl Config {
                     "must be at least 1".into(),
                 ));
             }
+            validate_outbound(&p.outbound)
+                .map_err(|(j, m)| invalid(format!("project.outbound[{j}]"), m))?;
             let file = base_dir.join(&p.wrangler);
             let text = read(&file)?;
-            config.add_project(&file, &text, &p.routes, p.max_instances)?;
+            config.add_project(&file, &text, &p.routes, p.max_instances, &p.outbound)?;
         }
         config.check_migrations()?;
         Ok(config)
@@ -533,7 +568,9 @@ impl Config {
         text: &str,
         routes: &std::collections::BTreeMap<String, String>,
         max_instances: usize,
+        outbound: &[String],
     ) -> Result<(), ConfigError> {
+        let outbound_key = format!("project.outbound of {}", self.path.display());
         let project = wrangler::read(file, text)?;
         let dir = file.parent().unwrap_or(Path::new("."));
         let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned());
@@ -546,6 +583,8 @@ impl Config {
                 route: routes.get(binding).cloned(),
                 component: out.clone(),
                 limits: self.defaults,
+                outbound: outbound.to_vec(),
+                outbound_key: outbound_key.clone(),
             });
         }
         let invalid = |field: String, message: String| ConfigError::Invalid {
@@ -569,6 +608,8 @@ impl Config {
             component: out.clone(),
             limits: self.defaults,
             max_instances,
+            outbound: outbound.to_vec(),
+            outbound_key,
         });
         self.vars = project.vars;
         self.migrations = project.migrations;
@@ -700,6 +741,32 @@ fn validate_route(r: &str) -> Result<(), String> {
         return Err(format!(
             "`{r}` is not a valid route: use 1-63 characters of A-Z, a-z, 0-9, -, _ and ., not starting with _"
         ));
+    }
+    Ok(())
+}
+
+/// Host patterns of an allow-list: `*`, `host`, `host:port`, `*.domain`. `Err((index, why))`.
+fn validate_outbound(patterns: &[String]) -> Result<(), (usize, String)> {
+    for (i, p) in patterns.iter().enumerate() {
+        let name = p.strip_prefix("*.").unwrap_or(p);
+        let (name, port) = match name.rsplit_once(':') {
+            Some((n, port)) if !n.contains(':') => (n, Some(port)),
+            _ => (name, None),
+        };
+        let ok_name = p == "*"
+            || (!name.is_empty()
+                && name.chars().all(|c| {
+                    c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '[' | ']' | ':')
+                }));
+        let ok_port = port.is_none_or(|p| p.parse::<u16>().is_ok());
+        if !ok_name || !ok_port {
+            return Err((
+                i,
+                format!(
+                    "`{p}` is not a host pattern: write a host (api.example.com), host:port (127.0.0.1:8080), *.example.com for its subdomains, or * for any host"
+                ),
+            ));
+        }
     }
     Ok(())
 }
@@ -915,5 +982,34 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("missing.toml` not found"), "{e}");
+    }
+
+    #[test]
+    fn outbound_allow_lists_are_host_patterns() {
+        let c = parse(
+            "[[class]]\nbinding = \"a\"\nclass = \"A\"\ncomponent = \"a.wasm\"\noutbound = [\"api.example.com\", \"127.0.0.1:8080\", \"*.example.org\", \"*\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.classes[0].outbound.len(), 4);
+        assert_eq!(
+            c.classes[0].outbound_key,
+            "class[0].outbound (the class with binding `a`)"
+        );
+        let e = parse(
+            "[[class]]\nbinding = \"a\"\nclass = \"A\"\ncomponent = \"a.wasm\"\noutbound = [\"https://api.example.com/v1\"]\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("class[0].outbound[0]: `https://api.example.com/v1` is not a host pattern"),
+            "{e}"
+        );
+        let e = parse("[worker]\ncomponent = \"w.wasm\"\noutbound = [\"x:99999\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("worker.outbound[0]: `x:99999` is not a host pattern"),
+            "{e}"
+        );
     }
 }

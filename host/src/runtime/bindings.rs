@@ -2,8 +2,8 @@
 //! stateless entry point (sharing the interfaces of the first).
 //!
 //! Imports are synchronous and trappable (a database failure traps the guest: it is a host
-//! failure, not something the guest can handle), except the calls to other objects, which are
-//! async: the guest's fiber is suspended while the callee runs, and its thread serves others.
+//! failure, not something the guest can handle), except the calls to other objects and outbound
+//! HTTP requests, which are async: the guest's fiber is suspended while the callee runs, and its thread serves others.
 //! Exports are async so that guests run on wasmtime fibers and yield to tokio at epoch ticks.
 
 wasmtime::component::bindgen!({
@@ -12,13 +12,14 @@ wasmtime::component::bindgen!({
     imports: {
         "holdfast:object/calls.fetch": async | trappable,
         "holdfast:object/calls.call": async | trappable,
+        "holdfast:object/outbound.fetch": async | trappable,
         default: trappable,
     },
     exports: { default: async },
 });
 
 pub use self::holdfast::object::{
-    calls, context, environment, objects, storage, types, websockets,
+    calls, context, environment, objects, outbound, storage, types, websockets,
 };
 pub use exports::holdfast::object::handler;
 
@@ -33,6 +34,7 @@ pub mod worker {
             "holdfast:object/objects": super::objects,
             "holdfast:object/calls": super::calls,
             "holdfast:object/environment": super::environment,
+            "holdfast:object/outbound": super::outbound,
         },
     });
 }

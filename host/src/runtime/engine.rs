@@ -17,6 +17,7 @@ use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig};
 use wasmtime::component::HasSelf;
 
 use super::bindings::DurableObjectPre;
+use super::egress::Egress;
 use super::sandbox::EPOCH_TICK;
 use super::store_data::{Reach, StoreData, WorkerData};
 use crate::config::ClassConfig;
@@ -61,7 +62,9 @@ pub enum EngineError {
 
 /// The imports of a class: WASI, its own interfaces on its store, and the [`Reach`] ones.
 fn object_linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<StoreData>> {
-    use super::bindings::{calls, context, environment, objects, storage, types, websockets};
+    use super::bindings::{
+        calls, context, environment, objects, outbound, storage, types, websockets,
+    };
     let mut linker: Linker<StoreData> = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     storage::add_to_linker::<_, HasSelf<StoreData>>(&mut linker, |s| s)?;
@@ -71,18 +74,20 @@ fn object_linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<StoreData
     objects::add_to_linker::<_, HasSelf<Reach>>(&mut linker, |s| &mut s.reach)?;
     calls::add_to_linker::<_, HasSelf<Reach>>(&mut linker, |s| &mut s.reach)?;
     environment::add_to_linker::<_, HasSelf<Reach>>(&mut linker, |s| &mut s.reach)?;
+    outbound::add_to_linker::<_, HasSelf<Reach>>(&mut linker, |s| &mut s.reach)?;
     Ok(linker)
 }
 
 /// The imports of a worker: WASI and the [`Reach`] interfaces.
 fn worker_linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<WorkerData>> {
-    use super::bindings::{calls, environment, objects, types};
+    use super::bindings::{calls, environment, objects, outbound, types};
     let mut linker: Linker<WorkerData> = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     types::add_to_linker::<_, HasSelf<Reach>>(&mut linker, |s| &mut s.reach)?;
     objects::add_to_linker::<_, HasSelf<Reach>>(&mut linker, |s| &mut s.reach)?;
     calls::add_to_linker::<_, HasSelf<Reach>>(&mut linker, |s| &mut s.reach)?;
     environment::add_to_linker::<_, HasSelf<Reach>>(&mut linker, |s| &mut s.reach)?;
+    outbound::add_to_linker::<_, HasSelf<Reach>>(&mut linker, |s| &mut s.reach)?;
     Ok(linker)
 }
 
@@ -113,6 +118,8 @@ pub struct Engine {
 pub struct Class {
     pub config: ClassConfig,
     pub(crate) pre: DurableObjectPre<StoreData>,
+    /// Its objects' outbound HTTP (`outbound` of the config).
+    pub egress: Egress,
 }
 
 impl Class {
@@ -219,6 +226,7 @@ impl Engine {
         Ok(Class {
             config: config.clone(),
             pre,
+            egress: Egress::new(&config.outbound, &config.outbound_key),
         })
     }
 

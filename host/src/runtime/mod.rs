@@ -7,6 +7,7 @@
 //! suspended, while the [`Outbound`] port (implemented by the actor layer) delivers the call.
 
 mod bindings;
+mod egress;
 mod engine;
 mod guest_log;
 mod host;

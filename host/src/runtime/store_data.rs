@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use wasmtime_wasi::{WasiCtxView, WasiView};
 
+use super::egress::Egress;
 use super::outbound::{Caller, Chain, Outbound, Upgrade};
 use super::sandbox::{Sandbox, Sandboxed};
 use crate::id::{Namespaces, ObjectId};
@@ -46,6 +47,8 @@ pub struct Reach {
     pub(crate) namespaces: Namespaces,
     pub(crate) outbound: Arc<dyn Outbound>,
     pub(crate) vars: Arc<[(String, String)]>,
+    /// Outbound HTTP, with the class's (or worker's) allow-list.
+    pub(crate) egress: Egress,
     /// The calling object (`None` in a worker), as the wait-for graph knows it.
     pub(super) caller: Option<(ObjectKey, Arc<str>)>,
     /// The chain of calls of the running event (set before each event).
@@ -59,11 +62,13 @@ impl Reach {
         namespaces: Namespaces,
         outbound: Arc<dyn Outbound>,
         vars: Arc<[(String, String)]>,
+        egress: Egress,
     ) -> Reach {
         Reach {
             namespaces,
             outbound,
             vars,
+            egress,
             caller: None,
             chain: Chain::start(),
             upgrade: None,

@@ -11,6 +11,7 @@ use wasmtime::component::Component;
 
 use super::bindings::types;
 use super::bindings::worker::WorkerPre;
+use super::egress::Egress;
 use super::engine::{Engine, EngineError};
 use super::instance::GuestFailure;
 use super::outbound::Upgrade;
@@ -22,6 +23,8 @@ use crate::config::WorkerConfig;
 pub struct WorkerClass {
     pub config: WorkerConfig,
     pre: WorkerPre<WorkerData>,
+    /// The worker's outbound HTTP (`outbound` of the config).
+    pub egress: Egress,
 }
 
 impl Engine {
@@ -42,6 +45,7 @@ impl Engine {
         Ok(WorkerClass {
             config: config.clone(),
             pre,
+            egress: Egress::new(&config.outbound, &config.outbound_key),
         })
     }
 }

@@ -41,6 +41,14 @@ class PyRpc(DurableObject):
         """How Python sees ``value`` (what another language passed)."""
         return " ".join(f"{k}={type(v).__name__}({v!r})" for k, v in sorted(value.items()))
 
+    def http_get(self, url):
+        """``holdfast.fetch`` of ``url``: its status and body, or the error's kind and message."""
+        try:
+            r = holdfast.fetch(url)
+        except holdfast.FetchError as e:
+            return {"error": {"kind": e.kind, "message": str(e)}}
+        return {"status": r.status, "body": r.body.decode()}
+
     def _private(self):
         return "never reachable"
 

@@ -9,6 +9,7 @@ mod calls;
 mod context;
 mod environment;
 mod objects;
+mod outbound;
 mod storage;
 mod websockets;
 

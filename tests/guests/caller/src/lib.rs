@@ -5,6 +5,7 @@
 //! Steps: `{"call": [ns, name, method, args]}` (a failed call's result is
 //! `{"error": {"kind", "message"}}` and the script goes on), `{"fetch": [ns, name, path]}`,
 //! `{"call_id": [ns, id, method, args]}` (by ID), `{"id": [ns, name]}`, `{"put": [key, value]}`, `{"get": key}`, `{"sleep": ms}` (waits without using CPU),
+//! `{"http": url}` (holdfast_sdk::fetch: `{status, body}` or `{error: {kind, message}}`),
 //! `{"spin": true}` (runs until the CPU limit), `{"fail": message}` (fails the event),
 //! `{"panic": message}`, `{"instance": true}` (this instance's serial), and
 //! `{"loop": [ns, name, n]}` (n calls of `get`; answers the median and p99 per call in ns),
@@ -195,6 +196,16 @@ impl Caller {
                 Value::Null
             }
             ("get", Value::String(k)) => storage.get::<Value>(&k)?.unwrap_or(Value::Null),
+            ("http", Value::String(url)) => {
+                match holdfast_sdk::fetch(Request::new(Method::Get, url)) {
+                    Ok(r) => {
+                        json!({ "status": r.status(), "body": String::from_utf8_lossy(r.body()) })
+                    }
+                    Err(e) => {
+                        json!({ "error": { "kind": format!("{:?}", e.kind), "message": e.message } })
+                    }
+                }
+            }
             ("sleep", Value::Number(ms)) => {
                 std::thread::sleep(Duration::from_millis(ms.as_u64().unwrap_or(0)));
                 Value::Null

@@ -32,6 +32,16 @@ impl Worker for Router {
                     .with_body(req.body().to_vec());
                 Ok(objects.get_by_name(name)?.fetch(forwarded)?)
             }
+            (Method::Get, ["http"]) => {
+                let url = req.query("url").unwrap_or_default();
+                Ok(match holdfast_sdk::fetch(Request::new(Method::Get, url)) {
+                    Ok(r) => Response::json(&json!({
+                        "status": r.status(),
+                        "body": String::from_utf8_lossy(r.body()),
+                    })),
+                    Err(e) => Response::json(&json!({ "error": e.message })),
+                })
+            }
             (Method::Get, ["ip"]) => Ok(Response::json(&json!({
                 "ip": req.header("cf-connecting-ip"),
                 "served": self.served,
