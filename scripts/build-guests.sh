@@ -30,6 +30,11 @@ if ! up_to_date target/py-bank/auditor.wasm examples/bank/auditor "${py_sources[
   PYTHONDONTWRITEBYTECODE=1 target/pyenv/bin/componentize-py -d wit -w durable-object componentize \
     -p guest-sdk/python -p examples/bank/auditor app -o target/py-bank/auditor.wasm
 fi
+# A Python worker: the `application` world (a worker export beside the class one).
+if ! up_to_date target/py-guests/worker.wasm tests/py-worker "${py_sources[@]}"; then
+  PYTHONDONTWRITEBYTECODE=1 target/pyenv/bin/componentize-py -d wit -w application componentize \
+    -p guest-sdk/python -p tests/py-worker app -o target/py-guests/worker.wasm
+fi
 for dir in tests/py-guests/*/; do
   out="target/py-guests/$(basename "$dir").wasm"
   up_to_date "$out" "$dir" "${py_sources[@]}" && continue

@@ -172,3 +172,44 @@ async fn a_javascript_worker_and_its_classes_run_from_one_component() -> Result<
     .await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_python_worker_routes_to_objects_and_defers_work() -> Result<()> {
+    let s = Server::start(&format!(
+        "[worker]\ncomponent = \"{}\"\n{}",
+        holdfast_tests::built("target/py-guests/worker.wasm").display(),
+        class("caller", "Caller", &guest("caller")),
+    ))?;
+    let c = client();
+    for expected in 1..=2 {
+        assert_eq!(
+            call(&c, Method::POST, s.url("/count/ada")).await?,
+            (200, json!({ "value": expected }))
+        );
+    }
+    let (_, ip) = call(&c, Method::GET, s.url("/ip")).await?;
+    assert_eq!(ip["ip"], "127.0.0.1");
+    assert!(
+        ip["served"].as_u64().unwrap() >= 2,
+        "one instance, reused: {ip}"
+    );
+    // wait_until: the answer first, the work after it, before the instance's next request.
+    assert_eq!(
+        call(&c, Method::POST, s.url("/later")).await?,
+        (200, json!({ "deferred": true }))
+    );
+    holdfast_tests::eventually(std::time::Duration::from_secs(5), || async {
+        // Each look adds 1; the deferred work adds 10.
+        let (_, v) = call(&c, Method::POST, s.url("/count/later")).await?;
+        Ok((v["value"].as_i64().unwrap_or(0) > 10).then_some(()))
+    })
+    .await?;
+    assert_eq!(
+        call(&c, Method::GET, s.url("/fail")).await?,
+        (
+            500,
+            json!({ "error": "the Python worker failed on purpose" })
+        )
+    );
+    Ok(())
+}

@@ -18,6 +18,7 @@ from ._state import Objects, State, WebSocket
 from ._export import AlarmInfo, DurableObject, Handler, export
 from ._fetch import FetchError, fetch
 from ._values import RegExp, StoredError
+from ._worker import Worker, worker
 
 __all__ = [
     "AlarmInfo",
@@ -39,8 +40,10 @@ __all__ = [
     "Stub",
     "Transaction",
     "WebSocket",
+    "Worker",
     "export",
     "fetch",
+    "worker",
 ]
 __version__ = "0.1.0"
 
