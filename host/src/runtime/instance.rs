@@ -9,8 +9,8 @@ use std::sync::Arc;
 use wasmtime::Store;
 
 use super::bindings::{DurableObject, handler, types};
+use super::call_port::Chain;
 use super::engine::{Class, Engine};
-use super::outbound::Chain;
 use super::sandbox::{CallLimits, Sandbox, arm, describe, new_store};
 use super::store_data::{Identity, Reach, StoreData};
 use crate::sockets::{Hub, WsEffects};

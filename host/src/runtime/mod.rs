@@ -7,23 +7,23 @@
 //! suspended, while the [`Outbound`] port (implemented by the actor layer) delivers the call.
 
 mod bindings;
+mod call_port;
 mod egress;
 mod engine;
 mod guest_log;
 mod host;
 mod instance;
-mod outbound;
 mod sandbox;
 mod store_data;
 mod worker;
 
 pub use bindings::calls::CallErrorKind;
 pub use bindings::types;
-pub use engine::{Class, Engine, EngineError, PoolSize};
-pub use instance::{CallError, GuestFailure, HandlerCall, Live, Output, StartError};
-pub use outbound::{
+pub use call_port::{
     Accepted, CallBody, CallFailure, CallFuture, CallReply, Caller, Chain, Outbound, Upgrade,
 };
+pub use engine::{Class, Engine, EngineError, PoolSize};
+pub use instance::{CallError, GuestFailure, HandlerCall, Live, Output, StartError};
 pub use sandbox::CallLimits;
 pub use store_data::{Identity, Reach, label};
 pub use worker::{WorkerClass, WorkerError, Workers};

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use wasmtime_wasi::{WasiCtxView, WasiView};
 
+use super::call_port::{Caller, Chain, Outbound, Upgrade};
 use super::egress::Egress;
-use super::outbound::{Caller, Chain, Outbound, Upgrade};
 use super::sandbox::{Sandbox, Sandboxed};
 use crate::id::{Namespaces, ObjectId};
 use crate::sockets::{Hub, WsEffects};

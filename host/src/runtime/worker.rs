@@ -11,10 +11,10 @@ use wasmtime::component::Component;
 
 use super::bindings::types;
 use super::bindings::worker::WorkerPre;
+use super::call_port::Upgrade;
 use super::egress::Egress;
 use super::engine::{Engine, EngineError};
 use super::instance::GuestFailure;
-use super::outbound::Upgrade;
 use super::sandbox::{CallLimits, Sandbox, arm, describe, new_store};
 use super::store_data::{Reach, WorkerData};
 use crate::config::WorkerConfig;
@@ -244,5 +244,5 @@ impl Workers {
 /// Re-arms the request's CPU budget; each request starts a chain of calls of its own.
 fn arm_request(store: &mut Store<WorkerData>, limits: &CallLimits) {
     arm(store, limits);
-    store.data_mut().reach.chain = super::outbound::Chain::start();
+    store.data_mut().reach.chain = super::call_port::Chain::start();
 }

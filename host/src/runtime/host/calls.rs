@@ -6,7 +6,7 @@
 use wasmtime::Result;
 
 use crate::runtime::bindings::{calls, types};
-use crate::runtime::outbound::{CallBody, CallReply};
+use crate::runtime::call_port::{CallBody, CallReply};
 use crate::runtime::store_data::Reach;
 
 type Answer<T> = Result<std::result::Result<T, calls::CallError>>;
