@@ -4,6 +4,7 @@
 // after the response is sent (the host calls `waitUntil` next, before the instance's next
 // request).
 
+import * as workerContext from 'holdfast:object/worker-context@0.1.0';
 import { makeEnv } from './env.js';
 import { message, hasWorker } from './handler.js';
 import { fromResponse, toRequest } from './http.js';
@@ -25,6 +26,8 @@ export function makeWorker(module) {
       if (env === null) env = makeEnv();
       const ctx = {
         waitUntil(promise) {
+          // The host calls waitUntil() after the response only for requests that deferred.
+          if (deferred.length === 0) workerContext.defer();
           deferred.push(Promise.resolve(promise));
         },
         passThroughOnException() {},

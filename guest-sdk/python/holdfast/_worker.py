@@ -27,6 +27,9 @@ __all__ = ["Worker", "worker"]
 
 _class = None
 _instance = None
+#: ``wit_world.imports.worker_context``, imported by ``worker()`` (it exists only in the
+#: ``application`` world's bindings, so not at the top).
+_context = None
 
 
 class Worker:
@@ -44,6 +47,9 @@ class Worker:
         ``ctx.waitUntil``), before this instance's next request. Its exception is logged."""
         if not callable(work):
             raise TypeError("wait_until takes a callable")
+        if not self._deferred:
+            # The host calls wait_until after the response only for requests that deferred.
+            _context.defer()
         self._deferred.append(work)
 
 
@@ -90,10 +96,12 @@ def worker(cls):
     """Makes ``cls`` (a ``Worker`` subclass) this component's worker. Usable as a decorator; it
     sets ``WorkerHandler`` (and, if the module serves no class, a ``Handler`` that refuses) in
     ``cls``'s module, the names componentize-py looks up for the exports."""
-    global _class, _instance
+    global _class, _instance, _context
     if not (isinstance(cls, type) and issubclass(cls, Worker)):
         raise TypeError("holdfast.worker expects a subclass of holdfast.Worker")
-    _class, _instance = cls, None
+    from wit_world.imports import worker_context
+
+    _class, _instance, _context = cls, None, worker_context
     module = sys.modules.get(cls.__module__)
     if module is not None:
         module.WorkerHandler = _handlers()

@@ -76,8 +76,13 @@ pub(super) async fn handle(State(st): State<Arc<AppState>>, req: Request) -> Res
         body: body.to_vec(),
     };
     let (result, lease) = workers.fetch(request, upgrade.clone()).await;
-    if let Some(lease) = lease {
-        tokio::spawn(async move { workers.wait_until(lease).await });
+    match lease {
+        Some(lease) if lease.deferred() => {
+            let workers = workers.clone();
+            tokio::spawn(async move { workers.wait_until(lease).await });
+        }
+        Some(lease) => workers.put_back(lease),
+        None => {}
     }
     let accepted = upgrade.as_ref().and_then(|u| u.take());
     let pending = accepted.and_then(|a| {

@@ -36,5 +36,6 @@ pub mod worker {
             "holdfast:object/environment": super::environment,
             "holdfast:object/outbound": super::outbound,
         },
+        imports: { default: trappable },
     });
 }

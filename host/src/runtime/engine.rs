@@ -62,6 +62,7 @@ pub enum EngineError {
 
 /// The imports of a class: WASI, its own interfaces on its store, and the [`Reach`] ones.
 fn object_linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<StoreData>> {
+    use super::bindings::worker::holdfast::object::worker_context;
     use super::bindings::{
         calls, context, environment, objects, outbound, storage, types, websockets,
     };
@@ -75,11 +76,14 @@ fn object_linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<StoreData
     calls::add_to_linker::<_, HasSelf<Reach>>(&mut linker, |s| &mut s.reach)?;
     environment::add_to_linker::<_, HasSelf<Reach>>(&mut linker, |s| &mut s.reach)?;
     outbound::add_to_linker::<_, HasSelf<Reach>>(&mut linker, |s| &mut s.reach)?;
+    // A component holding classes and the worker imports this too; a class's call traps.
+    worker_context::add_to_linker::<_, HasSelf<StoreData>>(&mut linker, |s| s)?;
     Ok(linker)
 }
 
 /// The imports of a worker: WASI and the [`Reach`] interfaces.
 fn worker_linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<WorkerData>> {
+    use super::bindings::worker::holdfast::object::worker_context;
     use super::bindings::{calls, environment, objects, outbound, types};
     let mut linker: Linker<WorkerData> = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
@@ -88,6 +92,7 @@ fn worker_linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<WorkerDat
     calls::add_to_linker::<_, HasSelf<Reach>>(&mut linker, |s| &mut s.reach)?;
     environment::add_to_linker::<_, HasSelf<Reach>>(&mut linker, |s| &mut s.reach)?;
     outbound::add_to_linker::<_, HasSelf<Reach>>(&mut linker, |s| &mut s.reach)?;
+    worker_context::add_to_linker::<_, HasSelf<WorkerData>>(&mut linker, |s| s)?;
     Ok(linker)
 }
 

@@ -127,6 +127,8 @@ impl StoreData {
 pub struct WorkerData {
     pub(super) sandbox: Sandbox,
     pub(crate) reach: Reach,
+    /// The running request deferred work (`worker-context.defer`): run `wait-until` after it.
+    pub(crate) deferred: bool,
 }
 
 impl WasiView for WorkerData {

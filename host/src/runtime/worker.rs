@@ -123,10 +123,18 @@ pub struct Workers {
 /// How long a request waits for a busy worker instance before it is refused.
 const BUSY_WAIT: Duration = Duration::from_secs(5);
 
-/// A request's hold on an instance; give it back with [`Workers::put_back`].
+/// A request's hold on an instance: give it back with [`Workers::wait_until`] when it deferred
+/// work ([`Lease::deferred`]), else with [`Workers::put_back`].
 pub struct Lease {
     instance: WorkerInstance,
     _permit: OwnedSemaphorePermit,
+}
+
+impl Lease {
+    /// The request deferred work (`ctx.waitUntil`) that `wait_until` must run.
+    pub fn deferred(&self) -> bool {
+        self.instance.store.data().deferred
+    }
 }
 
 impl Workers {
@@ -183,6 +191,7 @@ impl Workers {
         let w = &mut lease.instance;
         arm_request(&mut w.store, &self.limits);
         w.store.data_mut().reach.upgrade = upgrade;
+        w.store.data_mut().deferred = false;
         let result = w
             .bindings
             .holdfast_object_worker_handler()
@@ -222,10 +231,16 @@ impl Workers {
         self.idle.lock().expect("workers lock").push(lease.instance);
     }
 
+    /// Keeps the instance of a request that deferred nothing for the next request.
+    pub fn put_back(&self, lease: Lease) {
+        self.idle.lock().expect("workers lock").push(lease.instance);
+    }
+
     async fn start(&self) -> Result<WorkerInstance, WorkerError> {
         let data = WorkerData {
             sandbox: Sandbox::new("worker".into(), &self.limits),
             reach: (self.reach)(),
+            deferred: false,
         };
         let mut store = new_store(&self.engine.engine, data, &self.limits);
         match self.class.pre.instantiate_async(&mut store).await {

@@ -12,5 +12,6 @@ mod objects;
 mod outbound;
 mod storage;
 mod websockets;
+mod worker_context;
 
 impl super::bindings::types::Host for super::store_data::Reach {}
