@@ -11,7 +11,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 /// An HTTP/1.1 server on 127.0.0.1 answering `{method} {path} {body}` with `x-upstream: yes`;
-/// `/redirect?to=URL` answers 302 to URL, `/big` a 17 MiB body. Returns its port.
+/// `/redirect?to=URL` answers 302 to URL, `/big` a 17 MiB body, `/slow` after 1.5 s. Returns
+/// its port.
 fn upstream() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -40,6 +41,9 @@ fn upstream() -> u16 {
                 let (status, extra, payload) = if let Some(to) = path.strip_prefix("/redirect?to=")
                 {
                     ("302 Found", format!("location: {to}\r\n"), Vec::new())
+                } else if path == "/slow" {
+                    std::thread::sleep(std::time::Duration::from_millis(1500));
+                    ("200 OK", String::new(), b"slow".to_vec())
                 } else if path == "/big" {
                     ("200 OK", String::new(), vec![b'x'; 17 << 20])
                 } else {
@@ -209,5 +213,42 @@ async fn a_worker_fetches_allowed_hosts_and_is_denied_others() -> Result<()> {
     let other = format!("http://localhost:{port}/");
     let (_, out) = call(&c, Method::GET, s.url(&format!("/http?url={other}"))).await?;
     assert_eq!(out["error"], denied(&other, "localhost", "worker.outbound"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_object_waiting_on_a_fetch_is_not_evicted_while_others_come_and_go() -> Result<()> {
+    let port = upstream();
+    let s = Server::start(&format!(
+        "[runtime]\nmax_live_objects = 2\n{}",
+        config(port, false)
+    ))?;
+    let c = client();
+    let slow = {
+        let (c, url) = (
+            c.clone(),
+            s.url(&format!(
+                "/probe/waiting/outbound?url=http://127.0.0.1:{port}/slow"
+            )),
+        );
+        tokio::spawn(async move { call(&c, Method::GET, url).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Ten other objects activate while it waits, two at most resident: the idle ones leave.
+    for i in 0..10 {
+        let (status, _) = call(&c, Method::GET, s.url(&format!("/probe/o{i}/kv"))).await?;
+        assert_eq!(status, 200, "{}", s.log());
+    }
+    assert!(holdfast_tests::metric(&c, &s, "holdfast_evictions_total").await? >= 8.0);
+    let (status, body) = slow.await??;
+    assert_eq!(
+        (status, body),
+        (
+            200,
+            json!({ "status": 200, "body": "slow", "upstream": "yes" })
+        ),
+        "{}",
+        s.log()
+    );
     Ok(())
 }
