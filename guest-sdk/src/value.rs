@@ -78,10 +78,10 @@ impl Value {
             Json::Object(o) => {
                 if o.len() == 1 {
                     let (tag, x) = o.iter().next().expect("one entry");
-                    if tag.starts_with('$') {
-                        if let Some(v) = tagged(tag, x)? {
-                            return Ok(v);
-                        }
+                    if tag.starts_with('$')
+                        && let Some(v) = tagged(tag, x)?
+                    {
+                        return Ok(v);
                     }
                 }
                 let mut out = BTreeMap::new();

@@ -539,7 +539,7 @@ impl Config {
                     "a [project] brings its own classes, worker and vars: remove [[class]], [worker] and [vars] from this file".into(),
                 ));
             }
-            if config.migrations.len() > 0 {
+            if !config.migrations.is_empty() {
                 return Err(invalid(
                     "project".into(),
                     "a [project]'s migrations are those of its wrangler file: remove [[migrations]] from this file".into(),

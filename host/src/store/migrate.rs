@@ -153,7 +153,7 @@ fn relocate(tx: &WriteTransaction, from: &str, to: Option<&str>) -> Result<usize
     let id_of = |k: &[u8]| k[old.len()..(old.len() + 32).min(k.len())].to_vec();
     {
         let mut t = tx.open_table(KV)?;
-        let rows: Vec<(Vec<u8>, Vec<u8>)> = range(&t, &old, end.as_deref())?;
+        let rows: Rows = range(&t, &old, end.as_deref())?;
         for (k, v) in rows {
             objects.insert(id_of(&k));
             t.remove(k.as_slice())?;
@@ -251,11 +251,14 @@ fn bounded<'t, V: redb::Value + 'static, T: ReadableTable<&'static [u8], V>>(
     })
 }
 
+/// Rows as (key, value) bytes.
+type Rows = Vec<(Vec<u8>, Vec<u8>)>;
+
 fn range<T: ReadableTable<&'static [u8], &'static [u8]>>(
     t: &T,
     lo: &[u8],
     hi: Option<&[u8]>,
-) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+) -> Result<Rows, StoreError> {
     let mut out = Vec::new();
     for item in bounded(t, lo, hi)? {
         let (k, v) = item?;
