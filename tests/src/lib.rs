@@ -187,6 +187,7 @@ impl Server {
         ))
     }
 
+    /// Stops the process with SIGTERM and waits for its clean exit.
     fn stop(&mut self) -> Result<()> {
         let status = Command::new("kill")
             .arg("-TERM")
@@ -205,17 +206,7 @@ impl Server {
     /// Like [`Server::restart`], serving `config` (TOML) from then on: e.g. another build of a
     /// class on the data the first one wrote.
     pub fn restart_with(mut self, config: &str) -> Result<Server> {
-        let status = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status()?;
-        anyhow::ensure!(status.success(), "kill -TERM failed");
-        let exit = self.child.wait()?;
-        anyhow::ensure!(
-            exit.success(),
-            "holdfast exited with {exit} on SIGTERM: {}",
-            self.log()
-        );
+        self.stop()?;
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir()?);
         Self::start_in(dir, self.data.clone(), config, self.env.clone())
     }

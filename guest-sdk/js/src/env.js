@@ -4,6 +4,7 @@
 import * as calls from 'holdfast:object/calls@0.1.0';
 import * as environment from 'holdfast:object/environment@0.1.0';
 import * as objects from 'holdfast:object/objects@0.1.0';
+import { recordOf, responseOf } from './http.js';
 import { decodeJson, encodeJson } from './json.js';
 
 /** The `webSocket` of a 101 a stub's fetch returned: the socket lives in the object. */
@@ -62,14 +63,9 @@ function callError(e) {
 /** The host's request record for `stub.fetch(input, init)`'s Request. */
 async function requestRecord(input, init) {
   const request = input instanceof Request && init === undefined ? input : new Request(input, init);
-  const url = new URL(request.url);
-  const headers = [];
-  request.headers.forEach((value, name) => headers.push([name, value]));
-  const body =
-    request.method === 'GET' || request.method === 'HEAD'
-      ? new Uint8Array()
-      : new Uint8Array(await request.arrayBuffer());
-  return { method: request.method, url: url.pathname + url.search, headers, body };
+  const record = await recordOf(request);
+  const url = new URL(record.url);
+  return { ...record, url: url.pathname + url.search };
 }
 
 /**
@@ -106,10 +102,7 @@ export class DurableObjectStub {
       // this response from the worker's fetch and the host connects the client to it.
       return new Response(null, { status: 101, headers: r.headers, webSocket: FORWARDED_SOCKET });
     }
-    return new Response(r.status === 204 || r.status === 304 ? null : r.body, {
-      status: r.status,
-      headers: r.headers,
-    });
+    return responseOf(r);
   }
   async _call(method, args) {
     const encoded = encodeJson(args, `the arguments of ${method}()`, 'send');

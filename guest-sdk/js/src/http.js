@@ -103,3 +103,21 @@ export function fromResponse(resp) {
   }
   return resp.arrayBuffer().then((buffer) => ({ status: resp.status, headers, body: new Uint8Array(buffer) }));
 }
+
+/** The host's request record of the platform Request `request` (its whole URL). */
+export async function recordOf(request) {
+  const headers = [];
+  request.headers.forEach((value, name) => headers.push([name, value]));
+  const body =
+    request.method === 'GET' || request.method === 'HEAD'
+      ? new Uint8Array()
+      : new Uint8Array(await request.arrayBuffer());
+  return { method: request.method, url: request.url, headers, body };
+}
+
+/** The platform Response of a response record another party answered; `head` for a HEAD
+ * request's (which has no body). */
+export function responseOf(r, head = false) {
+  const empty = r.status === 204 || r.status === 304 || head;
+  return new Response(empty ? null : r.body, { status: r.status, headers: r.headers });
+}

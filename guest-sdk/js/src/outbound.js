@@ -4,7 +4,7 @@
 // a `kind` (`denied`, `invalid-url`, `failed`, `timeout`, `too-large`).
 
 import * as outbound from 'holdfast:object/outbound@0.1.0';
-import { Response } from './http.js';
+import { recordOf, responseOf } from './http.js';
 
 export async function fetch(input, init) {
   let request;
@@ -15,21 +15,15 @@ export async function fetch(input, init) {
     error.kind = 'invalid-url';
     throw error;
   }
-  const headers = [];
-  request.headers.forEach((value, name) => headers.push([name, value]));
-  const body =
-    request.method === 'GET' || request.method === 'HEAD'
-      ? new Uint8Array()
-      : new Uint8Array(await request.arrayBuffer());
+  const record = await recordOf(request);
   let r;
   try {
-    r = outbound.fetch({ method: request.method, url: request.url, headers, body });
+    r = outbound.fetch(record);
   } catch (e) {
     const payload = e?.payload;
     const error = new TypeError(typeof payload?.message === 'string' ? payload.message : String(e));
     error.kind = payload?.kind;
     throw error;
   }
-  const empty = r.status === 204 || r.status === 304 || request.method === 'HEAD';
-  return new Response(empty ? null : r.body, { status: r.status, headers: r.headers });
+  return responseOf(r, request.method === 'HEAD');
 }

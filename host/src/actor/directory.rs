@@ -1,6 +1,7 @@
 //! ID → live object: guarantees at most one actor per (namespace, id) on this host, starts
 //! actors on first use, and admits events into their mailboxes (bounded for requests).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -53,6 +54,10 @@ pub struct Directory {
     router: Arc<dyn Outbound>,
     /// Who waits for whom among the calls between objects.
     pub(super) waits: Arc<WaitGraph>,
+    /// The classes by namespace (what an `ObjectKey` names) and by direct route, made once from
+    /// `services.classes` (which is by binding).
+    by_namespace: HashMap<String, Arc<Class>>,
+    by_route: HashMap<String, Arc<Class>>,
 }
 
 impl Directory {
@@ -63,11 +68,21 @@ impl Directory {
         cap: usize,
         router: impl FnOnce(std::sync::Weak<Directory>) -> Arc<dyn Outbound>,
     ) -> Arc<Directory> {
+        let classes = services.classes.values();
+        let by_namespace = classes
+            .clone()
+            .map(|c| (c.config.namespace.clone(), c.clone()))
+            .collect();
+        let by_route = classes
+            .filter_map(|c| Some((c.config.route.clone()?, c.clone())))
+            .collect();
         Arc::new_cyclic(|me| Directory {
             slots: Arc::new(Slots::new(cap)),
             services: Arc::new(services),
             router: router(me.clone()),
             waits: Arc::default(),
+            by_namespace,
+            by_route,
         })
     }
 
@@ -102,18 +117,12 @@ impl Directory {
 
     /// The class whose objects are stored under `namespace` (what an [`ObjectKey`] names).
     pub fn class_of_namespace(&self, namespace: &str) -> Option<&Arc<Class>> {
-        self.services
-            .classes
-            .values()
-            .find(|c| c.config.namespace == namespace)
+        self.by_namespace.get(namespace)
     }
 
     /// The class served under the direct route `/{route}/...`.
     pub fn class_of_route(&self, route: &str) -> Option<&Arc<Class>> {
-        self.services
-            .classes
-            .values()
-            .find(|c| c.config.route.as_deref() == Some(route))
+        self.by_route.get(route)
     }
 
     /// Delivers a host event (alarm, socket close) to the object, activating it if needed.

@@ -255,7 +255,7 @@ fn read_vars(
 }
 
 /// A JavaScript identifier of ASCII letters, digits, `_` and `$`, not starting with a digit.
-pub(super) fn is_identifier(s: &str) -> bool {
+fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == '$')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')

@@ -25,6 +25,7 @@ use super::error::error;
 use super::objects::{header_list, is_websocket_upgrade, read_body, to_http};
 use super::state::AppState;
 use super::websocket::{PendingSocket, accept_socket};
+use crate::actor::Directory;
 use crate::runtime::{Accepted, GuestFailure, Upgrade, WorkerError, types};
 
 /// The client's address, put in each request's extensions by the accept loop.
@@ -47,12 +48,7 @@ pub(super) async fn handle(State(st): State<Arc<AppState>>, req: Request) -> Res
     // A socket an object accepted but the client never got is closed on the object's side.
     let upgrade = ws.as_ref().map(|_| {
         let directory = st.directory.clone();
-        Upgrade::new(Box::new(move |a: Accepted| {
-            if let Some(class) = directory.class(&a.binding).cloned() {
-                let mut pending = PendingSocket::new(directory.clone(), class, a.id);
-                pending.socket = Some(a.socket);
-            }
-        }))
+        Upgrade::new(Box::new(move |a: Accepted| drop(pending(&directory, a))))
     });
     let body = match read_body(&st, body).await {
         Ok(b) => b,
@@ -85,12 +81,7 @@ pub(super) async fn handle(State(st): State<Arc<AppState>>, req: Request) -> Res
         None => {}
     }
     let accepted = upgrade.as_ref().and_then(|u| u.take());
-    let pending = accepted.and_then(|a| {
-        let class = st.directory.class(&a.binding)?.clone();
-        let mut p = PendingSocket::new(st.directory.clone(), class, a.id);
-        p.socket = Some(a.socket);
-        Some(p)
-    });
+    let pending = accepted.and_then(|a| pending(&st.directory, a));
     match result {
         Ok(r) if r.status == 101 => match (ws, pending) {
             (Some(ws), Some(pending)) => accept_socket(&st.directory, ws, pending),
@@ -114,4 +105,13 @@ pub(super) async fn handle(State(st): State<Arc<AppState>>, req: Request) -> Res
             r
         }
     }
+}
+
+/// The guard of a socket an object accepted for a forwarded upgrade: connected by
+/// `accept_socket`, or, dropped, closed on the object's side.
+fn pending(directory: &Arc<Directory>, a: Accepted) -> Option<PendingSocket> {
+    let class = directory.class(&a.binding)?.clone();
+    let mut p = PendingSocket::new(directory.clone(), class, a.id);
+    p.socket = Some(a.socket);
+    Some(p)
 }

@@ -99,7 +99,7 @@ impl Db {
         &self.inner.observed
     }
 
-    fn database(&self) -> Result<Arc<Database>, StoreError> {
+    pub(super) fn database(&self) -> Result<Arc<Database>, StoreError> {
         self.inner
             .current
             .read()

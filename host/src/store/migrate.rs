@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use redb::{ReadableTable, WriteTransaction};
+use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::db::{ALARM_INDEX, ALARM_RETRIES, ALARMS, Db, KV, META, NAMES};
 use super::error::StoreError;
@@ -44,17 +44,13 @@ pub struct MigrationReport {
 impl Db {
     /// The tags of the migrations applied so far.
     pub fn applied_migrations(&self) -> Result<HashSet<String>, StoreError> {
-        let tx = self.begin_write()?;
-        let out = {
-            let t = tx.open_table(META)?;
-            let mut out = HashSet::new();
-            for item in t.range("migration/".."migration0")? {
-                let (k, _) = item?;
-                out.insert(k.value()["migration/".len()..].to_owned());
-            }
-            out
-        };
-        tx.abort()?;
+        let tx = self.database()?.begin_read()?;
+        let t = tx.open_table(META)?;
+        let mut out = HashSet::new();
+        for item in t.range("migration/".."migration0")? {
+            let (k, _) = item?;
+            out.insert(k.value()["migration/".len()..].to_owned());
+        }
         Ok(out)
     }
 
