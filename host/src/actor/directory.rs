@@ -15,9 +15,10 @@ use super::object::Actor;
 use super::services::Services;
 use super::slots::{Handle, Shared, Slots};
 use super::waits::WaitGraph;
+use crate::config::StorageBackend;
 use crate::id::ObjectId;
 use crate::runtime::{Class, Identity, Outbound};
-use crate::store::{CommitState, ObjectKey, ObjectStorage, ViewLimits};
+use crate::store::{CommitState, ObjectKey, ObjectStorage, SqlLimits, ViewLimits};
 
 /// The object's mailbox is full.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -353,6 +354,13 @@ impl Seed {
             max_event_write_keys: l.max_event_write_keys,
             cache_bytes: l.cache_bytes,
             max_list_bytes: l.memory_bytes(),
+            sql: SqlLimits {
+                enabled: self.class.config.storage == StorageBackend::Sqlite,
+                max_database_bytes: l.max_sql_bytes,
+                max_event_bytes: l.max_event_write_bytes,
+                cache_bytes: l.cache_bytes,
+                max_result_bytes: l.memory_bytes(),
+            },
         };
         let commit = self.shared.commit.clone();
         Actor {

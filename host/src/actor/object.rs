@@ -319,6 +319,30 @@ impl Actor {
         let hub = &services.hub;
         match delivered {
             Ok((mut live, (Ok(out), fx))) => {
+                // The event's SQL transaction commits (into its write set) before anything
+                // else is decided: a deferred constraint or the page budget fails the event.
+                let sql_failure = match live.storage().commit_sql() {
+                    Ok(Ok(())) => None,
+                    Ok(Err(refused)) => Some(Err(GuestFailure::Error(format!(
+                        "the event's SQL writes could not commit: {refused}; nothing of the event was kept"
+                    )))),
+                    Err(e) => Some(Ok(e)),
+                };
+                if let Some(failure) = sql_failure {
+                    live.storage().abort_event();
+                    hub.abort(&self.key, fx);
+                    self.live = Some(live);
+                    self.discard_instance();
+                    metrics.failed_events.fetch_add(1, Ordering::Relaxed);
+                    let error = match failure {
+                        Err(f) => f.into(),
+                        Ok(e) => {
+                            metrics.store_failures.fetch_add(1, Ordering::Relaxed);
+                            EventError::Store(e)
+                        }
+                    };
+                    return self.release(None, None, reply, Err(error));
+                }
                 let outcome = match out {
                     Output::Response(r) => match check_response(&r) {
                         Ok(()) => Outcome::Response(r, fx.accepted),

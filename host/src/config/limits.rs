@@ -29,8 +29,11 @@ pub struct Limits {
     /// Keys one event may write (puts and deletes); past it the storage call fails.
     pub max_event_write_keys: usize,
     /// Bytes of storage entries an activation keeps cached; past it durable entries are
-    /// dropped and read again when needed.
+    /// dropped and read again when needed. The SQLite page cache of an object is as large.
     pub cache_bytes: usize,
+    /// Bytes an object's SQL database may grow to (10 GB, as on Cloudflare); past it a write
+    /// fails with "the object's SQL database is full".
+    pub max_sql_bytes: u64,
 }
 
 impl Default for Limits {
@@ -45,11 +48,22 @@ impl Default for Limits {
             max_event_write_bytes: 64 << 20,
             max_event_write_keys: 65_536,
             cache_bytes: 4 << 20,
+            max_sql_bytes: 10_000_000_000,
         }
     }
 }
 
 impl Limits {
+    /// The defaults of a SQLite-backed class: key and value together up to 2 MB (the value
+    /// limit then counts the key too), as on Cloudflare.
+    pub fn sqlite() -> Limits {
+        Limits {
+            max_key_bytes: SQLITE_ENTRY_BYTES,
+            max_value_bytes: SQLITE_ENTRY_BYTES,
+            ..Limits::default()
+        }
+    }
+
     pub fn cpu_deadline(&self) -> Duration {
         Duration::from_millis(self.cpu_ms)
     }
@@ -74,6 +88,7 @@ pub(super) struct PartialLimits {
     max_event_write_bytes: Option<usize>,
     max_event_write_keys: Option<usize>,
     cache_bytes: Option<usize>,
+    max_sql_bytes: Option<u64>,
 }
 
 impl PartialLimits {
@@ -92,9 +107,13 @@ impl PartialLimits {
                 .max_event_write_keys
                 .unwrap_or(base.max_event_write_keys),
             cache_bytes: self.cache_bytes.unwrap_or(base.cache_bytes),
+            max_sql_bytes: self.max_sql_bytes.unwrap_or(base.max_sql_bytes),
         }
     }
 }
+
+/// Key plus value of a SQLite-backed class's entry, by default.
+pub const SQLITE_ENTRY_BYTES: usize = 2_000_000;
 
 /// The largest per-event write budget: one event's writes must fit in one commit batch.
 pub const MAX_EVENT_WRITE_BYTES: usize = 64 << 20;
@@ -110,6 +129,7 @@ pub(super) fn validate_limits(l: &Limits) -> Result<(), (&'static str, String)> 
         ("max_event_write_bytes", l.max_event_write_bytes as u64),
         ("max_event_write_keys", l.max_event_write_keys as u64),
         ("cache_bytes", l.cache_bytes as u64),
+        ("max_sql_bytes", l.max_sql_bytes),
     ];
     for (name, v) in positive {
         if v == 0 {

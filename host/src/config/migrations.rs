@@ -16,6 +16,9 @@ pub struct Migration {
     /// Namespaces this migration creates (`new_classes` and `new_sqlite_classes`); recorded only,
     /// since a namespace comes into being with its first object.
     pub new_classes: Vec<String>,
+    /// Those of `new_classes` created key-value backed (`new_classes`; `new_sqlite_classes`
+    /// are SQLite-backed).
+    pub new_kv_classes: Vec<String>,
     /// `(from, to)`: every object of `from` moves, with its storage, alarm and name, to `to`.
     pub renamed_classes: Vec<(String, String)>,
     /// Namespaces whose every object's storage is removed.
@@ -58,6 +61,7 @@ pub(super) fn parse(
         let mut m = Migration {
             tag,
             new_classes: Vec::new(),
+            new_kv_classes: Vec::new(),
             renamed_classes: Vec::new(),
             deleted_classes: Vec::new(),
         };
@@ -65,7 +69,11 @@ pub(super) fn parse(
             match key.as_str() {
                 "tag" => {}
                 "new_classes" | "new_sqlite_classes" => {
-                    m.new_classes.extend(names(v).map_err(|e| (field(key), e))?)
+                    let n = names(v).map_err(|e| (field(key), e))?;
+                    if key == "new_classes" {
+                        m.new_kv_classes.extend(n.iter().cloned());
+                    }
+                    m.new_classes.extend(n);
                 }
                 "deleted_classes" => m.deleted_classes = names(v).map_err(|e| (field(key), e))?,
                 "renamed_classes" => {
@@ -84,6 +92,28 @@ pub(super) fn parse(
         out.push(m);
     }
     Ok(out)
+}
+
+/// How `class` keeps storage after `migrations`: key-value backed if it was created by
+/// `new_classes` (or renamed from such a class), SQLite-backed otherwise.
+pub(super) fn backend_of(migrations: &[Migration], class: &str) -> super::StorageBackend {
+    let mut kv = HashSet::new();
+    for m in migrations {
+        kv.extend(m.new_kv_classes.iter().map(String::as_str));
+        for (from, to) in &m.renamed_classes {
+            if kv.remove(from.as_str()) {
+                kv.insert(to.as_str());
+            }
+        }
+        for d in &m.deleted_classes {
+            kv.remove(d.as_str());
+        }
+    }
+    if kv.contains(class) {
+        super::StorageBackend::Kv
+    } else {
+        super::StorageBackend::Sqlite
+    }
 }
 
 fn names(v: &Value) -> Result<Vec<String>, String> {
@@ -141,6 +171,22 @@ mod tests {
         assert_eq!(m[1].renamed_classes, [("Room".into(), "ChatRoom".into())]);
         assert_eq!(m[2].deleted_classes, ["Counter"]);
         assert!(w[0].contains("migrations[2].transferred_classes"), "{w:?}");
+        // The storage backend follows the migrations.
+        use super::super::StorageBackend::{Kv, Sqlite};
+        assert_eq!(backend_of(&m[..1], "Counter"), Kv);
+        assert_eq!(backend_of(&m, "Counter"), Sqlite);
+        assert_eq!(backend_of(&m, "ChatRoom"), Sqlite);
+        let m2 = parse(
+            &json!([
+                {"tag": "v1", "new_classes": ["Old"]},
+                {"tag": "v2", "renamed_classes": [{"from": "Old", "to": "New"}]}
+            ]),
+            false,
+            &mut w,
+        )
+        .unwrap();
+        assert_eq!(backend_of(&m2, "New"), Kv);
+        assert_eq!(backend_of(&m2, "Unmigrated"), Sqlite);
     }
 
     #[test]

@@ -65,8 +65,24 @@ pub struct Config {
     pub build: Option<JsBuild>,
     /// Settings that were read but are not supported, each named; start-up logs them.
     pub warnings: Vec<String>,
-    /// `[limits]` over the built-in defaults (what classes without their own limits get).
+    /// `[limits]` over the built-in defaults (what key-value backed classes without their own
+    /// limits get).
     pub defaults: Limits,
+    /// `[limits]` over the defaults of SQLite-backed classes.
+    pub sqlite_defaults: Limits,
+}
+
+/// How a class keeps its objects' storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    /// Key-value storage and a SQL database (`ctx.storage.sql`); keys and values together up
+    /// to 2 MB. What new classes get, as on Cloudflare.
+    #[default]
+    Sqlite,
+    /// Key-value storage only, with Cloudflare's limits of KV-backed classes (2 KiB keys,
+    /// 128 KiB values); SQL calls are refused.
+    Kv,
 }
 
 /// `[websockets]`: limits of host-owned sockets.
@@ -198,6 +214,8 @@ pub struct ClassConfig {
     pub route: Option<String>,
     /// The component file, resolved against the config file's directory.
     pub component: PathBuf,
+    /// SQLite-backed (the default) or key-value backed.
+    pub storage: StorageBackend,
     pub limits: Limits,
     /// The hosts its objects' outbound `fetch()` may reach (none by default).
     pub outbound: Vec<String>,
@@ -306,6 +324,8 @@ struct RawClass {
     route: Option<String>,
     component: PathBuf,
     #[serde(default)]
+    storage: StorageBackend,
+    #[serde(default)]
     limits: PartialLimits,
     #[serde(default)]
     outbound: Vec<String>,
@@ -387,6 +407,7 @@ impl Config {
             message,
         };
         let defaults = raw.limits.over(Limits::default());
+        let sqlite_defaults = raw.limits.over(Limits::sqlite());
         let mut classes = Vec::with_capacity(raw.classes.len());
         for (i, c) in raw.classes.into_iter().enumerate() {
             let field = |name: &str| format!("class[{i}].{name}");
@@ -398,7 +419,10 @@ impl Config {
             validate_namespace(&namespace).map_err(|m| invalid(field("namespace"), m))?;
             let route = c.route.unwrap_or_else(|| c.binding.clone());
             validate_route(&route).map_err(|m| invalid(field("route"), m))?;
-            let limits = c.limits.over(defaults);
+            let limits = c.limits.over(match c.storage {
+                StorageBackend::Sqlite => sqlite_defaults,
+                StorageBackend::Kv => defaults,
+            });
             validate_limits(&limits).map_err(|(f, m)| invalid(field(&format!("limits.{f}")), m))?;
             validate_outbound(&c.outbound)
                 .map_err(|(j, m)| invalid(field(&format!("outbound[{j}]")), m))?;
@@ -413,6 +437,7 @@ impl Config {
                 namespace,
                 route: Some(route),
                 component: base_dir.join(c.component),
+                storage: c.storage,
                 limits,
                 outbound: c.outbound,
             });
@@ -531,6 +556,7 @@ impl Config {
             build: None,
             warnings,
             defaults,
+            sqlite_defaults,
         };
         if let Some(p) = raw.project {
             if !config.classes.is_empty() || config.worker.is_some() || !config.vars.is_empty() {
@@ -576,13 +602,18 @@ impl Config {
         let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned());
         let out = dir.join(".holdfast/build/worker.wasm");
         for (binding, class) in &project.bindings {
+            let storage = migrations::backend_of(&project.migrations, class);
             self.classes.push(ClassConfig {
                 binding: binding.clone(),
                 class: class.clone(),
                 namespace: class.clone(),
                 route: routes.get(binding).cloned(),
                 component: out.clone(),
-                limits: self.defaults,
+                storage,
+                limits: match storage {
+                    StorageBackend::Sqlite => self.sqlite_defaults,
+                    StorageBackend::Kv => self.defaults,
+                },
                 outbound: outbound.to_vec(),
                 outbound_key: outbound_key.clone(),
             });
@@ -799,8 +830,26 @@ mod tests {
         assert_eq!(class.component, PathBuf::from("/etc/hf/c.wasm"));
         assert_eq!(class.limits.cpu_ms, 500);
         assert_eq!(class.limits.max_key_bytes, 10);
-        assert_eq!(class.limits.max_value_bytes, 128 * 1024);
+        // SQLite-backed by default: key and value together up to 2 MB.
+        assert_eq!(class.storage, StorageBackend::Sqlite);
+        assert_eq!(class.limits.max_value_bytes, 2_000_000);
         assert_eq!(c.server.data, PathBuf::from("/etc/hf/.holdfast"));
+        let c = parse(
+            "[limits]\nmax_value_bytes = 1000\n[[class]]\nbinding = \"a\"\nclass = \"A\"\ncomponent = \"c.wasm\"\nstorage = \"kv\"\n[[class]]\nbinding = \"b\"\nclass = \"B\"\ncomponent = \"c.wasm\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.classes[0].storage, StorageBackend::Kv);
+        assert_eq!(c.classes[0].limits.max_key_bytes, 2048);
+        assert_eq!(c.classes[0].limits.max_value_bytes, 1000);
+        assert_eq!(c.classes[1].limits.max_key_bytes, 2_000_000);
+        assert_eq!(c.classes[1].limits.max_value_bytes, 1000);
+        let e = parse("[[class]]\nbinding = \"a\"\nclass = \"A\"\ncomponent = \"c.wasm\"\nstorage = \"sql\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("unknown variant `sql`, expected `sqlite` or `kv`"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@ wasmtime::component::bindgen!({
 });
 
 pub use self::holdfast::object::{
-    calls, context, environment, objects, outbound, storage, types, websockets,
+    calls, context, environment, objects, outbound, sql, storage, types, websockets,
 };
 pub use exports::holdfast::object::handler;
 

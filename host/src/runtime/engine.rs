@@ -64,11 +64,12 @@ pub enum EngineError {
 fn object_linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<StoreData>> {
     use super::bindings::worker::holdfast::object::worker_context;
     use super::bindings::{
-        calls, context, environment, objects, outbound, storage, types, websockets,
+        calls, context, environment, objects, outbound, sql, storage, types, websockets,
     };
     let mut linker: Linker<StoreData> = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     storage::add_to_linker::<_, HasSelf<StoreData>>(&mut linker, |s| s)?;
+    sql::add_to_linker::<_, HasSelf<StoreData>>(&mut linker, |s| s)?;
     context::add_to_linker::<_, HasSelf<StoreData>>(&mut linker, |s| s)?;
     websockets::add_to_linker::<_, HasSelf<StoreData>>(&mut linker, |s| s)?;
     types::add_to_linker::<_, HasSelf<Reach>>(&mut linker, |s| &mut s.reach)?;

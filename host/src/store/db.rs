@@ -6,6 +6,7 @@
 //! - `alarm_index`: (scheduled time, prefix) → () — due alarms in time order
 //! - `alarm_retries`: prefix → failures of the current alarm (absent = 0)
 //! - `names`: prefix → the name the ID was derived from
+//! - `sql_pages`, `sql_size`: each object's SQLite database (see `sql/schema.rs`)
 //! - `meta`: "secret/{namespace}" → the namespace's 32-byte ID secret; "commit/seq" → the
 //!   sequence number of the last committed batch (tells, after a failure, whether a commit
 //!   whose outcome was unknown became visible)
@@ -307,6 +308,8 @@ fn open_database(
             tx.open_table(ALARM_RETRIES)?;
             tx.open_table(NAMES)?;
             tx.open_table(META)?;
+            tx.open_table(super::sql::schema::SQL_PAGES)?;
+            tx.open_table(super::sql::schema::SQL_SIZE)?;
         }
         tx.commit()?;
         Ok(())
@@ -386,6 +389,9 @@ pub(super) fn apply(
     if let Some(name) = &ws.name {
         let mut names = tx.open_table(NAMES)?;
         names.insert(obj.as_bytes(), name.as_str())?;
+    }
+    if let Some(sql) = &ws.sql {
+        super::sql::schema::apply(tx, obj, sql)?;
     }
     Ok(())
 }

@@ -15,6 +15,10 @@ pub enum StoreError {
     Table(#[from] redb::TableError),
     #[error("storage commit failed: {0}")]
     Commit(#[from] redb::CommitError),
+    /// The SQL engine failed in a way no statement explains (opening a database, a savepoint
+    /// the host itself opened).
+    #[error("SQL storage failed: {reason}")]
+    Sql { reason: String },
 }
 
 /// The database file could not be opened.

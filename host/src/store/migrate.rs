@@ -14,6 +14,7 @@ use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 use super::db::{ALARM_INDEX, ALARM_RETRIES, ALARMS, Db, KV, META, NAMES};
 use super::error::StoreError;
 use super::key::successor;
+use super::sql::schema::{SQL_PAGES, SQL_SIZE};
 
 const SCHEMA: &str = "schema/namespaces";
 
@@ -147,14 +148,29 @@ fn relocate(tx: &WriteTransaction, from: &str, to: Option<&str>) -> Result<usize
     };
     let mut objects = BTreeSet::new();
     let id_of = |k: &[u8]| k[old.len()..(old.len() + 32).min(k.len())].to_vec();
-    {
-        let mut t = tx.open_table(KV)?;
+    for table in [KV, SQL_PAGES] {
+        let mut t = tx.open_table(table)?;
         let rows: Rows = range(&t, &old, end.as_deref())?;
         for (k, v) in rows {
             objects.insert(id_of(&k));
             t.remove(k.as_slice())?;
             if let Some(nk) = moved(&k) {
                 t.insert(nk.as_slice(), v.as_slice())?;
+            }
+        }
+    }
+    {
+        let mut t = tx.open_table(SQL_SIZE)?;
+        let mut rows = Vec::new();
+        for item in bounded(&t, &old, end.as_deref())? {
+            let (k, v) = item?;
+            rows.push((k.value().to_vec(), v.value()));
+        }
+        for (k, v) in rows {
+            objects.insert(id_of(&k));
+            t.remove(k.as_slice())?;
+            if let Some(nk) = moved(&k) {
+                t.insert(nk.as_slice(), v)?;
             }
         }
     }
@@ -283,6 +299,12 @@ mod tests {
         ws.puts.insert(b"k".to_vec(), Some(vec![n]));
         ws.alarm = Some(Some(1_000 + n as i64));
         ws.name = Some(format!("name-{n}"));
+        let mut sql = crate::store::sql::SqlWrites {
+            size: 4096,
+            ..Default::default()
+        };
+        sql.pages.insert(0, vec![n; 4096]);
+        ws.sql = Some(sql);
         let tx = db.begin_write().unwrap();
         super::super::db::apply(&tx, &key, &ws).unwrap();
         tx.commit().unwrap();
@@ -315,6 +337,12 @@ mod tests {
                 Some(format!("name-{n}").as_str())
             );
             assert_eq!(db.alarm(&new).unwrap(), Some(1_000 + n as i64));
+            assert_eq!(crate::store::sql::schema::size(&db, &new).unwrap(), 4096);
+            assert_eq!(crate::store::sql::schema::size(&db, old).unwrap(), 0);
+            let reader = crate::store::sql::schema::PageReader::open(&db).unwrap();
+            let mut page = vec![0; 4096];
+            reader.read(&new, 0, &mut page).unwrap();
+            assert_eq!(page, vec![n; 4096], "the SQL pages moved");
         }
         let due: Vec<_> = db
             .due_alarms(i64::MAX, 10, 10, |_| true)

@@ -1,5 +1,6 @@
 //! Storage: the redb schema and its typed errors, group commit with the output gate and
-//! recovery from I/O failures, the fault seam tests use, and one object's view of its keys.
+//! recovery from I/O failures, the fault seam tests use, and one object's view of its keys, and
+//! its SQL database (SQLite over pages in the same redb file, `sql/`).
 //!
 //! Owns: every byte on disk and the rule that an event's writes are released only once durable.
 //! May import `id` only; knows nothing of instances, actors or HTTP (the alarm
@@ -16,6 +17,7 @@ mod key;
 mod list;
 mod migrate;
 mod refusal;
+mod sql;
 mod view;
 mod write_set;
 
@@ -28,5 +30,6 @@ pub use key::ObjectKey;
 pub use list::ListOptions;
 pub use migrate::MigrationError;
 pub use refusal::Refusal;
+pub use sql::{SqlLimits, SqlOutput, SqlRefusal, SqlResult, SqlValue};
 pub use view::{CallResult, ObjectStorage, ViewLimits};
 pub use write_set::WriteSet;

@@ -12,6 +12,13 @@ pub enum Refusal {
         len: usize,
         limit: usize,
     },
+    /// A SQLite-backed class's entry: the key counts toward the value's limit.
+    #[error("key and value of `{key}` are {len} bytes together, over the limit of {limit} bytes")]
+    EntryTooLarge {
+        key: String,
+        len: usize,
+        limit: usize,
+    },
     #[error("{count} keys in one call, over the limit of {limit}")]
     TooManyKeys { count: usize, limit: usize },
     #[error(

@@ -19,6 +19,7 @@ use super::error::StoreError;
 use super::key::ObjectKey;
 use super::list::{CommittedRows, Entry, ListOptions, as_ref_bound, bounds, merge};
 use super::refusal::Refusal;
+use super::sql::{SqlDb, SqlLimits};
 use super::write_set::WriteSet;
 
 /// The result of a storage call: the outer error is a store failure (the event fails as a host
@@ -45,6 +46,8 @@ pub struct ViewLimits {
     pub cache_bytes: usize,
     /// Bytes one `list` call may return.
     pub max_list_bytes: usize,
+    /// The class's SQL storage.
+    pub sql: SqlLimits,
 }
 
 /// A cached entry: its value (`None`: known absent) and the write that put it there.
@@ -117,6 +120,8 @@ pub struct ObjectStorage {
     /// The durable event number and cache size at the last trim that could not get under the
     /// bound: trying again is pointless until either changes.
     trimmed_at: (u64, usize),
+    /// The object's SQL database, once this activation used it.
+    sql: Option<SqlDb>,
 }
 
 impl ObjectStorage {
@@ -132,6 +137,7 @@ impl ObjectStorage {
             nested: Vec::new(),
             events_written: 0,
             trimmed_at: (0, 0),
+            sql: None,
         }
     }
 
@@ -141,10 +147,16 @@ impl ObjectStorage {
 
     /// Ends the running event successfully: its writes become part of the cached state and are
     /// returned for the committer, with the event's number (`None` if it wrote nothing).
+    ///
+    /// The event's SQL transaction must have been committed ([`commit_sql`](Self::commit_sql)).
     pub fn finish_event(&mut self) -> Option<(WriteSet, u64)> {
         self.nested.clear();
         self.event_bytes = 0;
-        let ws = std::mem::take(&mut self.event);
+        let mut ws = std::mem::take(&mut self.event);
+        let durable = self.commit.durable.load(Ordering::SeqCst);
+        if let Some(sql) = &mut self.sql {
+            ws.sql = sql.finish_event(self.events_written + 1, durable);
+        }
         if ws.is_empty() {
             return None;
         }
@@ -170,12 +182,19 @@ impl ObjectStorage {
         self.event = WriteSet::default();
         self.event_bytes = 0;
         self.nested.clear();
+        if let Some(sql) = &mut self.sql
+            && !sql.abort_event()
+        {
+            self.sql = None;
+        }
     }
 
-    /// Forgets every cached value (after a failed commit: the cache held lost writes).
+    /// Forgets every cached value (after a failed commit: the cache held lost writes), the SQL
+    /// connection and its pages included.
     pub fn reset(&mut self) {
         self.cache = Cache::default();
         self.abort_event();
+        self.sql = None;
     }
 
     /// Drops durable entries while the cache is over its bound, down to half of it.
@@ -227,13 +246,20 @@ impl ObjectStorage {
             event_bytes: self.event_bytes,
             ..Savepoint::default()
         });
+        if let Some(sql) = &mut self.sql {
+            sql.begin_nested(self.nested.len());
+        }
         Ok(())
     }
 
     /// Closes the innermost nested transaction, keeping its writes in the event (and making
     /// them undoable by the enclosing transaction, if any).
     pub fn commit_nested(&mut self) -> Result<(), Refusal> {
+        let depth = self.nested.len();
         let inner = self.nested.pop().ok_or_else(no_transaction)?;
+        if let Some(sql) = &mut self.sql {
+            sql.end_nested(depth, true);
+        }
         if let Some(outer) = self.nested.last_mut() {
             for u in inner.undo {
                 match &u {
@@ -253,7 +279,11 @@ impl ObjectStorage {
 
     /// Closes the innermost nested transaction, undoing every write made since it began.
     pub fn rollback_nested(&mut self) -> Result<(), Refusal> {
+        let depth = self.nested.len();
         let sp = self.nested.pop().ok_or_else(no_transaction)?;
+        if let Some(sql) = &mut self.sql {
+            sql.end_nested(depth, false);
+        }
         for u in sp.undo.into_iter().rev() {
             match u {
                 Undo::Put(k, Some(prev)) => {
@@ -295,6 +325,18 @@ impl ObjectStorage {
 
     fn check_entry(&self, key: &str, value: &[u8]) -> Result<(), Refusal> {
         self.check_key(key)?;
+        if self.limits.sql.enabled {
+            // SQLite-backed: key and value together, as on Cloudflare.
+            let len = key.len() + value.len();
+            if len > self.limits.max_value_bytes {
+                return Err(Refusal::EntryTooLarge {
+                    key: key.chars().take(64).collect(),
+                    len,
+                    limit: self.limits.max_value_bytes,
+                });
+            }
+            return Ok(());
+        }
         if value.len() > self.limits.max_value_bytes {
             return Err(Refusal::ValueTooLarge {
                 key: key.chars().take(64).collect(),
@@ -447,7 +489,9 @@ impl ObjectStorage {
         Ok(Ok(n))
     }
 
-    pub fn delete_all(&mut self) {
+    /// Removes every key, and every table of the object's SQL database. The alarm is kept.
+    pub fn delete_all(&mut self) -> Result<(), StoreError> {
+        self.clear_sql()?;
         let puts = std::mem::take(&mut self.event.puts);
         let cleared = std::mem::replace(&mut self.event.cleared, true);
         if let Some(sp) = self.nested.last_mut() {
@@ -456,6 +500,7 @@ impl ObjectStorage {
             sp.touched.clear();
         }
         self.event_bytes = 0;
+        Ok(())
     }
 
     pub fn get_alarm(&mut self) -> Result<Option<i64>, StoreError> {
@@ -550,6 +595,9 @@ impl ObjectStorage {
 fn no_transaction() -> Refusal {
     Refusal::InvalidArgument("no transaction is open".into())
 }
+
+#[path = "view_sql.rs"]
+mod sql_calls;
 
 #[cfg(test)]
 #[path = "view_tests.rs"]

@@ -18,6 +18,13 @@ fn limits(cache_bytes: usize) -> ViewLimits {
         max_event_write_keys: 100_000,
         cache_bytes,
         max_list_bytes: 64 << 20,
+        sql: crate::store::SqlLimits {
+            enabled: false,
+            max_database_bytes: 1 << 30,
+            max_event_bytes: 64 << 20,
+            max_result_bytes: 64 << 20,
+            cache_bytes: 1 << 20,
+        },
     }
 }
 
@@ -173,7 +180,7 @@ fn nested_transactions_undo_through_the_journal() {
     v.put("b".into(), b"2".to_vec()).unwrap();
     v.set_alarm(Some(5));
     v.begin_nested().unwrap();
-    v.delete_all();
+    v.delete_all().unwrap();
     v.put("c".into(), b"3".to_vec()).unwrap();
     v.commit_nested().unwrap(); // the delete-all and c now belong to the outer one
     assert_eq!(v.get("a").unwrap().unwrap(), None);

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use super::sql::SqlWrites;
+
 /// One object's changes. Keys are byte-ordered (UTF-8 strings from the guest).
 #[derive(Debug, Default, Clone)]
 pub struct WriteSet {
@@ -16,6 +18,8 @@ pub struct WriteSet {
     pub alarm_retries: Option<u32>,
     /// Record the name of the object (first write of an activation addressed by name).
     pub name: Option<String>,
+    /// Pages of the object's SQL database the event changed.
+    pub sql: Option<SqlWrites>,
 }
 
 impl WriteSet {
@@ -25,6 +29,7 @@ impl WriteSet {
             && self.alarm.is_none()
             && self.alarm_retries.is_none()
             && self.name.is_none()
+            && self.sql.is_none()
     }
 
     /// Bytes of keys and values it writes (what a commit batch is capped by).
@@ -34,5 +39,6 @@ impl WriteSet {
             .map(|(k, v)| k.len() + v.as_ref().map_or(0, Vec::len))
             .sum::<usize>()
             + self.name.as_ref().map_or(0, String::len)
+            + self.sql.as_ref().map_or(0, SqlWrites::bytes)
     }
 }

@@ -10,6 +10,7 @@ mod context;
 mod environment;
 mod objects;
 mod outbound;
+mod sql;
 mod storage;
 mod websockets;
 mod worker_context;

@@ -13,7 +13,9 @@ type Guest<T> = std::result::Result<T, storage::StorageError>;
 fn to_wit(e: Refusal) -> storage::StorageError {
     let kind = match &e {
         Refusal::KeyTooLarge { .. } => storage::ErrorKind::KeyTooLarge,
-        Refusal::ValueTooLarge { .. } => storage::ErrorKind::ValueTooLarge,
+        Refusal::ValueTooLarge { .. } | Refusal::EntryTooLarge { .. } => {
+            storage::ErrorKind::ValueTooLarge
+        }
         Refusal::TooManyKeys { .. } => storage::ErrorKind::TooManyKeys,
         Refusal::EventBytes { .. }
         | Refusal::EventKeys { .. }
@@ -65,8 +67,10 @@ impl storage::Host for StoreData {
     }
 
     fn delete_all(&mut self) -> Result<()> {
-        self.storage.delete_all();
-        Ok(())
+        match self.storage.delete_all() {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.fault(e)),
+        }
     }
 
     fn list(&mut self, o: storage::ListOptions) -> Result<Guest<Vec<(String, Vec<u8>)>>> {
