@@ -64,6 +64,11 @@ impl Error {
         self.source.as_deref()?.downcast_ref::<StorageError>()
     }
 
+    /// The failed SQL call this error comes from, if it comes from one.
+    pub fn sql_error(&self) -> Option<&crate::SqlError> {
+        self.source.as_deref()?.downcast_ref::<crate::SqlError>()
+    }
+
     /// The error this one was made from, if any.
     pub fn source(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
         self.source.as_deref()

@@ -24,6 +24,11 @@ impl State {
         Storage::new()
     }
 
+    /// The object's SQLite database (SQLite-backed classes: the default).
+    pub fn sql(&self) -> crate::Sql {
+        crate::Sql::new()
+    }
+
     /// This object's ID.
     pub fn id(&self) -> String {
         context::id()

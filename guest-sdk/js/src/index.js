@@ -13,5 +13,6 @@ export class DurableObject {
 
 export { Response } from './http.js';
 export { StorageError } from './storage.js';
+export { SqlError, SqlStorage, SqlStorageCursor } from './sql.js';
 export { WebSocket, WebSocketPair, WebSocketRequestResponsePair } from './websocket.js';
 export { DurableObjectId, DurableObjectNamespace, DurableObjectStub } from './env.js';

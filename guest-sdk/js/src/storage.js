@@ -4,6 +4,9 @@
 
 import * as wit from 'holdfast:object/storage@0.1.0';
 import { decodeJson, jsonText, parseJson, textOf, utf8 } from './json.js';
+import { SqlStorage } from './sql.js';
+
+const sqlStorage = new SqlStorage();
 
 /** A storage call the host refused (a limit, an invalid argument). */
 export class StorageError extends Error {
@@ -303,7 +306,8 @@ export class DurableObjectStorage extends AsyncStorageOps {
   /** Nothing to wait for: every write is part of the running event. */
   async sync() {}
 
+  /** The object's SQL database (SQLite-backed classes; Cloudflare's SqlStorage). */
   get sql() {
-    throw new Error('ctx.storage.sql is not supported by Holdfast: use the key-value API');
+    return sqlStorage;
   }
 }

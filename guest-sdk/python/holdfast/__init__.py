@@ -13,6 +13,7 @@
 
 from ._calls import CallError, Env, Namespace, Stub
 from ._http import HoldfastError, Request, Response
+from ._sql import Cursor, Sql, SqlError
 from ._storage import Storage, StorageError, Transaction
 from ._state import Objects, State, WebSocket
 from ._export import AlarmInfo, DurableObject, Handler, export
@@ -23,6 +24,7 @@ from ._worker import Worker, worker
 __all__ = [
     "AlarmInfo",
     "CallError",
+    "Cursor",
     "DurableObject",
     "Env",
     "FetchError",
@@ -33,6 +35,8 @@ __all__ = [
     "RegExp",
     "Request",
     "Response",
+    "Sql",
+    "SqlError",
     "State",
     "Storage",
     "StorageError",

@@ -6,6 +6,9 @@ from componentize_py_types import Err
 from wit_world.imports import storage as _wit
 
 from ._http import HoldfastError
+from ._sql import Sql
+
+_SQL = Sql()
 
 __all__ = ["Storage", "StorageError", "Transaction"]
 
@@ -83,6 +86,11 @@ class Storage:
     """
 
     __slots__ = ()
+
+    @property
+    def sql(self):
+        """The object's SQLite database (SQLite-backed classes, the default): a ``Sql``."""
+        return _SQL
 
     def get(self, key, default=None):
         """The value stored under ``key``, decoded from JSON, or ``default``."""

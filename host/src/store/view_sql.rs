@@ -11,7 +11,7 @@ impl ObjectStorage {
         if !self.limits.sql.enabled {
             let (namespace, _) = self.object.parts();
             return Ok(Err(SqlRefusal::NotSqlite {
-                class: namespace.to_owned(),
+                namespace: namespace.to_owned(),
             }));
         }
         if self.sql.is_none() {

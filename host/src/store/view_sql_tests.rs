@@ -336,6 +336,6 @@ fn a_key_value_class_has_no_sql() {
     let e = refused(&mut v, "SELECT 1");
     assert_eq!(
         e.to_string(),
-        "SQL storage is not available to class `ns`: it is key-value backed; declare it in `new_sqlite_classes` (wrangler) or set `storage = \"sqlite\"` for it (holdfast.toml)"
+        "SQL storage is not available: namespace `ns` is key-value backed; declare its class in `new_sqlite_classes` (wrangler) or set `storage = \"sqlite\"` on its [[class]] (holdfast.toml)"
     );
 }

@@ -403,7 +403,9 @@ impl SqlDb {
                 let message = msg.unwrap_or_else(|| err.to_string());
                 (err, message)
             }
-            rusqlite::Error::SqlInputError { error, msg, .. } => (error, msg),
+            rusqlite::Error::SqlInputError {
+                error, msg, offset, ..
+            } => (error, format!("{msg} at offset {offset}")),
             other => return Failure::Refused(SqlRefusal::InvalidArgument(other.to_string())),
         };
         {
@@ -585,8 +587,10 @@ fn run_statement(
             rows_out.push(values);
         }
     }
-    let scanned = stmt.get_status(StatementStatus::FullscanStep) as u64;
+    // Full scans step `n - 1` times over `n` rows (the first row is reached without a step).
+    let steps = stmt.get_status(StatementStatus::FullscanStep) as u64;
+    let scanned = if steps > 0 { steps + 1 } else { 0 };
     out.rows = rows_out;
-    out.rows_read = returned + scanned;
+    out.rows_read = returned.max(scanned);
     Ok(())
 }

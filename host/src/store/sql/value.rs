@@ -27,8 +27,8 @@ impl SqlValue {
 pub struct SqlOutput {
     pub columns: Vec<String>,
     pub rows: Vec<Vec<SqlValue>>,
-    /// Rows returned plus rows visited by full scans, or rows written if more (an
-    /// approximation of the rows SQLite read).
+    /// The most of: rows returned, rows visited by full scans, rows written (an approximation
+    /// of the rows SQLite read).
     pub rows_read: u64,
     /// Rows inserted, updated or deleted (triggers' included).
     pub rows_written: u64,
@@ -54,9 +54,9 @@ pub enum SqlRefusal {
     Full { limit: u64, code: String },
     /// The class keeps key-value storage only.
     #[error(
-        "SQL storage is not available to class `{class}`: it is key-value backed; declare it in `new_sqlite_classes` (wrangler) or set `storage = \"sqlite\"` for it (holdfast.toml)"
+        "SQL storage is not available: namespace `{namespace}` is key-value backed; declare its class in `new_sqlite_classes` (wrangler) or set `storage = \"sqlite\"` on its [[class]] (holdfast.toml)"
     )]
-    NotSqlite { class: String },
+    NotSqlite { namespace: String },
     /// The call's arguments are wrong (e.g. the number of bindings).
     #[error("{0}")]
     InvalidArgument(String),
