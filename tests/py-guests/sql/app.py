@@ -25,8 +25,8 @@ def _out(v):
 
 @holdfast.export
 class PySql(DurableObject):
-    def __init__(self, state, env):
-        super().__init__(state, env)
+    def __init__(self, state):
+        super().__init__(state)
         self.sql = state.storage.sql
         self.sql.exec("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, name TEXT)")
 
