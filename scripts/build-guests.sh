@@ -48,6 +48,8 @@ up_to_date target/js-counter/js_counter.wasm examples/js-counter "${js_sources[@
   || examples/js-counter/build.sh
 up_to_date target/js-chat-room/js_chat_room.wasm examples/js-chat-room "${js_sources[@]}" \
   || examples/js-chat-room/build.sh
+up_to_date target/js-leaderboard/js_leaderboard.wasm examples/js-leaderboard "${js_sources[@]}" \
+  || examples/js-leaderboard/build.sh
 for file in tests/js-guests/*.js; do
   out="target/js-guests/$(basename "$file" .js).wasm"
   up_to_date "$out" "$file" "${js_sources[@]}" && continue

@@ -199,7 +199,7 @@ export class Probe {
             this.state.acceptWebSocket(pair[1], [1]);
           },
           sendUnaccepted: async () => new WebSocketPair()[1].send('hi'),
-          sql: async () => storage.sql,
+          sql: async () => storage.sql.exec('SELECT 1'),
         };
         for (const [name, call] of Object.entries(mistakes)) {
           try {

@@ -62,6 +62,15 @@ pub fn class(binding: &str, class: &str, component: &Path) -> String {
     )
 }
 
+/// A `[[class]]` like [`class`], key-value backed (`storage = "kv"`: Cloudflare's limits of
+/// KV-backed classes, 2 KiB keys and 128 KiB values, and no SQL).
+pub fn kv_class(binding: &str, class_name: &str, component: &Path) -> String {
+    format!(
+        "{}storage = \"kv\"\n",
+        class(binding, class_name, component)
+    )
+}
+
 /// The config serving the counter example as `counter` and the test guest as `trap`.
 pub fn default_config() -> String {
     format!(

@@ -2,7 +2,7 @@
 //! the host cannot send (checked before anything is committed).
 
 use anyhow::Result;
-use holdfast_tests::{Server, built, call, class, client, guest};
+use holdfast_tests::{Server, built, call, class, client, guest, kv_class};
 use reqwest::Method;
 use serde_json::json;
 
@@ -10,7 +10,7 @@ fn config() -> String {
     format!(
         "{}{}",
         class("trap", "Trapper", &guest("trapper")),
-        class("probe", "Probe", &built("target/js-guests/probe.wasm"))
+        kv_class("probe", "Probe", &built("target/js-guests/probe.wasm"))
     )
 }
 

@@ -93,7 +93,7 @@ async fn guest_output_goes_to_the_host_log_tagged_with_the_object() -> Result<()
 #[tokio::test]
 async fn a_python_exception_rolls_the_event_back() -> Result<()> {
     let wasm = holdfast_tests::built("target/py-guests/failer.wasm");
-    let s = Server::start(&holdfast_tests::class("py", "Failer", &wasm))?;
+    let s = Server::start(&holdfast_tests::kv_class("py", "Failer", &wasm))?;
     let c = client();
     let (status, body) = call(&c, Method::POST, s.url("/py/f/write-then-raise?key=lost")).await?;
     assert_eq!(status, 500);

@@ -6,7 +6,9 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use holdfast_tests::{Server, admin, admin_config, built, call, class, client, eventually, now_ms};
+use holdfast_tests::{
+    Server, admin, admin_config, built, call, class, client, eventually, kv_class, now_ms,
+};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -14,7 +16,7 @@ fn config() -> String {
     format!(
         "{}[alarms]\nretry_base_ms = 20\n{}{}",
         admin_config(),
-        class("probe", "Probe", &built("target/js-guests/probe.wasm")),
+        kv_class("probe", "Probe", &built("target/js-guests/probe.wasm")),
         class(
             "counter",
             "Counter",
@@ -252,7 +254,7 @@ async fn values_that_cannot_be_stored_and_api_mistakes_are_refused_with_the_reas
         ),
         (
             "sql",
-            "Error: ctx.storage.sql is not supported by Holdfast: use the key-value API",
+            "Error not-sqlite: SQL storage is not available: namespace `probe` is key-value backed; declare its class in `new_sqlite_classes` (wrangler) or set `storage = \"sqlite\"` on its [[class]] (holdfast.toml)",
         ),
     ];
     for (case, message) in expect {

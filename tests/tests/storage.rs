@@ -61,7 +61,12 @@ async fn a_trap_keeps_nothing_and_the_next_request_works() -> Result<()> {
 
 #[tokio::test]
 async fn storage_limits_refuse_the_call_and_write_nothing() -> Result<()> {
-    let s = Server::start(&default_config())?;
+    // A key-value backed class: Cloudflare's limits of KV-backed classes.
+    let s = Server::start(&holdfast_tests::kv_class(
+        "trap",
+        "Trapper",
+        &guest("trapper"),
+    ))?;
     let c = client();
     let post = |p: &str| call(&c, Method::POST, s.url(p));
 

@@ -366,7 +366,7 @@ impl SqlDb {
                 self.internal(end).and(r)
             })
         } else {
-            self.run_one(query, params)
+            self.run_one(body, params)
         };
         lock(&self.file).release_reader();
         self.settle(r)

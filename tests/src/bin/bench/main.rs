@@ -11,12 +11,15 @@
 //! - alarms (the trapper test guest) and WebSockets (the chat room, ws.rs);
 //! - languages: the counter built from Rust, Python and JavaScript side by side (languages.rs);
 //! - calls: worker -> object increments (Rust and JavaScript workers) beside the direct route,
-//!   the object-to-object RPC round trip and the cycle error's latency (calls.rs).
+//!   the object-to-object RPC round trip and the cycle error's latency (calls.rs);
+//! - sql: a SQL counter beside a key-value one, point selects, bulk inserts, cold activation of
+//!   an object with a 100 MiB database, memory per object with SQL open (sql.rs).
 //!
 //! Run with `scripts/bench.sh` (builds first). Every figure line starts with `FIG`.
 
 mod calls;
 mod languages;
+mod sql;
 mod ws;
 
 use std::net::SocketAddr;
@@ -95,6 +98,12 @@ struct Args {
     /// Run only the calls phase.
     #[arg(long, conflicts_with = "skip_calls")]
     calls_only: bool,
+    /// Skip the SQL phase.
+    #[arg(long)]
+    skip_sql: bool,
+    /// Run only the SQL phase.
+    #[arg(long, conflicts_with = "skip_sql")]
+    sql_only: bool,
     /// Run only the language comparison (skip every other phase).
     #[arg(long, conflicts_with = "skip_languages")]
     languages_only: bool,
@@ -110,7 +119,16 @@ struct Args {
 
 fn main() -> Result<()> {
     let mut args = Args::parse();
+    if args.sql_only {
+        args.skip_calls = true;
+        args.skip_throughput = true;
+        args.skip_cold = true;
+        args.skip_alarms = true;
+        args.skip_websockets = true;
+        args.skip_languages = true;
+    }
     if args.calls_only {
+        args.skip_sql = true;
         args.skip_throughput = true;
         args.skip_cold = true;
         args.skip_alarms = true;
@@ -118,6 +136,7 @@ fn main() -> Result<()> {
         args.skip_languages = true;
     }
     if args.languages_only {
+        args.skip_sql = true;
         args.skip_calls = true;
         args.skip_throughput = true;
         args.skip_cold = true;
@@ -215,6 +234,9 @@ async fn run(args: Args) -> Result<()> {
     }
     if !args.skip_calls {
         calls::run(args.connections, d).await?;
+    }
+    if !args.skip_sql {
+        sql::run(args.connections, d).await?;
     }
     if !args.skip_languages {
         languages::compare(&args).await?;
