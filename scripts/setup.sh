@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sets up a fresh machine that has rustup (and python3, and Node.js with npm), and builds
+# Sets up a fresh machine that has rustup (and python3, and Node.js with npm; libclang is
+# installed with apt if missing), and builds
 # everything: the host binary (target/release/holdfast) with the test targets, every guest
 # component (target/wasm32-wasip2/release/*.wasm for Rust, target/py-*/ for Python, target/js-*/
 # for JavaScript), and compiles every component once into the host's code cache.
@@ -20,6 +21,21 @@ step() {
 step "toolchain (rust-toolchain.toml pins it) and the wasm32-wasip2 target"
 rustup show active-toolchain >/dev/null 2>&1 || rustup toolchain install
 rustup target add wasm32-wasip2
+
+# The host's SQLite VFS crate (sqlite-plugin) generates its SQLite bindings with bindgen at build
+# time, which needs libclang (Debian's libclang-dev).
+step "system package: libclang (bindgen, for the SQLite VFS crate)"
+have_libclang() {
+  if command -v dpkg >/dev/null 2>&1; then
+    dpkg -s libclang-dev >/dev/null 2>&1 # the library and clang's own headers
+  else
+    ldconfig -p 2>/dev/null | grep -q 'libclang'
+  fi
+}
+if ! have_libclang; then
+  if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq libclang-dev >/dev/null
+fi
 
 # One build of the host for both README commands: the binary and the test targets together,
 # so that `cargo test` afterwards reuses every compiled crate (building the binary alone would
