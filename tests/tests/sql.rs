@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Result;
-use holdfast_tests::{Server, class, client, guest};
+use holdfast_tests::{Server, admin_config, class, client, eventually, guest, set_faults};
 use serde_json::{Value, json};
 
 fn config() -> String {
@@ -357,5 +357,122 @@ async fn kill9_during_sql_writes_loses_no_acknowledged_row() -> Result<()> {
         assert_eq!(got[0]["rows"], json!([[want, 1, want]]), "object {object}");
         assert_eq!(got[1]["rows"], json!([["ok"]]), "object {object}");
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_event_writing_more_pages_than_its_budget_fails_whole() -> Result<()> {
+    let s = Server::start(&format!(
+        "{}[class.limits]\nmax_event_write_bytes = 1048576\n",
+        class("sql", "Sqler", &guest("sqler"))
+    ))?;
+    let c = client();
+    results(
+        &c,
+        &s,
+        "b",
+        json!([{"exec": ["CREATE TABLE t(x BLOB)", []]}]),
+    )
+    .await?;
+    let (status, body) = ops(
+        &c,
+        &s,
+        "sql",
+        "b",
+        json!([
+            {"put": ["k", 1]},
+            {"exec": ["WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 600) INSERT INTO t SELECT randomblob(3000) FROM n", []]}
+        ]),
+    )
+    .await?;
+    assert_eq!(status, 500, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        error.contains("this event's SQL writes reach")
+            && error.contains(
+                "over the limit of 1048576 bytes per event (limits.max_event_write_bytes)"
+            ),
+        "{error}"
+    );
+    let got = results(
+        &c,
+        &s,
+        "b",
+        json!([{"exec": ["SELECT count(*) FROM t", []]}, {"get": "k"}]),
+    )
+    .await?;
+    assert_eq!(got[0]["rows"], json!([[0]]));
+    assert_eq!(got[1], Value::Null);
+    // A smaller event is fine.
+    results(
+        &c,
+        &s,
+        "b",
+        json!([{"exec": ["INSERT INTO t SELECT randomblob(3000)", []]}]),
+    )
+    .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_failed_commit_of_sql_pages_keeps_nothing_and_the_database_recovers() -> Result<()> {
+    let s = Server::start_with_faults(&format!(
+        "{}{}",
+        admin_config(),
+        class("sql", "Sqler", &guest("sqler"))
+    ))?;
+    let c = client();
+    results(
+        &c,
+        &s,
+        "f",
+        json!([
+            {"exec": ["CREATE TABLE t(id INTEGER PRIMARY KEY, pad BLOB)", []]},
+            {"exec": ["INSERT INTO t VALUES (1, randomblob(2000))", []]}
+        ]),
+    )
+    .await?;
+    set_faults(&c, &s, json!({"fail": "full"})).await?;
+    let (status, body) = ops(
+        &c,
+        &s,
+        "sql",
+        "f",
+        json!([{"exec": ["INSERT INTO t SELECT id + 1, randomblob(2000) FROM t", []]}]),
+    )
+    .await?;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("nothing of this event was kept"),
+        "{body}"
+    );
+    set_faults(&c, &s, json!({"fail": null})).await?;
+    eventually(Duration::from_secs(10), || async {
+        let r = c.get(s.url("/_/health")).send().await?;
+        Ok((r.status() == 200).then_some(()))
+    })
+    .await?;
+    // The lost event's pages are gone from the object's memory too: it reads committed state.
+    let got = results(
+        &c,
+        &s,
+        "f",
+        json!([
+            {"exec": ["SELECT id FROM t ORDER BY id", []]},
+            {"exec": ["PRAGMA integrity_check", []]},
+            {"exec": ["INSERT INTO t VALUES (7, randomblob(10))", []]}
+        ]),
+    )
+    .await?;
+    assert_eq!(got[0]["rows"], json!([[1]]));
+    assert_eq!(got[1]["rows"], json!([["ok"]]));
+    let s = s.restart()?;
+    assert_eq!(
+        rows(&c, &s, "f", "SELECT id FROM t ORDER BY id").await?,
+        json!([[1], [7]])
+    );
     Ok(())
 }
