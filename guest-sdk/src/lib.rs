@@ -2,9 +2,9 @@
 //!
 //! A Durable Object class is a WebAssembly component. The host runs at most one instance of each
 //! object (one per ID), delivers its events one at a time, and gives it a private, durable,
-//! strongly consistent key-value store. This crate hides the component plumbing: implement
-//! [`DurableObject`] on a struct, mark the struct with [`#[durable_object]`](durable_object), and
-//! build the crate as a `cdylib` for `wasm32-wasip2`.
+//! strongly consistent key-value store ([`Storage`]) and SQLite database ([`Sql`]). This crate
+//! hides the component plumbing: implement [`DurableObject`] on a struct, mark the struct with
+//! [`#[durable_object]`](durable_object), and build the crate as a `cdylib` for `wasm32-wasip2`.
 //!
 //! # Example
 //!
