@@ -4,10 +4,9 @@
 //! a plain in-memory SQLite that applies only the events that succeeded. After every event both
 //! hold the same rows, and every statement gave the same result.
 
-use std::sync::OnceLock;
-
 use holdfast_tests::{ADMIN_TOKEN, Server, admin_config, class, guest};
 use proptest::prelude::*;
+use proptest::test_runner::{TestCaseError, TestRunner};
 use rusqlite::Connection;
 use serde_json::{Value, json};
 
@@ -209,21 +208,20 @@ struct Harness {
     client: reqwest::Client,
 }
 
-fn harness() -> &'static Harness {
-    static H: OnceLock<Harness> = OnceLock::new();
-    H.get_or_init(|| Harness {
-        server: Server::start(&format!(
-            "{}{}",
-            admin_config(),
-            class("sql", "Sqler", &guest("sqler"))
-        ))
-        .unwrap(),
-        rt: tokio::runtime::Runtime::new().unwrap(),
-        client: holdfast_tests::client(),
-    })
-}
-
 impl Harness {
+    fn start() -> Harness {
+        Harness {
+            server: Server::start(&format!(
+                "{}{}",
+                admin_config(),
+                class("sql", "Sqler", &guest("sqler"))
+            ))
+            .unwrap(),
+            rt: tokio::runtime::Runtime::new().unwrap(),
+            client: holdfast_tests::client(),
+        }
+    }
+
     fn ops(&self, object: &str, script: Value) -> (u16, Value) {
         self.rt.block_on(async {
             let r = self
@@ -255,45 +253,63 @@ impl Harness {
     }
 }
 
-static CASE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
-
-    #[test]
-    fn holdfast_matches_sqlite_applying_only_successful_events(events in prop::collection::vec(event(), 1..10)) {
-        let h = harness();
-        let object = format!("case{}", CASE.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-        let model = Connection::open_in_memory().unwrap();
-        let schema = "CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT, n INTEGER NOT NULL)";
-        model.execute_batch(schema).unwrap();
-        let (status, body) = h.ops(&object, json!([{"exec": [schema, []]}]));
-        prop_assert_eq!(status, 200, "{}", body);
-        for (i, e) in events.iter().enumerate() {
-            if e.evict_before {
-                h.evict(&object);
-            }
-            let mut s = script(&e.stmts);
-            if e.fails {
-                s.push(json!({"fail": "the event fails"}));
-            }
-            let (status, body) = h.ops(&object, Value::Array(s));
-            model.execute_batch("SAVEPOINT event").unwrap();
-            let mut want = Vec::new();
-            model_run(&model, &e.stmts, &mut want, &mut 0);
-            if e.fails {
-                model.execute_batch("ROLLBACK TO event; RELEASE event").unwrap();
-                prop_assert_eq!(status, 500, "event {} should fail: {}", i, body);
-            } else {
-                model.execute_batch("RELEASE event").unwrap();
-                prop_assert_eq!(status, 200, "event {}: {}", i, body);
-                prop_assert_eq!(comparable(&body["results"]), want, "event {} results", i);
-            }
-            let (status, got) = h.ops(&object, json!([{"exec": [STATE, []]}]));
-            prop_assert_eq!(status, 200, "{}", got);
-            prop_assert_eq!(&got["results"][0]["rows"], &model_state(&model), "state after event {}", i);
+/// One case: a fresh object, the events on it and on the model, compared after each.
+fn check(h: &Harness, object: &str, events: &[Event]) -> Result<(), TestCaseError> {
+    let model = Connection::open_in_memory().unwrap();
+    let schema = "CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT, n INTEGER NOT NULL)";
+    model.execute_batch(schema).unwrap();
+    let (status, body) = h.ops(object, json!([{"exec": [schema, []]}]));
+    prop_assert_eq!(status, 200, "{}", body);
+    for (i, e) in events.iter().enumerate() {
+        if e.evict_before {
+            h.evict(object);
         }
-        let (_, check) = h.ops(&object, json!([{"exec": ["PRAGMA integrity_check", []]}]));
-        prop_assert_eq!(&check["results"][0]["rows"], &json!([["ok"]]));
+        let mut s = script(&e.stmts);
+        if e.fails {
+            s.push(json!({"fail": "the event fails"}));
+        }
+        let (status, body) = h.ops(object, Value::Array(s));
+        model.execute_batch("SAVEPOINT event").unwrap();
+        let mut want = Vec::new();
+        model_run(&model, &e.stmts, &mut want, &mut 0);
+        if e.fails {
+            model
+                .execute_batch("ROLLBACK TO event; RELEASE event")
+                .unwrap();
+            prop_assert_eq!(status, 500, "event {} should fail: {}", i, body);
+        } else {
+            model.execute_batch("RELEASE event").unwrap();
+            prop_assert_eq!(status, 200, "event {}: {}", i, body);
+            prop_assert_eq!(comparable(&body["results"]), want, "event {} results", i);
+        }
+        let (status, got) = h.ops(object, json!([{"exec": [STATE, []]}]));
+        prop_assert_eq!(status, 200, "{}", got);
+        prop_assert_eq!(
+            &got["results"][0]["rows"],
+            &model_state(&model),
+            "state after event {}",
+            i
+        );
+    }
+    let (_, check) = h.ops(object, json!([{"exec": ["PRAGMA integrity_check", []]}]));
+    prop_assert_eq!(&check["results"][0]["rows"], &json!([["ok"]]));
+    Ok(())
+}
+
+#[test]
+fn holdfast_matches_sqlite_applying_only_successful_events() {
+    // One server for every case (owned here, so it stops with the test), a fresh object each.
+    let h = Harness::start();
+    let case = std::cell::Cell::new(0u64);
+    let mut runner = TestRunner::new(ProptestConfig {
+        cases: 24,
+        ..ProptestConfig::default()
+    });
+    let result = runner.run(&prop::collection::vec(event(), 1..10), |events| {
+        case.set(case.get() + 1);
+        check(&h, &format!("case{}", case.get()), &events)
+    });
+    if let Err(e) = result {
+        panic!("{e}\n{}", h.server.log());
     }
 }

@@ -7,12 +7,14 @@
 //!   committed pages);
 //! - `vfs.rs`: the SQLite VFS over it (`sqlite-plugin`'s safe trait; no OS file is opened);
 //! - `database.rs`: the connection per activation and its transactions per event;
+//! - `exec.rs`: running a guest's query (statements, bindings, rows, counts);
 //! - `rules.rs`: what a guest may run (Cloudflare's rules and limits);
 //! - `value.rs`: values, results and refusals.
 //!
 //! Part of the store layer: it knows nothing of instances, actors or HTTP.
 
 mod database;
+mod exec;
 mod pages;
 mod rules;
 pub(super) mod schema;

@@ -239,9 +239,4 @@ impl PageFile {
             self.pending_cut = None;
         }
     }
-
-    /// Bytes it holds beyond SQLite's own cache.
-    pub(in crate::store) fn held_bytes(&self) -> usize {
-        (self.event.len() + self.pending.len()) * PAGE_SIZE
-    }
 }
