@@ -13,6 +13,9 @@
 // componentize-js. Nothing is downloaded: both tools come from this package's node_modules
 // (`npm ci` here, which scripts/setup.sh runs).
 //
+// Builds are kept in a build cache keyed by their inputs (see `buildCache`), so the same module
+// and SDK give the same component bytes on this machine however often they are built.
+//
 // `--manifest` writes what the module exports (`{"exports": [...], "worker": bool}`), so that the
 // host can name a configured class the module lacks. A build whose bundle, SDK and options are
 // those of the last build of `out` (recorded in `<out>.inputs`) reuses it instead of running
@@ -20,7 +23,8 @@
 
 import { existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -28,6 +32,41 @@ import { parseArgs } from 'node:util';
 const here = dirname(fileURLToPath(import.meta.url));
 const usage =
   'usage: build.mjs <module.js|.ts> -o <out.wasm> [--class <ExportedClass>] [--manifest <out.json>]';
+
+/** How many builds the build cache keeps (each 12-15 MB); the least recently used go first. */
+const BUILD_CACHE_ENTRIES = 32;
+
+/**
+ * The build cache: `js-builds/` under Holdfast's cache directory (`$XDG_CACHE_HOME/holdfast`,
+ * else `~/.cache/holdfast`, as the host's compiled-code cache). componentize-js does not give
+ * the same bytes twice for the same inputs (its engine snapshot holds random seeds), so each
+ * build is kept under the hash of its inputs: building the same inputs again gives the same
+ * bytes, and the host finds their compiled code in its cache instead of compiling 10-15 s again.
+ */
+function buildCache() {
+  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  return join(base, 'holdfast', 'js-builds');
+}
+
+/** Keeps `component` as the build of its inputs, then trims the cache to its bound. */
+async function remember(file, component) {
+  try {
+    await mkdir(dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    await writeFile(tmp, component);
+    await rename(tmp, file);
+    const entries = [];
+    for (const name of await readdir(dirname(file))) {
+      if (!name.endsWith('.wasm')) continue;
+      const path = join(dirname(file), name);
+      entries.push({ path, used: (await stat(path)).mtimeMs });
+    }
+    entries.sort((a, b) => b.used - a.used);
+    for (const { path } of entries.slice(BUILD_CACHE_ENTRIES)) await rm(path, { force: true });
+  } catch (e) {
+    console.error(`warning: cannot keep the build in the build cache: ${e.message}`);
+  }
+}
 
 function fail(message) {
   console.error(`error: ${message}`);
@@ -139,8 +178,17 @@ try {
     .update(JSON.stringify(className))
     .digest('hex');
   const recorded = `${out}.inputs`;
+  const cached = join(buildCache(), `${inputs}.wasm`);
   if (existsSync(out) && existsSync(recorded) && (await readFile(recorded, 'utf8')) === inputs) {
     console.error(`${out} is up to date`);
+  } else if (existsSync(cached)) {
+    // Built before from the same inputs (another checkout, a deleted target/): the same bytes,
+    // so the host's compiled code for them is reused too.
+    await mkdir(dirname(out), { recursive: true });
+    await copyFile(cached, out);
+    await utimes(cached, new Date(), new Date());
+    await writeFile(recorded, inputs);
+    console.error(`${out}: the build of these inputs from the build cache (${cached})`);
   } else {
     let component;
     try {
@@ -159,6 +207,7 @@ try {
     await mkdir(dirname(out), { recursive: true });
     await writeFile(out, component);
     await writeFile(recorded, inputs);
+    await remember(cached, component);
     console.error(`built ${out} (${(component.length / 1e6).toFixed(1)} MB)`);
   }
 } finally {

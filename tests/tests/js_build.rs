@@ -19,6 +19,8 @@ fn build(source: &str, args: &[&str]) -> Result<(bool, String)> {
         .arg("-o")
         .arg(dir.path().join("out.wasm"))
         .args(args)
+        // Its own build cache: these modules would only crowd out the user's builds.
+        .env("XDG_CACHE_HOME", dir.path().join("cache"))
         .output()?;
     let built = dir.path().join("out.wasm").exists();
     assert_eq!(
@@ -118,5 +120,42 @@ fn command_line_mistakes_print_the_usage() -> Result<()> {
         run(&["no-such-module.js", "-o", "x.wasm"])?,
         "error: no such file: no-such-module.js"
     );
+    Ok(())
+}
+
+#[test]
+fn the_same_inputs_built_again_give_the_same_bytes() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let module = dir.path().join("module.js");
+    std::fs::write(
+        &module,
+        "export class A { fetch() { return new Response('a'); } }\n",
+    )?;
+    let out = dir.path().join("out.wasm");
+    let build = || -> Result<(Vec<u8>, String)> {
+        let run = Command::new("node")
+            .arg(root().join("guest-sdk/js/build.mjs"))
+            .arg(&module)
+            .arg("-o")
+            .arg(&out)
+            .env("XDG_CACHE_HOME", dir.path().join("cache"))
+            .output()?;
+        assert!(run.status.success(), "{run:?}");
+        Ok((
+            std::fs::read(&out)?,
+            String::from_utf8_lossy(&run.stderr).into_owned(),
+        ))
+    };
+    let (first, said) = build()?;
+    assert!(said.starts_with("built "), "{said}");
+    // As after a fresh clone or a deleted target/: the output and its record are gone.
+    std::fs::remove_file(&out)?;
+    std::fs::remove_file(dir.path().join("out.wasm.inputs"))?;
+    let (second, said) = build()?;
+    assert!(
+        said.contains("the build of these inputs from the build cache"),
+        "{said}"
+    );
+    assert!(first == second, "the second build gave other bytes");
     Ok(())
 }

@@ -1,21 +1,20 @@
 //! The wasmtime engine (one per host), compiled classes and their pre-instantiated components.
 //!
-//! Compiled code is cached on disk (keyed by wasmtime on the component's bytes and the engine's
-//! settings), so a restart does not recompile. Several processes starting with the same
-//! component compile it once: the first takes a lock file per component in the cache directory
-//! and the others wait for it, then load its result. Instances come from the pooling allocator,
+//! Compiled code is cached on disk (`artifacts.rs`: keyed on the component's bytes and the
+//! engine's settings, mapped from its file), so a restart does not recompile. Several processes
+//! starting with the same component compile it once. Instances come from the pooling allocator,
 //! whose linear memories are copy-on-write images of the component's data.
 
 use std::hash::{Hash, Hasher};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
 
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use wasmtime::component::HasSelf;
 
+use super::artifacts::{Artifacts, Described};
 use super::bindings::DurableObjectPre;
 use super::egress::Egress;
 use super::sandbox::EPOCH_TICK;
@@ -112,8 +111,10 @@ pub struct Engine {
     pub(crate) engine: wasmtime::Engine,
     linker: Arc<Linker<StoreData>>,
     pub(crate) worker_linker: Arc<Linker<WorkerData>>,
-    /// The compiled-code cache directory (also holds the per-component compile locks).
-    cache_dir: PathBuf,
+    /// The compiled-code cache (mapped artifacts, per-component compile locks).
+    artifacts: Arc<Artifacts>,
+    /// wasmtime's compatibility hash of this engine's settings: part of every cache key.
+    compatibility: u64,
     /// Components loaded by this process, by content key: a file serving several classes and
     /// the worker is compiled (or read from the cache) and held in memory once. Why a mutex:
     /// classes load one after the other at start-up; it is never contended.
@@ -181,14 +182,6 @@ impl Engine {
             .table_lazy_init(false)
             .async_stack_size(512 << 10)
             .max_wasm_stack(256 << 10);
-        std::fs::create_dir_all(cache_dir).map_err(|e| {
-            EngineError::Engine(format!("cannot create {}: {e}", cache_dir.display()))
-        })?;
-        let mut cc = wasmtime::CacheConfig::new();
-        // wasmtime's own subdirectory: its cleanup removes files it does not know, and the
-        // compile markers and locks live beside it.
-        cc.with_directory(cache_dir.join("wasmtime"));
-        cfg.cache(Some(wasmtime::Cache::new(cc).map_err(err)?));
         let engine = wasmtime::Engine::new(&cfg).map_err(err)?;
 
         let linker = object_linker(&engine).map_err(err)?;
@@ -206,12 +199,18 @@ impl Engine {
             .map_err(|e| EngineError::Engine(format!("cannot start the epoch thread: {e}")))?;
 
         let worker_linker = worker_linker(&engine).map_err(err)?;
+        let compatibility = {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            engine.precompile_compatibility_hash().hash(&mut h);
+            h.finish()
+        };
         Ok(Engine {
             engine,
             linker: Arc::new(linker),
             worker_linker: Arc::new(worker_linker),
             loaded: Arc::default(),
-            cache_dir: cache_dir.to_owned(),
+            artifacts: Arc::new(Artifacts::open(cache_dir)),
+            compatibility,
         })
     }
 
@@ -237,7 +236,8 @@ impl Engine {
     }
 
     /// Reads the component at `file` and compiles it (or loads it from the cache); errors name
-    /// `class`, `binding` and the file.
+    /// `class`, `binding` and the file. A file seen before (same path, inode, size and
+    /// modification time) is not read at all: its recorded content key names its artifact.
     pub(super) fn read_and_compile(
         &self,
         file: &Path,
@@ -245,83 +245,75 @@ impl Engine {
         binding: &str,
     ) -> Result<Component, EngineError> {
         let path = file.display().to_string();
-        let bytes = std::fs::read(file).map_err(|source| EngineError::Read {
+        let read_err = |source| EngineError::Read {
             class: class.to_owned(),
             binding: binding.to_owned(),
             path: path.clone(),
             source,
-        })?;
-        self.compile(class, binding, &bytes)
-            .map_err(|e| EngineError::Compile {
-                class: class.to_owned(),
-                binding: binding.to_owned(),
-                path,
-                message: format!("{e:#}"),
-            })
+        };
+        let meta = std::fs::metadata(file).map_err(read_err)?;
+        let stamp = stamp(file, &meta, self.compatibility);
+        if let Some(key) = self.artifacts.recorded_key(&stamp)
+            && let Some(c) = self.loaded_or_mapped(&key)
+        {
+            return Ok(c);
+        }
+        let bytes = std::fs::read(file).map_err(read_err)?;
+        let key = format!(
+            "{}-{:016x}",
+            blake3::hash(&bytes).to_hex(),
+            self.compatibility
+        );
+        let component = match self.loaded_or_mapped(&key) {
+            Some(c) => c,
+            None => {
+                let c = self
+                    .artifacts
+                    .load(&self.engine, &key, &bytes, &Described { class, binding })
+                    .map_err(|e| EngineError::Compile {
+                        class: class.to_owned(),
+                        binding: binding.to_owned(),
+                        path: path.clone(),
+                        message: format!("{e:#}"),
+                    })?;
+                self.loaded
+                    .lock()
+                    .expect("loaded lock")
+                    .insert(key.clone(), c.clone());
+                c
+            }
+        };
+        self.artifacts.record_key(&stamp, &key);
+        Ok(component)
     }
 
-    /// Compiles `bytes`, or loads them from the cache; says so when it compiles, and compiles
-    /// each component once across processes sharing the cache.
-    fn compile(&self, class: &str, binding: &str, bytes: &[u8]) -> wasmtime::Result<Component> {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        self.engine.precompile_compatibility_hash().hash(&mut h);
-        let key = format!("{}-{:016x}", blake3::hash(bytes).to_hex(), h.finish());
-        if let Some(c) = self.loaded.lock().expect("loaded lock").get(&key) {
-            return Ok(c.clone());
+    /// The component of content key `key`, if this process holds it or its artifact maps.
+    fn loaded_or_mapped(&self, key: &str) -> Option<Component> {
+        if let Some(c) = self.loaded.lock().expect("loaded lock").get(key) {
+            return Some(c.clone());
         }
-        let component = self.compile_uncached(class, binding, bytes, &key)?;
+        let c = self.artifacts.mapped(&self.engine, key)?;
         self.loaded
             .lock()
             .expect("loaded lock")
-            .insert(key, component.clone());
-        Ok(component)
+            .insert(key.to_owned(), c.clone());
+        Some(c)
     }
+}
 
-    fn compile_uncached(
-        &self,
-        class: &str,
-        binding: &str,
-        bytes: &[u8],
-        key: &str,
-    ) -> wasmtime::Result<Component> {
-        let marker = self.cache_dir.join("compiled").join(key);
-        if marker.exists() {
-            return Component::new(&self.engine, bytes);
-        }
-        let lock_path = self.cache_dir.join("locks").join(format!("{key}.lock"));
-        let lock = std::fs::create_dir_all(lock_path.parent().expect("has a parent"))
-            .and_then(|()| std::fs::File::create(&lock_path));
-        let _guard = match lock {
-            Ok(file) => {
-                if file.try_lock().is_err() {
-                    tracing::info!(class = %class, binding = %binding, "waiting for another holdfast process compiling the same component");
-                    file.lock()?;
-                }
-                Some(file)
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot take the compile lock; compiling anyway");
-                None
-            }
-        };
-        if marker.exists() {
-            return Component::new(&self.engine, bytes);
-        }
-        tracing::info!(
-            class = %class,
-            binding = %binding,
-            megabytes = format!("{:.1}", bytes.len() as f64 / 1e6),
-            "compiling component (first use; cached in {} afterwards)",
-            self.cache_dir.display()
-        );
-        let started = Instant::now();
-        let component = Component::new(&self.engine, bytes)?;
-        tracing::info!(class = %class, binding = %binding, seconds = format!("{:.1}", started.elapsed().as_secs_f64()), "compiled");
-        if let Err(e) = std::fs::create_dir_all(marker.parent().expect("has a parent"))
-            .and_then(|()| std::fs::write(&marker, b""))
-        {
-            tracing::warn!(error = %e, "cannot record the compiled component");
-        }
-        Ok(component)
-    }
+/// What identifies one version of a component file without reading it: its path, device and
+/// inode, size and modification time (to the nanosecond), and the engine's compatibility hash.
+fn stamp(file: &Path, meta: &std::fs::Metadata, compatibility: u64) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let path = std::path::absolute(file).unwrap_or_else(|_| file.to_owned());
+    let text = format!(
+        "{}\0{}\0{}\0{}\0{}.{}\0{compatibility:016x}",
+        path.display(),
+        meta.dev(),
+        meta.ino(),
+        meta.len(),
+        meta.mtime(),
+        meta.mtime_nsec()
+    );
+    blake3::hash(text.as_bytes()).to_hex().to_string()
 }

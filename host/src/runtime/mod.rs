@@ -6,6 +6,7 @@
 //! every epoch tick; a guest calling another object waits in an async host call, its fiber
 //! suspended, while the [`Outbound`] port (implemented by the actor layer) delivers the call.
 
+mod artifacts;
 mod bindings;
 mod call_port;
 mod egress;

@@ -13,13 +13,15 @@
 //! - calls: worker -> object increments (Rust and JavaScript workers) beside the direct route,
 //!   the object-to-object RPC round trip and the cycle error's latency (calls.rs);
 //! - sql: a SQL counter beside a key-value one, point selects, bulk inserts, cold activation of
-//!   an object with a 100 MiB database, memory per object with SQL open (sql.rs).
+//!   an object with a 100 MiB database, memory per object with SQL open (sql.rs);
+//! - startup: time to the first answer with every example class, and idle memory (startup.rs).
 //!
 //! Run with `scripts/bench.sh` (builds first). Every figure line starts with `FIG`.
 
 mod calls;
 mod languages;
 mod sql;
+mod startup;
 mod ws;
 
 use std::net::SocketAddr;
@@ -104,6 +106,12 @@ struct Args {
     /// Run only the SQL phase.
     #[arg(long, conflicts_with = "skip_sql")]
     sql_only: bool,
+    /// Skip the start-up phase.
+    #[arg(long)]
+    skip_startup: bool,
+    /// Run only the start-up phase.
+    #[arg(long, conflicts_with = "skip_startup")]
+    startup_only: bool,
     /// Run only the language comparison (skip every other phase).
     #[arg(long, conflicts_with = "skip_languages")]
     languages_only: bool,
@@ -119,7 +127,17 @@ struct Args {
 
 fn main() -> Result<()> {
     let mut args = Args::parse();
+    if args.startup_only {
+        args.skip_sql = true;
+        args.skip_calls = true;
+        args.skip_throughput = true;
+        args.skip_cold = true;
+        args.skip_alarms = true;
+        args.skip_websockets = true;
+        args.skip_languages = true;
+    }
     if args.sql_only {
+        args.skip_startup = true;
         args.skip_calls = true;
         args.skip_throughput = true;
         args.skip_cold = true;
@@ -128,6 +146,7 @@ fn main() -> Result<()> {
         args.skip_languages = true;
     }
     if args.calls_only {
+        args.skip_startup = true;
         args.skip_sql = true;
         args.skip_throughput = true;
         args.skip_cold = true;
@@ -136,6 +155,7 @@ fn main() -> Result<()> {
         args.skip_languages = true;
     }
     if args.languages_only {
+        args.skip_startup = true;
         args.skip_sql = true;
         args.skip_calls = true;
         args.skip_throughput = true;
@@ -240,6 +260,9 @@ async fn run(args: Args) -> Result<()> {
     }
     if !args.skip_languages {
         languages::compare(&args).await?;
+    }
+    if !args.skip_startup {
+        startup::run().await?;
     }
     Ok(())
 }
