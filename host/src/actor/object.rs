@@ -60,7 +60,7 @@ impl Actor {
                 Ok(Some(m)) => m,
                 Ok(None) => break,
                 Err(_) => {
-                    if self.try_leave(rx).await {
+                    if Box::pin(self.try_leave(rx)).await {
                         break;
                     }
                     continue;
@@ -86,7 +86,9 @@ impl Actor {
                     // `true` only delays an eviction: leaving checks the hub itself), so other
                     // events do not take the hub's lock for it.
                     let pin_may_change = upgrade || closed.is_some();
-                    self.handle(event, upgrade, origin.chain, reply).await;
+                    // Boxed: an event's future (the guest call's state included) is large, and
+                    // unboxed it would be part of every idle actor's task (6 KiB per object).
+                    Box::pin(self.handle(event, upgrade, origin.chain, reply)).await;
                     // The call's event has run: its caller no longer waits for this object
                     // (only for the commit, which needs nothing from the caller).
                     drop(origin.wait);
@@ -99,7 +101,7 @@ impl Actor {
                     }
                 }
                 Msg::Evict(reply) => {
-                    let left = self.try_leave(rx).await;
+                    let left = Box::pin(self.try_leave(rx)).await;
                     self.shared.evict_requested.store(false, Ordering::Relaxed);
                     if let Some(r) = reply {
                         let _ = r.send(left);
