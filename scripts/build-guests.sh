@@ -14,8 +14,9 @@ for manifest in examples/*/Cargo.toml examples/*/*/Cargo.toml tests/guests/*/Car
 done
 echo "==> guests: ${packages[*]}"
 cargo build --release --locked --target wasm32-wasip2 "${packages[@]}"
-# componentize-py and componentize-js do not build the same bytes twice, and every new build
-# must be compiled again by the host (10-15 s of CPU each): rebuild only what changed.
+# The Python and JavaScript builds (guest-sdk/python/build.py, guest-sdk/js/build.mjs) keep
+# their outputs in a build cache keyed by their inputs, so rebuilding gives the same bytes; a
+# build still takes 5-15 s, so only what changed is rebuilt.
 up_to_date() { # OUT SOURCE...: OUT exists and no file under the sources is newer
   local out=$1; shift
   [ -f "$out" ] || return 1
@@ -25,21 +26,15 @@ echo "==> Python guests"
 py_sources=(guest-sdk/python wit target/pyenv/bin/componentize-py)
 up_to_date target/py-counter/py_counter.wasm examples/py-counter "${py_sources[@]}" \
   || examples/py-counter/build.sh
-if ! up_to_date target/py-bank/auditor.wasm examples/bank/auditor "${py_sources[@]}"; then
-  mkdir -p target/py-bank
-  PYTHONDONTWRITEBYTECODE=1 target/pyenv/bin/componentize-py -d wit -w durable-object componentize \
-    -p guest-sdk/python -p examples/bank/auditor app -o target/py-bank/auditor.wasm
-fi
+up_to_date target/py-bank/auditor.wasm examples/bank/auditor "${py_sources[@]}" \
+  || python3 guest-sdk/python/build.py examples/bank/auditor -o target/py-bank/auditor.wasm
 # A Python worker: the `application` world (a worker export beside the class one).
-if ! up_to_date target/py-guests/worker.wasm tests/py-worker "${py_sources[@]}"; then
-  PYTHONDONTWRITEBYTECODE=1 target/pyenv/bin/componentize-py -d wit -w application componentize \
-    -p guest-sdk/python -p tests/py-worker app -o target/py-guests/worker.wasm
-fi
+up_to_date target/py-guests/worker.wasm tests/py-worker "${py_sources[@]}" \
+  || python3 guest-sdk/python/build.py tests/py-worker --world application -o target/py-guests/worker.wasm
 for dir in tests/py-guests/*/; do
   out="target/py-guests/$(basename "$dir").wasm"
   up_to_date "$out" "$dir" "${py_sources[@]}" && continue
-  PYTHONDONTWRITEBYTECODE=1 target/pyenv/bin/componentize-py -d wit -w durable-object componentize \
-    -p guest-sdk/python -p "$dir" app -o "$out"
+  python3 guest-sdk/python/build.py "$dir" -o "$out"
 done
 echo "==> JavaScript guests"
 # (not package-lock.json: npm install rewrites it unchanged)
