@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::event::{Event, EventResult, Msg, Origin};
 use super::object::Actor;
 use super::services::Services;
-use super::slots::{Handle, Shared, Slots};
+use super::slots::{Handle, Mailbox, Shared, Slots};
 use super::waits::WaitGraph;
 use crate::config::StorageBackend;
 use crate::id::ObjectId;
@@ -393,7 +393,7 @@ impl Seed {
 /// Runs the object's actor; if it panics (a host bug), logs it and starts a new one on the same
 /// mailbox, so the events waiting there are not lost (the one being handled fails with "the
 /// object went away"). The new actor starts from storage and waits for the old one's commits.
-async fn supervise(seed: Seed, mut rx: mpsc::UnboundedReceiver<Msg>) {
+async fn supervise(seed: Seed, mut rx: Mailbox) {
     loop {
         let actor = seed.grow();
         match AssertUnwindSafe(actor.run(&mut rx)).catch_unwind().await {

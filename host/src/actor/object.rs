@@ -15,12 +15,12 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use super::event::{Event, EventError, EventResult, Msg, Outcome};
 use super::response::check_response;
 use super::services::Services;
-use super::slots::{Shared, Slots};
+use super::slots::{Mailbox, Shared, Slots};
 use crate::runtime::{
     CallError, CallLimits, Chain, Class, GuestFailure, HandlerCall, Identity, Live, Outbound,
     Output, Reach, StartError, types,
@@ -51,7 +51,7 @@ const POOL_FULL_ATTEMPTS: u32 = 2000;
 
 impl Actor {
     /// Runs events until the object leaves memory (or its mailbox closes).
-    pub async fn run(mut self, rx: &mut mpsc::UnboundedReceiver<Msg>) {
+    pub async fn run(mut self, rx: &mut Mailbox) {
         // A replacement of a vanished actor waits for its predecessor's commits.
         drain_commits(self.shared.commit.clone()).await;
         let idle = self.class.config.limits.idle_timeout();
@@ -68,7 +68,7 @@ impl Actor {
             };
             self.shared.queued.fetch_sub(1, Ordering::SeqCst);
             self.shared.room.notify_waiters();
-            match msg {
+            match *msg {
                 Msg::Event {
                     event,
                     name,
@@ -119,7 +119,7 @@ impl Actor {
     /// Leaves memory if nothing keeps the object: not pinned by a socket (then it waits for
     /// its next message: a socket's close arrives as one), and once its commits are released
     /// (it waits for them rather than polling).
-    async fn try_leave(&mut self, rx: &mpsc::UnboundedReceiver<Msg>) -> bool {
+    async fn try_leave(&mut self, rx: &Mailbox) -> bool {
         if self.services.hub.pinned(&self.key) {
             self.shared.pinned.store(true, Ordering::Relaxed);
             return false;

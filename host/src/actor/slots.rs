@@ -45,9 +45,14 @@ impl Shared {
     }
 }
 
+/// An object's mailbox, as its actor reads it. Entries are boxed: the channel allocates its
+/// first block of 32 entries when it is made, so with `Msg` inline every live object, however
+/// idle, would hold 32 message-sized slots (about 8 KiB); boxed they take 256 bytes.
+pub(super) type Mailbox = mpsc::UnboundedReceiver<Box<Msg>>;
+
 /// One live object in the map.
 pub(super) struct Handle {
-    pub tx: mpsc::UnboundedSender<Msg>,
+    pub tx: mpsc::UnboundedSender<Box<Msg>>,
     pub shared: Arc<Shared>,
 }
 
@@ -56,10 +61,12 @@ impl Handle {
     /// back if the actor is gone.
     pub fn send(&self, msg: Msg) -> Result<(), Msg> {
         self.shared.queued.fetch_add(1, Ordering::SeqCst);
-        self.tx.send(msg).map_err(|mpsc::error::SendError(m)| {
-            self.shared.queued.fetch_sub(1, Ordering::SeqCst);
-            m
-        })
+        self.tx
+            .send(Box::new(msg))
+            .map_err(|mpsc::error::SendError(m)| {
+                self.shared.queued.fetch_sub(1, Ordering::SeqCst);
+                *m
+            })
     }
 }
 
@@ -114,12 +121,7 @@ impl Slots {
 
     /// Removes the actor of `key` if its mailbox is empty and none of its commits are in flight
     /// (the caller checked that no socket pins it). Returns whether it may now end.
-    pub(super) fn retire(
-        &self,
-        key: &ObjectKey,
-        shared: &Shared,
-        rx: &mpsc::UnboundedReceiver<Msg>,
-    ) -> bool {
+    pub(super) fn retire(&self, key: &ObjectKey, shared: &Shared, rx: &Mailbox) -> bool {
         let mut shard = self.shard(key);
         if !rx.is_empty() || shared.commit.in_flight.load(Ordering::SeqCst) != 0 {
             return false;
