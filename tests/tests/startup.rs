@@ -46,12 +46,7 @@ async fn servers_starting_together_on_a_cold_cache_compile_a_component_once() ->
         assert_eq!((status, &body["value"]), (200, &serde_json::json!(1)));
     }
     // A later start finds it cached and says nothing of compiling.
-    let again = Server::start(&config)?;
-    assert!(
-        !again.log().contains("compiling component"),
-        "{}",
-        again.log()
-    );
+    assert_starts_from_the_cache(&config)?;
     Ok(())
 }
 
@@ -86,6 +81,13 @@ async fn holdfast_compile_fills_the_cache_and_names_a_bad_component() -> Result<
         err.contains("class `Broken` (binding `broken`): cannot read component"),
         "{err}"
     );
+    Ok(())
+}
+
+/// Starts a server with `config` and checks that it compiled nothing (its code was cached).
+fn assert_starts_from_the_cache(config: &str) -> Result<()> {
+    let log = Server::start(config)?.log();
+    assert!(!log.contains("compiling component"), "{log}");
     Ok(())
 }
 
@@ -128,12 +130,7 @@ async fn a_damaged_compiled_component_is_compiled_again() -> Result<()> {
     let (status, body) = call(&client(), Method::POST, s.url("/counter/a/increment")).await?;
     assert_eq!((status, &body["value"]), (200, &serde_json::json!(1)));
     // It was written whole again.
-    let again = Server::start(&config)?;
-    assert!(
-        !again.log().contains("compiling component"),
-        "{}",
-        again.log()
-    );
+    assert_starts_from_the_cache(&config)?;
     Ok(())
 }
 

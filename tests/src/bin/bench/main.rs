@@ -127,37 +127,18 @@ struct Args {
 
 fn main() -> Result<()> {
     let mut args = Args::parse();
-    if args.startup_only {
-        args.skip_sql = true;
-        args.skip_calls = true;
-        args.skip_throughput = true;
-        args.skip_cold = true;
-        args.skip_alarms = true;
-        args.skip_websockets = true;
-        args.skip_languages = true;
-    }
-    if args.sql_only {
-        args.skip_startup = true;
-        args.skip_calls = true;
-        args.skip_throughput = true;
-        args.skip_cold = true;
-        args.skip_alarms = true;
-        args.skip_websockets = true;
-        args.skip_languages = true;
-    }
-    if args.calls_only {
-        args.skip_startup = true;
-        args.skip_sql = true;
-        args.skip_throughput = true;
-        args.skip_cold = true;
-        args.skip_alarms = true;
-        args.skip_websockets = true;
-        args.skip_languages = true;
-    }
-    if args.languages_only {
-        args.skip_startup = true;
-        args.skip_sql = true;
-        args.skip_calls = true;
+    // `--X-only` runs that phase alone: every other phase is skipped.
+    let only = [
+        args.startup_only,
+        args.sql_only,
+        args.calls_only,
+        args.languages_only,
+    ];
+    if only.contains(&true) {
+        args.skip_startup = !args.startup_only;
+        args.skip_sql = !args.sql_only;
+        args.skip_calls = !args.calls_only;
+        args.skip_languages = !args.languages_only;
         args.skip_throughput = true;
         args.skip_cold = true;
         args.skip_alarms = true;
@@ -186,6 +167,12 @@ fn main() -> Result<()> {
 thread_local! {
     /// Every figure printed so far, in order: (name, value, unit).
     static FIGURES: std::cell::RefCell<Vec<(String, f64, String)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The median of `v` (sorted in place).
+fn median_of(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
 /// The median of figure `name` over the runs so far.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 use holdfast_tests::{ADMIN_TOKEN, Server, admin_config, class, guest};
 
-use super::{Conn, fig, load, report};
+use super::{Conn, fig, load, median_of, report};
 
 fn config() -> String {
     format!(
@@ -30,11 +30,6 @@ async fn ok(conn: &mut Conn, method: &str, path: &str) -> Result<serde_json::Val
     Ok(serde_json::from_slice(&body)?)
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 pub async fn run(connections: usize, d: Duration) -> Result<()> {
     let s = Server::start(&config())?;
     let mut conn = Conn::open(s.addr).await?;
@@ -52,7 +47,7 @@ pub async fn run(connections: usize, d: Duration) -> Result<()> {
         }
         ratios.push(rate(&sql) / rate(&kv) * 100.0);
     }
-    fig("sql_counter_vs_kv_pct", median(&mut ratios), "%");
+    fig("sql_counter_vs_kv_pct", median_of(&mut ratios), "%");
     // The server closed the idle connection meanwhile (its header timeout).
     let mut conn = Conn::open(s.addr).await?;
 
@@ -62,7 +57,7 @@ pub async fn run(connections: usize, d: Duration) -> Result<()> {
         let v = ok(&mut conn, "POST", "/sql/points/point-selects?n=1000").await?;
         per_query.push(v["ns_per_query"].as_f64().unwrap_or(f64::NAN) / 1000.0);
     }
-    fig("sql_point_select_us", median(&mut per_query), "us");
+    fig("sql_point_select_us", median_of(&mut per_query), "us");
 
     // Bulk insert: 100 events of 1,000 single-row INSERTs each, one after another.
     let started = Instant::now();
@@ -104,8 +99,8 @@ pub async fn run(connections: usize, d: Duration) -> Result<()> {
         ok(&mut conn, "GET", &format!("/sql/large/lookup?key={key}0")).await?;
         warm.push(t.elapsed().as_secs_f64() * 1e6);
     }
-    fig("sql_cold_100mib_query_p50_us", median(&mut cold), "us");
-    fig("sql_warm_query_p50_us", median(&mut warm), "us");
+    fig("sql_cold_100mib_query_p50_us", median_of(&mut cold), "us");
+    fig("sql_warm_query_p50_us", median_of(&mut warm), "us");
     drop(conn);
     drop(s);
 

@@ -1,13 +1,14 @@
 //! Start-up: from spawning `holdfast serve` with every example class of the root holdfast.toml
 //! (their code already in the cache) to its first 200 on `/_/health`, and the server's resident
-//! memory once it has idled for two seconds. Medians of five starts.
+//! memory once it has idled for two seconds; and the start with a pool for 100 live objects
+//! instead of the default 10,000. Medians of five starts.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use holdfast_tests::{Server, client, root};
 
-use super::fig;
+use super::{fig, median_of};
 
 /// The root holdfast.toml's classes, with component paths made absolute and its `[server]`
 /// section left out (the test server picks its own address and data directory).
@@ -35,20 +36,29 @@ fn examples_config() -> Result<(String, usize)> {
     Ok((out, classes))
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 pub async fn run() -> Result<()> {
     let (config, classes) = examples_config()?;
     // The first start may compile what the cache lacks.
     drop(Server::start(&config)?);
+    fig("startup_classes", classes as f64, "classes");
+    let (mut ms, mut rss) = starts(&config).await?;
+    fig("startup_to_health_ms", median_of(&mut ms), "ms");
+    fig("startup_idle_rss_mib", median_of(&mut rss), "MiB");
+    // The same with a pool for 100 live objects: what the default pool's size costs.
+    let small = format!("[runtime]\nmax_live_objects = 100\n{config}");
+    let (mut ms, _) = starts(&small).await?;
+    fig("startup_pool_100_to_health_ms", median_of(&mut ms), "ms");
+    Ok(())
+}
+
+/// Five starts with `config`: the milliseconds to the first 200 on `/_/health` and the MiB
+/// resident two seconds later, of each.
+async fn starts(config: &str) -> Result<(Vec<f64>, Vec<f64>)> {
     let c = client();
     let (mut times, mut rss) = (Vec::new(), Vec::new());
     for _ in 0..5 {
         let started = Instant::now();
-        let s = Server::start(&config)?;
+        let s = Server::start(config)?;
         loop {
             let r = c.get(s.url("/_/health")).send().await;
             if r.is_ok_and(|r| r.status() == 200) {
@@ -61,8 +71,5 @@ pub async fn run() -> Result<()> {
         tokio::time::sleep(Duration::from_secs(2)).await;
         rss.push(s.rss_kib().context("rss")? as f64 / 1024.0);
     }
-    fig("startup_classes", classes as f64, "classes");
-    fig("startup_to_health_ms", median(times), "ms");
-    fig("startup_idle_rss_mib", median(rss), "MiB");
-    Ok(())
+    Ok((times, rss))
 }
