@@ -126,7 +126,8 @@ try {
       `import { makeHandler } from ${JSON.stringify(join(here, 'src/handler.js'))};\n` +
       `import { makeWorker } from ${JSON.stringify(join(here, 'src/worker.js'))};\n` +
       `export const handler = makeHandler(user, ${JSON.stringify(className)});\n` +
-      `export const workerHandler = makeWorker(user);\n`,
+      `export const workerHandler = makeWorker(user);\n` +
+      `export { hosting } from ${JSON.stringify(join(here, 'src/hosting.js'))};\n`,
   );
   const bundle = join(work, 'bundle.js');
   const sdk = join(here, 'src/index.js');
@@ -196,8 +197,9 @@ try {
         sourcePath: bundle,
         witPath: resolve(here, '../../wit'),
         // Classes and the worker in one component: the host runs each class by its name
-        // (context.className) and the default export as the worker.
-        worldName: 'application',
+        // (context.className) and the default export as the worker; `hosting` lets one
+        // instance host many objects.
+        worldName: 'shared-application',
         // The host gives no wasi:http: Request/Response work without it.
         disableFeatures: ['http', 'fetch-event'],
       }));

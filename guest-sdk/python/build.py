@@ -115,7 +115,8 @@ def main():
     # No __pycache__ in the source tree; no Rust backtrace of componentize-py under the error.
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", RUST_BACKTRACE="0")
     run = subprocess.run(
-        [cpy, "-d", str(ROOT / "wit"), "-w", args.world, "componentize",
+        # The shared-* worlds add the `hosting` export: one instance may host many objects.
+        [cpy, "-d", str(ROOT / "wit"), "-w", f"shared-{'object' if args.world == 'durable-object' else 'application'}", "componentize",
          "-p", str(HERE), "-p", str(app), args.module, "-o", str(out)],
         env=env,
         capture_output=True,

@@ -1,7 +1,8 @@
 // The component's `handler` export: each host event becomes a call on the user's class. One
 // instance of the class lives as long as the activation; it is made on the first event (inside
 // that event, so its constructor's writes commit with it) and made again after
-// `ctx.abort()` or a failed `blockConcurrencyWhile`.
+// `ctx.abort()` or a failed `blockConcurrencyWhile`. The instance and its `ctx` are the running
+// object's (hosting.js: a component instance may host many objects).
 
 import './globals.js';
 import * as context from 'holdfast:object/context@0.1.0';
@@ -10,12 +11,11 @@ import { DurableObject } from './index.js';
 import { decodeJson, encodeJson } from './json.js';
 import { fromResponse, toRequest } from './http.js';
 import { DurableObjectState } from './state.js';
+import { current } from './hosting.js';
 import { endTransactions, forgetKnown } from './storage.js';
 import { dispatch, forgetSocket, socketFor, usesListeners } from './websocket.js';
 
 let Class = null;
-let instance = null;
-let state = null;
 /** The user's module and the class named at build time (`--class`), if any. */
 let userModule = null;
 let builtFor = null;
@@ -33,15 +33,17 @@ function then(value, fn) {
 /** The class instance, made on the first event; settles its constructor's promises first. */
 function object() {
   if (Class === null) Class = chooseClass();
-  if (instance === null) {
-    state = new DurableObjectState();
-    instance = new Class(state, makeEnv());
+  const o = current;
+  if (o.instance === null) {
+    o.state = new DurableObjectState();
+    o.instance = new Class(o.state, makeEnv());
   }
-  return state._pending() ? state._settle().then(() => instance) : instance;
+  return o.state._pending() ? o.state._settle().then(() => o.instance) : o.instance;
 }
 
 /** Ends a successful event body: settles what it started, then checks how it ended. */
 function complete(out) {
+  const state = current.state;
   if (state._pending()) return state._settle().then(() => complete(out));
   if (state._aborted) throw state._abortError ?? new Error('the object was aborted');
   const overlap = endTransactions();
@@ -75,9 +77,9 @@ function run(body, wrap = (m) => m) {
     endTransactions();
     // The host discards the event's writes: what the activation knows may reflect them.
     forgetKnown();
-    if (state === null || state._aborted) {
-      instance = null;
-      state = null;
+    if (current.state === null || current.state._aborted) {
+      current.instance = null;
+      current.state = null;
     }
     // componentize-js turns a thrown value into the `err` of the export's result.
     throw wrap(e === NO_SUCH_METHOD ? e : message(e));

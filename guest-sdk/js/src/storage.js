@@ -80,7 +80,13 @@ function alarmTime(time) {
 // It saves a host call per repeated read, and stays true because the object is the only writer of
 // its keys and its events run one at a time. Whenever the host may discard writes it reflects (a
 // failed event, a rolled-back transaction) or many keys change at once (deleteAll), it is cleared.
-const known = new Map();
+// One map per object: an instance hosting many objects switches to the running one's (`useKnown`).
+let known = new Map();
+
+/** Makes `map` what the running object knows of its keys (hosting.js calls it on `enter`). */
+export function useKnown(map) {
+  known = map;
+}
 
 /** Forgets what the activation knows of its keys (the next reads ask the host). */
 export function forgetKnown() {

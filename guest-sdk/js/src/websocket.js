@@ -15,8 +15,14 @@ const CLOSING = 2;
 const CLOSED = 3;
 
 // The activation's WebSocket objects by host socket ID, so that every event and
-// `getWebSockets()` hands out the same object for the same connection.
-const sockets = new Map();
+// `getWebSockets()` hands out the same object for the same connection. One map per object: an
+// instance hosting many objects switches to the running one's (`useSockets`).
+let sockets = new Map();
+
+/** Makes `map` the running object's WebSocket objects (hosting.js calls it on `enter`). */
+export function useSockets(map) {
+  sockets = map;
+}
 
 function hostError(e) {
   return new Error(typeof e?.payload === 'string' ? e.payload : String(e?.message ?? e));

@@ -5,13 +5,14 @@ import traceback
 
 from componentize_py_types import Err
 from wit_world.exports import Handler as _WitHandler
+from wit_world.exports import Hosting as _WitHosting
 from wit_world.imports import types as _types
 
 from ._calls import Env
 from ._http import HoldfastError, Request, Response
 from ._state import State, WebSocket
 
-__all__ = ["DurableObject", "AlarmInfo", "export"]
+__all__ = ["DurableObject", "AlarmInfo", "export", "Hosting"]
 
 
 class AlarmInfo:
@@ -63,16 +64,33 @@ class DurableObject:
 
 
 _class = None
-_instance = None
+#: The class instance of each object this component instance hosts, by the host's slot number
+#: (one object, slot 0, unless the host shares the instance: see ``Hosting``).
+_objects = {}
+#: The slot of the object whose event runs.
+_slot = 0
 
 
 def _object():
-    global _instance
-    if _class is None:
-        raise HoldfastError("no Durable Object class: call holdfast.export(YourClass)")
-    if _instance is None:
-        _instance = _class(State())
-    return _instance
+    obj = _objects.get(_slot)
+    if obj is None:
+        if _class is None:
+            raise HoldfastError("no Durable Object class: call holdfast.export(YourClass)")
+        obj = _objects[_slot] = _class(State())
+    return obj
+
+
+class Hosting(_WitHosting):
+    """The WIT ``hosting`` export: the host tells which of the objects this instance hosts the
+    next events are for (``enter``), and which it must drop (``forget``: the object is made anew
+    on its next event). Objects never see each other's instances."""
+
+    def enter(self, slot):
+        global _slot
+        _slot = slot
+
+    def forget(self, slot):
+        _objects.pop(slot, None)
 
 
 #: Handlers and attributes of the base class: never callable as methods by other objects.
@@ -144,14 +162,16 @@ class Handler(_WitHandler):
 def export(cls):
     """Makes ``cls`` (a ``DurableObject`` subclass) the class this component serves.
 
-    Usable as a decorator. It also sets ``Handler`` in ``cls``'s module, the name
-    componentize-py looks up in the app module for the exported ``handler`` interface.
+    Usable as a decorator. It also sets ``Handler`` and ``Hosting`` in ``cls``'s module, the
+    names componentize-py looks up in the app module for the exported interfaces.
     """
-    global _class, _instance
+    global _class
     if not (isinstance(cls, type) and issubclass(cls, DurableObject)):
         raise TypeError("holdfast.export expects a subclass of holdfast.DurableObject")
-    _class, _instance = cls, None
+    _class = cls
+    _objects.clear()
     module = sys.modules.get(cls.__module__)
     if module is not None:
         module.Handler = Handler
+        module.Hosting = Hosting
     return cls

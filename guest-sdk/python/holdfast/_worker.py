@@ -106,7 +106,8 @@ def worker(cls):
     if module is not None:
         module.WorkerHandler = _handlers()
         if not hasattr(module, "Handler"):
-            from ._export import Handler
+            from ._export import Handler, Hosting
 
             module.Handler = Handler
+            module.Hosting = Hosting
     return cls

@@ -386,6 +386,8 @@ impl Seed {
             )),
             name_recorded: false,
             key: self.key.clone(),
+            hosts: self.services.hosts.get(&self.class.config.binding).cloned(),
+            home: None,
         }
     }
 }

@@ -12,6 +12,8 @@
 mod calls;
 mod directory;
 mod event;
+mod hosted;
+mod hosts;
 mod metrics;
 mod object;
 mod response;
@@ -21,5 +23,6 @@ mod waits;
 
 pub use directory::{Directory, Overloaded};
 pub use event::{Event, EventError, Outcome};
+pub use hosts::Hosts;
 pub use metrics::Metrics;
 pub use services::Services;

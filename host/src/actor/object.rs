@@ -20,10 +20,11 @@ use tokio::sync::oneshot;
 use super::event::{Event, EventError, EventResult, Msg, Outcome};
 use super::response::check_response;
 use super::services::Services;
+use super::hosts::{Home, Hosts};
 use super::slots::{Mailbox, Shared, Slots};
 use crate::runtime::{
-    CallError, CallLimits, Chain, Class, GuestFailure, HandlerCall, Identity, Live, Outbound,
-    Output, Reach, StartError, types,
+    CallError, CallLimits, Chain, Class, Delivered, GuestFailure, HandlerCall, Identity, Live,
+    Outbound, Output, Reach, StartError, types,
 };
 use crate::sockets::WsEffects;
 use crate::store::{CommitError, CommitState, Job, ObjectKey, ObjectStorage, WriteSet};
@@ -40,10 +41,23 @@ pub(super) struct Actor {
     /// The commit generation the cached state belongs to.
     pub generation: u64,
     pub live: Option<Live>,
-    /// The storage view while no instance holds it.
+    /// The storage view while no instance holds it (always, between events, for an object
+    /// hosted by a shared instance).
     pub spare: Option<ObjectStorage>,
+    /// The class's shared instances, if it hosts many objects per instance.
+    pub hosts: Option<Arc<Hosts>>,
+    /// Where the activation lives among them (placed at its first event).
+    pub home: Option<Home>,
     /// Whether the object's name is known to be stored.
     pub name_recorded: bool,
+}
+
+/// Why an event did not reach the guest's handler, or ended its instance.
+pub(super) enum Undelivered {
+    /// No instance could be made (the pool stayed full, or instantiation failed).
+    Start(EventError),
+    /// A trap or a store failure ended the instance; with the event's effects to undo.
+    Ended(CallError, WsEffects),
 }
 
 /// Attempts to instantiate while the pool is full before giving up.
@@ -113,6 +127,9 @@ impl Actor {
                 Msg::Panic => panic!("test seam: object actor panics on request"),
             }
         }
+        if let (Some(hosts), Some(home)) = (&self.hosts, self.home.take()) {
+            hosts.release(home);
+        }
         tracing::debug!(namespace = %self.identity.binding, object = %self.identity.id, "object left memory");
     }
 
@@ -143,6 +160,10 @@ impl Actor {
     fn discard_instance(&mut self) {
         if let Some(l) = self.live.take() {
             self.spare = Some(l.into_storage());
+            self.services.hub.close_pinned(&self.key);
+        }
+        if let (Some(hosts), Some(home)) = (&self.hosts, self.home.take()) {
+            hosts.release(home);
             self.services.hub.close_pinned(&self.key);
         }
     }
@@ -187,7 +208,7 @@ impl Actor {
         }
     }
 
-    fn limits(&self) -> CallLimits {
+    pub(super) fn limits(&self) -> CallLimits {
         let l = &self.class.config.limits;
         CallLimits {
             cpu_ms: l.cpu_ms,
@@ -308,22 +329,22 @@ impl Actor {
             }
         };
         let is_alarm = matches!(call, HandlerCall::Alarm(_));
-        let cold_start = self.live.is_none().then(Instant::now);
-        let live = match self.ensure_live().await {
-            Ok(l) => l,
-            Err(e) => return self.release(None, None, reply, Err(e)),
-        };
         let limits = self.limits();
-        let delivered = live.deliver(&limits, chain, call).await;
+        let cold_start = (self.live.is_none() && self.home.is_none()).then(Instant::now);
+        let delivered = if self.hosts.is_some() {
+            self.deliver_shared(&limits, chain, call).await
+        } else {
+            self.deliver_own(&limits, chain, call).await
+        };
         if let Some(t) = cold_start {
             metrics.record_activation(t.elapsed());
         }
         let hub = &services.hub;
         match delivered {
-            Ok((mut live, (Ok(out), fx))) => {
+            Ok((Ok(out), fx)) => {
                 // The event's SQL transaction commits (into its write set) before anything
                 // else is decided: a deferred constraint or the page budget fails the event.
-                let sql_failure = match live.storage().commit_sql() {
+                let sql_failure = match self.storage().commit_sql() {
                     Ok(Ok(())) => None,
                     Ok(Err(refused)) => Some(Err(GuestFailure::Error(format!(
                         "the event's SQL writes could not commit: {refused}; nothing of the event was kept"
@@ -331,9 +352,8 @@ impl Actor {
                     Err(e) => Some(Ok(e)),
                 };
                 if let Some(failure) = sql_failure {
-                    live.storage().abort_event();
+                    self.storage().abort_event();
                     hub.abort(&self.key, fx);
-                    self.live = Some(live);
                     self.discard_instance();
                     metrics.failed_events.fetch_add(1, Ordering::Relaxed);
                     let error = match failure {
@@ -350,9 +370,8 @@ impl Actor {
                         Ok(()) => Outcome::Response(r, fx.accepted),
                         Err(why) => {
                             // Refused before anything is committed: the event fails whole.
-                            live.storage().abort_event();
+                            self.storage().abort_event();
                             hub.abort(&self.key, fx);
-                            self.live = Some(live);
                             self.discard_instance();
                             metrics.failed_events.fetch_add(1, Ordering::Relaxed);
                             let f = GuestFailure::Error(format!(
@@ -364,7 +383,7 @@ impl Actor {
                     Output::Value(v) => Outcome::Value(v),
                     Output::Done => Outcome::Done,
                 };
-                let storage = live.storage();
+                let storage = self.storage();
                 if is_alarm {
                     metrics.alarms.fetch_add(1, Ordering::Relaxed);
                     if !storage.event_sets_alarm() {
@@ -373,7 +392,6 @@ impl Actor {
                     }
                 }
                 let mut writes = storage.finish_event();
-                self.live = Some(live);
                 if let Some((ws, _)) = &mut writes
                     && !self.name_recorded
                     && self.identity.name.is_some()
@@ -383,20 +401,19 @@ impl Actor {
                 }
                 self.release(writes, Some(fx), reply, Ok(outcome));
             }
-            Ok((mut live, (Err(f), fx))) => {
-                live.storage().abort_event();
+            Ok((Err(f), fx)) => {
+                self.storage().abort_event();
                 hub.abort(&self.key, fx);
-                self.live = Some(live);
                 self.discard_instance();
                 metrics.failed_events.fetch_add(1, Ordering::Relaxed);
                 self.release(None, None, reply, Err(f.into()));
             }
-            Err((mut storage, error, fx)) => {
+            Err(Undelivered::Start(e)) => self.release(None, None, reply, Err(e)),
+            Err(Undelivered::Ended(error, fx)) => {
                 hub.abort(&self.key, fx);
                 // The instance is gone, and with it the listeners of its pinned sockets.
                 hub.close_pinned(&self.key);
-                storage.abort_event();
-                self.spare = Some(storage);
+                self.storage().abort_event();
                 let error = match error {
                     CallError::Guest(f) => {
                         metrics.traps.fetch_add(1, Ordering::Relaxed);
@@ -411,6 +428,27 @@ impl Actor {
                     }
                 };
                 self.release(None, None, reply, Err(error));
+            }
+        }
+    }
+
+    /// Runs the event on the object's own instance (made if needed). Afterwards the storage view
+    /// is where `self.storage()` finds it.
+    async fn deliver_own(
+        &mut self,
+        limits: &CallLimits,
+        chain: Chain,
+        call: HandlerCall,
+    ) -> Result<Delivered, Undelivered> {
+        let live = self.ensure_live().await.map_err(Undelivered::Start)?;
+        match live.deliver(limits, chain, call).await {
+            Ok((live, delivered)) => {
+                self.live = Some(live);
+                Ok(delivered)
+            }
+            Err((storage, error, fx)) => {
+                self.spare = Some(storage);
+                Err(Undelivered::Ended(error, fx))
             }
         }
     }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
+use super::hosts::Hosts;
 use super::metrics::Metrics;
 use crate::id::Namespaces;
 use crate::runtime::{Class, Engine};
@@ -24,6 +25,8 @@ pub struct Services {
     pub alarm_changed: Arc<Notify>,
     /// Every class, by binding (= namespace).
     pub classes: HashMap<String, Arc<Class>>,
+    /// The shared instances of every class hosting many objects per instance, by binding.
+    pub hosts: HashMap<String, Arc<Hosts>>,
     /// Most events waiting in one object's mailbox before requests are refused as overloaded.
     pub max_queued_events: usize,
     /// Most of one object's commits in flight before it waits to run its next event.

@@ -14,7 +14,7 @@ use tokio::sync::Notify;
 
 pub use project::{BuildError, MigrateError};
 
-use crate::actor::{Directory, Metrics, Services};
+use crate::actor::{Directory, Hosts, Metrics, Services};
 use crate::config::Config;
 use crate::http::{AppState, ListenLimits, router};
 use crate::id::{NamespaceKey, Namespaces};
@@ -158,6 +158,11 @@ impl Server {
         let alarm_changed = Arc::new(Notify::new());
         let committer =
             Committer::start(db.clone(), alarm_changed.clone(), CommitLimits::default());
+        let hosts = classes
+            .iter()
+            .filter(|(_, c)| c.objects_per_instance > 1)
+            .map(|(b, c)| (b.clone(), Arc::new(Hosts::new(c.clone()))))
+            .collect();
         let directory = Directory::new(
             Services {
                 engine,
@@ -173,6 +178,7 @@ impl Server {
                     ..WsLimits::default()
                 })),
                 classes,
+                hosts,
                 max_queued_events: config.runtime.max_queued_events,
                 max_in_flight_commits: config.runtime.max_in_flight_commits,
                 max_call_depth: config.runtime.max_call_depth,

@@ -221,6 +221,14 @@ pub struct ClassConfig {
     pub outbound: Vec<String>,
     /// Where the config sets `outbound` (named when a request is denied).
     pub outbound_key: String,
+    /// Most objects one instance hosts at once (`objects_per_instance`). Unset: 1000 for a
+    /// component that exports `holdfast:object/hosting` (the JavaScript and Python SDKs), 1
+    /// otherwise (Rust); above 1 it needs that export.
+    pub objects_per_instance: Option<u32>,
+    /// How many instances objects are spread over before one hosts a second object
+    /// (`instances`; unset: one per core). More are made while these are full, or suspended
+    /// in calls. Only for classes hosting many objects per instance.
+    pub instances: Option<u32>,
 }
 
 /// `[worker]`: the component that receives every request outside `/_/`.
@@ -329,6 +337,8 @@ struct RawClass {
     limits: PartialLimits,
     #[serde(default)]
     outbound: Vec<String>,
+    objects_per_instance: Option<u32>,
+    instances: Option<u32>,
 }
 
 /// `[project]`: serve a Cloudflare project (its classes, worker, vars and migrations) with this
@@ -426,6 +436,14 @@ impl Config {
             validate_limits(&limits).map_err(|(f, m)| invalid(field(&format!("limits.{f}")), m))?;
             validate_outbound(&c.outbound)
                 .map_err(|(j, m)| invalid(field(&format!("outbound[{j}]")), m))?;
+            for (name, v) in [
+                ("objects_per_instance", c.objects_per_instance),
+                ("instances", c.instances),
+            ] {
+                if v == Some(0) {
+                    return Err(invalid(field(name), "must be at least 1".into()));
+                }
+            }
             classes.push(ClassConfig {
                 outbound_key: format!(
                     "{} (the class with binding `{}`)",
@@ -440,6 +458,8 @@ impl Config {
                 storage: c.storage,
                 limits,
                 outbound: c.outbound,
+                objects_per_instance: c.objects_per_instance,
+                instances: c.instances,
             });
         }
         check_unique(&classes).map_err(|(i, f, m)| invalid(format!("class[{i}].{f}"), m))?;
@@ -616,6 +636,8 @@ impl Config {
                 },
                 outbound: outbound.to_vec(),
                 outbound_key: outbound_key.clone(),
+                objects_per_instance: None,
+                instances: None,
             });
         }
         let invalid = |field: String, message: String| ConfigError::Invalid {

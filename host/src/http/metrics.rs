@@ -12,6 +12,10 @@ pub fn render(directory: &Directory) -> String {
     let commits = s.committer.stats();
     let health = s.db.health();
     let c = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    let shared = s.hosts.values();
+    let (instances, moves, lost) = shared.fold((0, 0, 0), |(i, m, l), h| {
+        (i + h.count() as u64, m + c(&h.moves), l + c(&h.lost))
+    });
     let rows: Vec<(&str, &str, &str, u64)> = vec![
         (
             "live_objects",
@@ -30,6 +34,24 @@ pub fn render(directory: &Directory) -> String {
             "counter",
             "Instances created.",
             c(&m.activations),
+        ),
+        (
+            "shared_instances",
+            "gauge",
+            "Instances hosting many objects (classes with objects_per_instance above 1).",
+            instances,
+        ),
+        (
+            "shared_moves_total",
+            "counter",
+            "Objects moved off a shared instance that waited in a call (their memory is made anew).",
+            moves,
+        ),
+        (
+            "shared_instances_lost_total",
+            "counter",
+            "Shared instances lost to a trap (every object they hosted starts afresh).",
+            lost,
         ),
         (
             "evictions_total",
@@ -52,7 +74,7 @@ pub fn render(directory: &Directory) -> String {
         (
             "failed_events_total",
             "counter",
-            "Events the guest failed (each discards its instance).",
+            "Events the guest failed (each discards the object's instance, or its slot in a shared one).",
             c(&m.failed_events),
         ),
         (

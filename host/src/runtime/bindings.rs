@@ -39,3 +39,26 @@ pub mod worker {
         imports: { default: trappable },
     });
 }
+
+/// The `shared-object` world: only its `hosting` export is used (a class whose component
+/// exports it may host many objects per instance); the rest is the durable-object world's.
+pub mod shared {
+    wasmtime::component::bindgen!({
+        world: "shared-object",
+        path: "../wit",
+        exports: { default: async },
+        with: {
+            "holdfast:object/types": super::types,
+            "holdfast:object/storage": super::storage,
+            "holdfast:object/sql": super::sql,
+            "holdfast:object/context": super::context,
+            "holdfast:object/objects": super::objects,
+            "holdfast:object/calls": super::calls,
+            "holdfast:object/environment": super::environment,
+            "holdfast:object/websockets": super::websockets,
+            "holdfast:object/outbound": super::outbound,
+        },
+        imports: { default: trappable },
+    });
+    pub use exports::holdfast::object::hosting;
+}

@@ -16,6 +16,7 @@ use wasmtime::component::HasSelf;
 
 use super::artifacts::{Artifacts, Described};
 use super::bindings::DurableObjectPre;
+use super::bindings::shared::hosting;
 use super::egress::Egress;
 use super::sandbox::EPOCH_TICK;
 use super::store_data::{Reach, StoreData, WorkerData};
@@ -52,6 +53,15 @@ pub enum EngineError {
         binding: String,
         path: String,
         message: String,
+    },
+    #[error(
+        "class `{class}` (binding `{binding}`): objects_per_instance = {wanted} needs a component that exports holdfast:object/hosting (the JavaScript and Python SDKs build one; `{path}` hosts one object per instance)"
+    )]
+    NotShared {
+        class: String,
+        binding: String,
+        path: String,
+        wanted: u32,
     },
     #[error(
         "worker: component `{path}` does not implement the holdfast:object/worker world: {message}"
@@ -96,6 +106,9 @@ fn worker_linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<WorkerDat
     Ok(linker)
 }
 
+/// Objects per instance of a class whose component exports `hosting`, unless configured.
+pub const DEFAULT_OBJECTS_PER_INSTANCE: u32 = 1000;
+
 /// Capacity of the instance pool.
 #[derive(Debug, Clone, Copy)]
 pub struct PoolSize {
@@ -127,6 +140,12 @@ pub struct Class {
     pub(crate) pre: DurableObjectPre<StoreData>,
     /// Its objects' outbound HTTP (`outbound` of the config).
     pub egress: Egress,
+    /// Where the component's `hosting` export is, if it has one.
+    pub(crate) hosting: Option<hosting::GuestIndices>,
+    /// Most objects one instance hosts (1: an instance per object).
+    pub objects_per_instance: u32,
+    /// How many instances objects are spread over before one hosts a second (see the config).
+    pub instances: u32,
 }
 
 impl Class {
@@ -227,11 +246,29 @@ impl Engine {
             message: format!("{e:#}"),
         };
         let instance_pre = self.linker.instantiate_pre(&component).map_err(world_err)?;
+        let hosting = hosting::GuestIndices::new(&instance_pre).ok();
         let pre = DurableObjectPre::new(instance_pre).map_err(world_err)?;
+        let objects_per_instance = match (config.objects_per_instance, &hosting) {
+            (Some(n), None) if n > 1 => {
+                return Err(EngineError::NotShared {
+                    class,
+                    binding,
+                    path,
+                    wanted: n,
+                });
+            }
+            (Some(n), _) => n,
+            (None, Some(_)) => DEFAULT_OBJECTS_PER_INSTANCE,
+            (None, None) => 1,
+        };
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
         Ok(Class {
             config: config.clone(),
             pre,
             egress: Egress::new(&config.outbound, &config.outbound_key),
+            hosting: hosting.filter(|_| objects_per_instance > 1),
+            objects_per_instance,
+            instances: config.instances.unwrap_or(cores),
         })
     }
 

@@ -23,8 +23,10 @@ pub enum Stream {
     Stderr,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Buffers {
+    /// `namespace/id-or-name` of the object whose event runs, for log lines.
+    tag: Arc<str>,
     /// The incomplete last line.
     line: Vec<u8>,
     /// Recent stderr output, at most `TAIL` bytes, cleared at each event start.
@@ -35,8 +37,6 @@ struct Buffers {
 #[derive(Clone, Debug)]
 pub struct GuestOutput {
     stream: Stream,
-    /// `namespace/id-or-name`, for log lines.
-    tag: Arc<str>,
     /// Shared by the WASI stream objects of this store; the mutex is held only to append bytes.
     buf: Arc<Mutex<Buffers>>,
 }
@@ -45,9 +45,17 @@ impl GuestOutput {
     pub fn new(stream: Stream, tag: Arc<str>) -> Self {
         GuestOutput {
             stream,
-            tag,
-            buf: Arc::default(),
+            buf: Arc::new(Mutex::new(Buffers {
+                tag,
+                line: Vec::new(),
+                tail: Vec::new(),
+            })),
         }
+    }
+
+    /// Tags the next lines with `tag` (an instance hosting many objects: the running one).
+    pub fn set_tag(&self, tag: Arc<str>) {
+        self.buf.lock().expect("guest output lock").tag = tag;
     }
 
     /// Forgets the kept stderr (called when an event starts).
@@ -77,7 +85,7 @@ impl GuestOutput {
         for &byte in bytes {
             if byte == b'\n' || b.line.len() >= MAX_LINE {
                 let line = std::mem::take(&mut b.line);
-                self.emit(&line);
+                self.emit(&b.tag, &line);
                 if byte == b'\n' {
                     continue;
                 }
@@ -86,11 +94,11 @@ impl GuestOutput {
         }
     }
 
-    fn emit(&self, line: &[u8]) {
+    fn emit(&self, tag: &str, line: &[u8]) {
         let text = String::from_utf8_lossy(line);
         match self.stream {
-            Stream::Stdout => tracing::info!(target: "guest", object = %self.tag, "{text}"),
-            Stream::Stderr => tracing::warn!(target: "guest", object = %self.tag, "{text}"),
+            Stream::Stdout => tracing::info!(target: "guest", object = %tag, "{text}"),
+            Stream::Stderr => tracing::warn!(target: "guest", object = %tag, "{text}"),
         }
     }
 }

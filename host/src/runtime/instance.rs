@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use wasmtime::Store;
 
+use super::bindings::shared::hosting;
 use super::bindings::{DurableObject, handler, types};
 use super::call_port::Chain;
 use super::engine::{Class, Engine};
@@ -83,10 +84,13 @@ pub type Delivered = (Result<Output, GuestFailure>, WsEffects);
 /// view taken back, why, and the effects to undo.
 pub type Ended = (ObjectStorage, CallError, WsEffects);
 
-/// A running instance.
+/// A running instance: of one object, or (a component exporting `hosting`) of many, one
+/// object's event at a time.
 pub struct Live {
     store: Store<StoreData>,
     bindings: DurableObject,
+    /// The `hosting` export, for an instance hosting many objects.
+    hosting: Option<hosting::Guest>,
 }
 
 impl Live {
@@ -97,10 +101,40 @@ impl Live {
         class: &Class,
         storage: ObjectStorage,
         identity: Identity,
-        mut reach: Reach,
+        reach: Reach,
         hub: Arc<Hub>,
         limits: CallLimits,
     ) -> Result<Live, (ObjectStorage, StartError)> {
+        Live::instantiate(engine, class, Some(storage), identity, reach, hub, limits)
+            .await
+            .map_err(|(s, e)| (s.expect("the storage went in"), e))
+    }
+
+    /// Instantiates `class` to host many of its objects (its component exports `hosting`).
+    /// `identity` is the object whose event starts it: what a constructor running at
+    /// instantiation would see (with no storage: its calls trap).
+    pub async fn start_shared(
+        engine: &Engine,
+        class: &Class,
+        identity: Identity,
+        reach: Reach,
+        hub: Arc<Hub>,
+        limits: CallLimits,
+    ) -> Result<Live, StartError> {
+        Live::instantiate(engine, class, None, identity, reach, hub, limits)
+            .await
+            .map_err(|(_, e)| e)
+    }
+
+    async fn instantiate(
+        engine: &Engine,
+        class: &Class,
+        storage: Option<ObjectStorage>,
+        identity: Identity,
+        mut reach: Reach,
+        hub: Arc<Hub>,
+        limits: CallLimits,
+    ) -> Result<Live, (Option<ObjectStorage>, StartError)> {
         let tag = identity.label();
         reach.caller = Some((identity.key.clone(), tag.clone()));
         let data = StoreData {
@@ -113,8 +147,22 @@ impl Live {
             host_fault: None,
         };
         let mut store = new_store(&engine.engine, data, &limits);
-        match class.pre.instantiate_async(&mut store).await {
-            Ok(bindings) => Ok(Live { store, bindings }),
+        let made: wasmtime::Result<_> = async {
+            let instance = class.pre.instance_pre().instantiate_async(&mut store).await?;
+            let bindings = DurableObject::new(&mut store, &instance)?;
+            let hosting = match &class.hosting {
+                Some(indices) => Some(indices.load(&mut store, &instance)?),
+                None => None,
+            };
+            Ok((bindings, hosting))
+        }
+        .await;
+        match made {
+            Ok((bindings, hosting)) => Ok(Live {
+                store,
+                bindings,
+                hosting,
+            }),
             Err(e)
                 if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
                     .is_some() =>
@@ -128,8 +176,13 @@ impl Live {
         }
     }
 
+    /// The storage view of the object whose event runs (or the instance's only object).
     pub fn storage(&mut self) -> &mut ObjectStorage {
-        &mut self.store.data_mut().storage
+        self.store
+            .data_mut()
+            .storage
+            .as_mut()
+            .expect("an object's storage is in the instance")
     }
 
     pub fn set_name(&mut self, name: String) {
@@ -138,6 +191,46 @@ impl Live {
         if let Some((_, label)) = &mut data.reach.caller {
             *label = data.identity.label();
         }
+    }
+
+    /// Makes the next event `identity`'s, with its storage view (a shared instance).
+    pub fn put_object(&mut self, storage: ObjectStorage, identity: &Identity) {
+        let data = self.store.data_mut();
+        let label = identity.label();
+        data.sandbox.set_tag(label.clone());
+        data.reach.caller = Some((identity.key.clone(), label));
+        data.identity = identity.clone();
+        data.storage = Some(storage);
+    }
+
+    /// Takes back the storage view `put_object` moved in.
+    pub fn take_object(&mut self) -> ObjectStorage {
+        self.store
+            .data_mut()
+            .storage
+            .take()
+            .expect("an object's storage is in the instance")
+    }
+
+    /// Calls `hosting.enter(slot)` (or `forget`), with `limits` as its CPU budget. An error is a
+    /// trap: the instance is poisoned and must be dropped.
+    pub async fn hosting(
+        &mut self,
+        limits: &CallLimits,
+        slot: u32,
+        enter: bool,
+    ) -> Result<(), GuestFailure> {
+        let hosting = self
+            .hosting
+            .as_ref()
+            .expect("only a shared instance is told which object runs");
+        arm(&mut self.store, limits);
+        let r = if enter {
+            hosting.call_enter(&mut self.store, slot).await
+        } else {
+            hosting.call_forget(&mut self.store, slot).await
+        };
+        r.map_err(|e| GuestFailure::Trap(describe(&e, &self.store, limits)))
     }
 
     /// Delivers one event of `chain`. On a trap the instance is consumed and its storage
@@ -195,13 +288,17 @@ impl Live {
                     Some(fault) => CallError::Store(fault),
                     None => CallError::Guest(GuestFailure::Trap(why)),
                 };
-                Err((data.storage, error, fx))
+                let storage = data.storage.expect("an event runs with its object's storage");
+                Err((storage, error, fx))
             }
         }
     }
 
     /// Takes the storage back (the instance is dropped).
     pub fn into_storage(self) -> ObjectStorage {
-        self.store.into_data().storage
+        self.store
+            .into_data()
+            .storage
+            .expect("an object's storage is in the instance")
     }
 }

@@ -16,6 +16,7 @@ mod host;
 mod instance;
 mod sandbox;
 mod store_data;
+mod suspension;
 mod worker;
 
 pub use bindings::calls::CallErrorKind;
@@ -24,7 +25,8 @@ pub use call_port::{
     Accepted, CallBody, CallFailure, CallFuture, CallReply, Caller, Chain, Outbound, Upgrade,
 };
 pub use engine::{Class, Engine, EngineError, PoolSize};
-pub use instance::{CallError, GuestFailure, HandlerCall, Live, Output, StartError};
+pub use instance::{CallError, Delivered, GuestFailure, HandlerCall, Live, Output, StartError};
 pub use sandbox::CallLimits;
 pub use store_data::{Identity, Reach, label};
+pub use suspension::Suspension;
 pub use worker::{WorkerClass, WorkerError, Workers};

@@ -69,6 +69,7 @@ pub struct Sandbox {
     limiter: Limiter,
     /// The guest's stderr (its tail explains traps).
     stderr: GuestOutput,
+    stdout: GuestOutput,
     /// Epoch ticks left before the running call is interrupted.
     ticks_left: u64,
 }
@@ -77,8 +78,9 @@ impl Sandbox {
     /// A sandbox whose output lines are tagged `tag`, with `limits.memory_bytes` of memory.
     pub fn new(tag: Arc<str>, limits: &CallLimits) -> Sandbox {
         let stderr = GuestOutput::new(Stream::Stderr, tag.clone());
+        let stdout = GuestOutput::new(Stream::Stdout, tag);
         let wasi = WasiCtxBuilder::new()
-            .stdout(GuestOutput::new(Stream::Stdout, tag))
+            .stdout(stdout.clone())
             .stderr(stderr.clone())
             .build();
         Sandbox {
@@ -88,8 +90,15 @@ impl Sandbox {
                 memory_bytes: limits.memory_bytes,
             },
             stderr,
+            stdout,
             ticks_left: 0,
         }
+    }
+
+    /// Tags the guest's next output lines with `tag` (the object whose event runs next).
+    pub fn set_tag(&self, tag: Arc<str>) {
+        self.stdout.set_tag(tag.clone());
+        self.stderr.set_tag(tag);
     }
 
     /// WASI's view of it (for `WasiView` of the store data).

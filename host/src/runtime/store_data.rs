@@ -9,6 +9,7 @@ use wasmtime_wasi::{WasiCtxView, WasiView};
 use super::call_port::{Caller, Chain, Outbound, Upgrade};
 use super::egress::Egress;
 use super::sandbox::{Sandbox, Sandboxed};
+use super::suspension::{Suspension, Waiting};
 use crate::id::{Namespaces, ObjectId};
 use crate::sockets::{Hub, WsEffects};
 use crate::store::{ObjectKey, ObjectStorage, StoreError};
@@ -55,6 +56,8 @@ pub struct Reach {
     pub(super) chain: Chain,
     /// In a worker, the client's WebSocket upgrade of the running request, if it is one.
     pub(super) upgrade: Option<Arc<Upgrade>>,
+    /// Marked while a call or outbound fetch waits, in an instance hosting many objects.
+    pub(crate) suspension: Option<Arc<Suspension>>,
 }
 
 impl Reach {
@@ -72,7 +75,13 @@ impl Reach {
             caller: None,
             chain: Chain::start(),
             upgrade: None,
+            suspension: None,
         }
+    }
+
+    /// Marks the instance as waiting in a host call (if anyone watches) until it is dropped.
+    pub(super) fn waiting(&self) -> Option<Waiting> {
+        self.suspension.as_ref().map(|s| s.wait())
     }
 
     pub(super) fn caller(&self) -> Caller {
@@ -87,7 +96,11 @@ impl Reach {
 /// Everything a store carries.
 pub struct StoreData {
     pub(super) sandbox: Sandbox,
-    pub(crate) storage: ObjectStorage,
+    /// The storage view of the object whose event is running. In an instance hosting many
+    /// objects it is moved in for each event and taken back after (`None` between events: an
+    /// import called then, e.g. from `hosting.forget`, traps).
+    pub(crate) storage: Option<ObjectStorage>,
+    /// Who the running object is (replaced with each event in a shared instance).
     pub(crate) identity: Identity,
     pub(crate) reach: Reach,
     pub(crate) hub: Arc<Hub>,
@@ -115,12 +128,26 @@ impl Sandboxed for StoreData {
 }
 
 impl StoreData {
+    /// The running object's storage view; a trap between events.
+    pub(super) fn storage(&mut self) -> wasmtime::Result<&mut ObjectStorage> {
+        self.storage.as_mut().ok_or_else(no_event)
+    }
+
+    /// The running object's key; a trap between events.
+    pub(super) fn object(&self) -> wasmtime::Result<&ObjectKey> {
+        self.storage.as_ref().map(|s| s.object()).ok_or_else(no_event)
+    }
+
     /// Records a store failure and returns the trap that stops the guest.
     pub(super) fn fault(&mut self, e: StoreError) -> wasmtime::Error {
         let trap = wasmtime::Error::msg(e.to_string());
         self.host_fault = Some(e);
         trap
     }
+}
+
+fn no_event() -> wasmtime::Error {
+    wasmtime::Error::msg("an import was called while no object's event was running")
 }
 
 /// Everything a worker's store carries: WASI and the reach; no storage, no identity.

@@ -21,6 +21,7 @@ fn wit_error(f: crate::runtime::CallFailure) -> calls::CallError {
 impl calls::Host for Reach {
     async fn fetch(&mut self, to: types::Address, req: types::Request) -> Answer<types::Response> {
         let pending = self.outbound.call(self.caller(), to, CallBody::Fetch(req));
+        let _waiting = self.waiting();
         Ok(match pending.await {
             Ok(CallReply::Response(r)) => Ok(r),
             Ok(CallReply::Value(_)) => unreachable!("a fetch is answered with a response"),
@@ -32,6 +33,7 @@ impl calls::Host for Reach {
         let pending = self
             .outbound
             .call(self.caller(), to, CallBody::Method { method, args });
+        let _waiting = self.waiting();
         Ok(match pending.await {
             Ok(CallReply::Value(v)) => Ok(v),
             Ok(CallReply::Response(_)) => unreachable!("a method call is answered with a value"),

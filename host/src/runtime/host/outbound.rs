@@ -12,6 +12,7 @@ impl outbound::Host for Reach {
         &mut self,
         req: types::Request,
     ) -> Result<std::result::Result<types::Response, outbound::FetchError>> {
+        let _waiting = self.waiting();
         Ok(self.egress.fetch(req).await)
     }
 }

@@ -70,12 +70,12 @@ impl StoreData {
 impl sql::Host for StoreData {
     fn exec(&mut self, query: String, params: Vec<sql::Value>) -> Result<Guest<sql::Rows>> {
         let params: Vec<SqlValue> = params.into_iter().map(from_wit).collect();
-        let r = self.storage.sql_exec(&query, &params);
+        let r = self.storage()?.sql_exec(&query, &params);
         self.lift_sql(r, rows_to_wit)
     }
 
     fn database_size(&mut self) -> Result<Guest<u64>> {
-        let r = self.storage.sql_size();
+        let r = self.storage()?.sql_size();
         self.lift_sql(r, |n| n)
     }
 }

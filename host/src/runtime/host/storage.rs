@@ -39,35 +39,35 @@ impl StoreData {
 
 impl storage::Host for StoreData {
     fn get(&mut self, key: String) -> Result<Guest<Option<Vec<u8>>>> {
-        let r = self.storage.get(&key);
+        let r = self.storage()?.get(&key);
         self.lift(r)
     }
 
     fn get_many(&mut self, keys: Vec<String>) -> Result<Guest<Vec<Option<Vec<u8>>>>> {
-        let r = self.storage.get_many(&keys);
+        let r = self.storage()?.get_many(&keys);
         self.lift(r)
     }
 
     fn put(&mut self, key: String, value: Vec<u8>) -> Result<Guest<()>> {
-        Ok(self.storage.put(key, value).map_err(to_wit))
+        Ok(self.storage()?.put(key, value).map_err(to_wit))
     }
 
     fn put_many(&mut self, entries: Vec<(String, Vec<u8>)>) -> Result<Guest<()>> {
-        Ok(self.storage.put_many(entries).map_err(to_wit))
+        Ok(self.storage()?.put_many(entries).map_err(to_wit))
     }
 
     fn delete(&mut self, key: String) -> Result<Guest<bool>> {
-        let r = self.storage.delete(&key);
+        let r = self.storage()?.delete(&key);
         self.lift(r)
     }
 
     fn delete_many(&mut self, keys: Vec<String>) -> Result<Guest<u32>> {
-        let r = self.storage.delete_many(&keys);
+        let r = self.storage()?.delete_many(&keys);
         self.lift(r)
     }
 
     fn delete_all(&mut self) -> Result<()> {
-        match self.storage.delete_all() {
+        match self.storage()?.delete_all() {
             Ok(()) => Ok(()),
             Err(e) => Err(self.fault(e)),
         }
@@ -82,36 +82,36 @@ impl storage::Host for StoreData {
             reverse: o.reverse,
             limit: o.limit,
         };
-        let r = self.storage.list(&opts);
+        let r = self.storage()?.list(&opts);
         self.lift(r)
     }
 
     fn transaction_begin(&mut self) -> Result<Guest<()>> {
-        Ok(self.storage.begin_nested().map_err(to_wit))
+        Ok(self.storage()?.begin_nested().map_err(to_wit))
     }
 
     fn transaction_commit(&mut self) -> Result<Guest<()>> {
-        Ok(self.storage.commit_nested().map_err(to_wit))
+        Ok(self.storage()?.commit_nested().map_err(to_wit))
     }
 
     fn transaction_rollback(&mut self) -> Result<Guest<()>> {
-        Ok(self.storage.rollback_nested().map_err(to_wit))
+        Ok(self.storage()?.rollback_nested().map_err(to_wit))
     }
 
     fn get_alarm(&mut self) -> Result<Option<i64>> {
-        match self.storage.get_alarm() {
+        match self.storage()?.get_alarm() {
             Ok(a) => Ok(a),
             Err(e) => Err(self.fault(e)),
         }
     }
 
     fn set_alarm(&mut self, scheduled_time: i64) -> Result<()> {
-        self.storage.set_alarm(Some(scheduled_time));
+        self.storage()?.set_alarm(Some(scheduled_time));
         Ok(())
     }
 
     fn delete_alarm(&mut self) -> Result<()> {
-        self.storage.set_alarm(None);
+        self.storage()?.set_alarm(None);
         Ok(())
     }
 }

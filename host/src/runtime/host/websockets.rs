@@ -13,16 +13,16 @@ impl websockets::Host for StoreData {
         tags: Vec<String>,
         hibernatable: bool,
     ) -> Result<std::result::Result<u64, String>> {
-        let key = self.storage.object().clone();
+        let key = self.object()?.clone();
         Ok(self.hub.accept(&key, &mut self.ws, tags, hibernatable))
     }
 
     fn get_websockets(&mut self, tag: Option<String>) -> Result<Vec<u64>> {
-        Ok(self.hub.sockets(self.storage.object(), tag.as_deref()))
+        Ok(self.hub.sockets(self.object()?, tag.as_deref()))
     }
 
     fn get_tags(&mut self, socket: u64) -> Result<Vec<String>> {
-        Ok(self.hub.tags(self.storage.object(), socket))
+        Ok(self.hub.tags(self.object()?, socket))
     }
 
     fn send(
@@ -34,7 +34,7 @@ impl websockets::Host for StoreData {
             types::Message::Text(t) => Outgoing::Text(t),
             types::Message::Binary(b) => Outgoing::Binary(b),
         };
-        let key = self.storage.object().clone();
+        let key = self.object()?.clone();
         Ok(self.hub.stage(&key, &mut self.ws, socket, frame))
     }
 
@@ -55,7 +55,7 @@ impl websockets::Host for StoreData {
                 reason.len()
             )));
         }
-        let key = self.storage.object().clone();
+        let key = self.object()?.clone();
         Ok(self
             .hub
             .stage(&key, &mut self.ws, socket, Outgoing::Close(code, reason)))
@@ -66,20 +66,20 @@ impl websockets::Host for StoreData {
         socket: u64,
         value: Option<Vec<u8>>,
     ) -> Result<std::result::Result<(), String>> {
-        let key = self.storage.object().clone();
+        let key = self.object()?.clone();
         Ok(self.hub.set_attachment(&key, &mut self.ws, socket, value))
     }
 
     fn get_attachment(&mut self, socket: u64) -> Result<Option<Vec<u8>>> {
-        Ok(self.hub.attachment(self.storage.object(), socket))
+        Ok(self.hub.attachment(self.object()?, socket))
     }
 
     fn set_auto_response(&mut self, pair: Option<(String, String)>) -> Result<()> {
-        self.hub.set_auto_response(self.storage.object(), pair);
+        self.hub.set_auto_response(self.object()?, pair);
         Ok(())
     }
 
     fn get_auto_response_timestamp(&mut self, socket: u64) -> Result<Option<i64>> {
-        Ok(self.hub.auto_response_at(self.storage.object(), socket))
+        Ok(self.hub.auto_response_at(self.object()?, socket))
     }
 }
