@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use anyhow::Result;
 use holdfast_tests::{
-    Server, admin_config, built, client, guest, metric, run_expecting_failure, ws_connect,
-    ws_json, ws_send,
+    Server, admin_config, built, client, guest, metric, run_expecting_failure, ws_connect, ws_json,
+    ws_send,
 };
 use serde_json::Value;
 
@@ -71,7 +71,10 @@ async fn incr_all(c: &reqwest::Client, s: &Server, name: &str, n: usize) -> Resu
     let mut ok = 0;
     for t in tasks {
         let (status, body) = t.await??;
-        assert_eq!(status, 200, "an event of {name} was answered wrongly: {body}");
+        assert_eq!(
+            status, 200,
+            "an event of {name} was answered wrongly: {body}"
+        );
         ok += 1;
     }
     Ok(ok)
@@ -107,7 +110,10 @@ async fn a_trap_discards_the_instance_and_every_object_it_hosted_starts_afresh()
     assert!(body.contains("CPU time limit"), "{body}");
     let a = json(&c, &s, "/tenant/a/bump").await?;
     assert_eq!(a["count"], 1, "a's memory was in the lost instance: {a}");
-    assert_eq!(a["constructedAs"], 1, "a new instance constructed it first: {a}");
+    assert_eq!(
+        a["constructedAs"], 1,
+        "a new instance constructed it first: {a}"
+    );
     Ok(())
 }
 
@@ -148,8 +154,8 @@ async fn calls_between_objects_of_one_instance_do_not_deadlock() -> Result<()> {
 }
 
 #[tokio::test]
-async fn objects_of_one_instance_cannot_reach_each_others_storage_sockets_or_identity()
--> Result<()> {
+async fn objects_of_one_instance_cannot_reach_each_others_storage_sockets_or_identity() -> Result<()>
+{
     let s = Server::start(&config(""))?;
     let c = client();
     json(&c, &s, "/tenant/a/put?key=secret&value=a-only").await?;
@@ -195,6 +201,9 @@ fn objects_per_instance_above_one_needs_the_hosting_export() -> Result<()> {
     let zero = config.replace("= 10", "= 0");
     let (ok, out) = run_expecting_failure(&zero)?;
     assert!(!ok);
-    assert!(out.contains("class[0].objects_per_instance: must be at least 1"), "{out}");
+    assert!(
+        out.contains("class[0].objects_per_instance: must be at least 1"),
+        "{out}"
+    );
     Ok(())
 }

@@ -18,9 +18,9 @@ use std::time::Instant;
 use tokio::sync::oneshot;
 
 use super::event::{Event, EventError, EventResult, Msg, Outcome};
+use super::hosts::{Home, Hosts};
 use super::response::check_response;
 use super::services::Services;
-use super::hosts::{Home, Hosts};
 use super::slots::{Mailbox, Shared, Slots};
 use crate::runtime::{
     CallError, CallLimits, Chain, Class, Delivered, GuestFailure, HandlerCall, Identity, Live,

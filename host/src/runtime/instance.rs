@@ -148,7 +148,11 @@ impl Live {
         };
         let mut store = new_store(&engine.engine, data, &limits);
         let made: wasmtime::Result<_> = async {
-            let instance = class.pre.instance_pre().instantiate_async(&mut store).await?;
+            let instance = class
+                .pre
+                .instance_pre()
+                .instantiate_async(&mut store)
+                .await?;
             let bindings = DurableObject::new(&mut store, &instance)?;
             let hosting = match &class.hosting {
                 Some(indices) => Some(indices.load(&mut store, &instance)?),
@@ -288,7 +292,9 @@ impl Live {
                     Some(fault) => CallError::Store(fault),
                     None => CallError::Guest(GuestFailure::Trap(why)),
                 };
-                let storage = data.storage.expect("an event runs with its object's storage");
+                let storage = data
+                    .storage
+                    .expect("an event runs with its object's storage");
                 Err((storage, error, fx))
             }
         }

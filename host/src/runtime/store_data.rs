@@ -135,7 +135,10 @@ impl StoreData {
 
     /// The running object's key; a trap between events.
     pub(super) fn object(&self) -> wasmtime::Result<&ObjectKey> {
-        self.storage.as_ref().map(|s| s.object()).ok_or_else(no_event)
+        self.storage
+            .as_ref()
+            .map(|s| s.object())
+            .ok_or_else(no_event)
     }
 
     /// Records a store failure and returns the trap that stops the guest.

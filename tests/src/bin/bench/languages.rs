@@ -6,8 +6,9 @@
 //!   the final value;
 //! - cold: `--lang-cold` sequential first requests to fresh objects; activation p50/p99 as the
 //!   host measures it (`holdfast_activation_seconds`);
-//! - memory: resident memory per live idle object with `--lang-objects` live (RSS, as the core
-//!   memory figure, and PSS, which counts a page shared by several instances once).
+//! - memory: resident memory per live idle object at each count of `--lang-objects` live (RSS,
+//!   as the core memory figure, and PSS, which counts a page shared by several instances once);
+//!   JavaScript and Python objects share instances (objects_per_instance), Rust ones do not.
 //!
 //! Figures are printed as `FIG {language}_{figure}`; [`print_table`] prints the README table.
 //! The core phases of main.rs share [`hot`] and [`cold_and_memory`] (with an empty prefix).
@@ -79,10 +80,11 @@ impl Lang {
     }
 
     /// The counter served as `counter`, kept resident for the whole memory phase (a slow
-    /// language must not lose its first objects to the idle timeout before RSS is read).
+    /// language must not lose its first objects to the idle timeout before RSS is read), with
+    /// room for the largest count of `--lang-objects`.
     fn config(self) -> String {
         format!(
-            "{}[class.limits]\nidle_timeout_ms = 600000\n",
+            "[runtime]\nmax_live_objects = 20000\n{}[class.limits]\nidle_timeout_ms = 600000\n",
             class("counter", self.class(), &self.path())
         )
     }
@@ -92,8 +94,15 @@ impl Lang {
 /// it, unless each language's component has been built; and the object counts must fit.
 pub fn check(args: &Args) -> Result<()> {
     anyhow::ensure!(
-        args.lang_cold < args.lang_objects,
-        "--lang-cold ({}) must be smaller than --lang-objects ({})",
+        args.lang_objects.windows(2).all(|w| w[0] < w[1]),
+        "--lang-objects ({:?}) must rise",
+        args.lang_objects
+    );
+    anyhow::ensure!(
+        args.lang_objects
+            .first()
+            .is_some_and(|&n| args.lang_cold < n),
+        "--lang-cold ({}) must be smaller than the first of --lang-objects ({:?})",
         args.lang_cold,
         args.lang_objects
     );
@@ -132,7 +141,7 @@ pub async fn compare(args: &Args) -> Result<()> {
             &lang.config(),
             &format!("{name}_"),
             args.lang_cold,
-            args.lang_objects,
+            &args.lang_objects,
             args.connections,
         )
         .await?;
@@ -159,12 +168,13 @@ pub async fn hot(addr: SocketAddr, prefix: &str, connections: usize, d: Duration
 
 /// On a fresh server with `config`: `cold` first requests to fresh objects one after another
 /// (host-measured activation p50/p99, and the client-side latency next to warm requests), then
-/// `objects` live idle objects in all and the resident memory per object.
+/// the resident memory per live idle object with each count of `objects` live in all (figures
+/// `..._at_{n}`; the last count's also without the suffix).
 pub async fn cold_and_memory(
     config: &str,
     prefix: &str,
     cold: usize,
-    objects: usize,
+    objects: &[usize],
     connections: usize,
 ) -> Result<()> {
     let s = Server::start(config)?;
@@ -202,38 +212,48 @@ pub async fn cold_and_memory(
         }
     }
 
-    // Memory: bring the live objects up to `objects`, let them go idle, read RSS.
-    let extra = objects.saturating_sub(cold + 1);
-    let start = cold as u64;
-    let created = load_n(s.addr, connections, extra as u64, move |r| {
-        format!("/counter/c{}/increment", start + r)
-    })
-    .await?;
-    if created.errors > 0 {
-        bail!("{} errors while creating objects", created.errors);
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let rss_after = s.rss_kib()?;
-    let pss_after = pss_kib(&s)?;
-    let live = metric_value(s.addr, "holdfast_live_objects").await?;
+    // Memory: bring the live objects up to each count, let them go idle, read RSS.
     fig(&format!("{prefix}rss_idle_kib"), rss_before as f64, "KiB");
-    fig(
-        &format!("{prefix}rss_with_live_objects_kib"),
-        rss_after as f64,
-        "KiB",
-    );
-    fig(&format!("{prefix}live_objects"), live, "objects");
-    let per = |after: u64, before: u64| (after as f64 - before as f64) / (live - 1.0);
-    fig(
-        &format!("{prefix}rss_per_live_object_kib"),
-        per(rss_after, rss_before),
-        "KiB",
-    );
-    fig(
-        &format!("{prefix}pss_per_live_object_kib"),
-        per(pss_after, pss_before),
-        "KiB",
-    );
+    let mut made = cold + 1;
+    for (i, &n) in objects.iter().enumerate() {
+        let extra = n.saturating_sub(made);
+        let start = made as u64;
+        let created = load_n(s.addr, connections, extra as u64, move |r| {
+            format!("/counter/c{}/increment", start + r)
+        })
+        .await?;
+        if created.errors > 0 {
+            bail!("{} errors while creating objects", created.errors);
+        }
+        made += extra;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let rss_after = s.rss_kib()?;
+        let pss_after = pss_kib(&s)?;
+        let live = metric_value(s.addr, "holdfast_live_objects").await?;
+        let per = |after: u64, before: u64| (after as f64 - before as f64) / (live - 1.0);
+        let last = i + 1 == objects.len();
+        for suffix in [Some(format!("_at_{n}")), last.then(String::new)]
+            .into_iter()
+            .flatten()
+        {
+            fig(
+                &format!("{prefix}rss_with_live_objects_kib{suffix}"),
+                rss_after as f64,
+                "KiB",
+            );
+            fig(&format!("{prefix}live_objects{suffix}"), live, "objects");
+            fig(
+                &format!("{prefix}rss_per_live_object_kib{suffix}"),
+                per(rss_after, rss_before),
+                "KiB",
+            );
+            fig(
+                &format!("{prefix}pss_per_live_object_kib{suffix}"),
+                per(pss_after, pss_before),
+                "KiB",
+            );
+        }
+    }
     Ok(())
 }
 
@@ -254,43 +274,53 @@ fn pss_kib(s: &Server) -> Result<u64> {
 }
 
 /// The comparison as a Markdown table (the median of each figure over the runs).
-pub fn print_table(langs: &[Lang], runs: usize, objects: usize) {
+pub fn print_table(langs: &[Lang], runs: usize, objects: &[usize]) {
     let of = if runs > 1 {
         format!("medians of {runs} runs")
     } else {
         "one run".to_owned()
     };
     println!("\n# The counter by guest language ({of}):\n");
+    let counts: Vec<String> = objects.iter().map(|&n| thousands(n as f64)).collect();
     println!(
-        "| language | durable increments, one hot object | cold activation (host-measured) | resident memory per live idle object ({} live): RSS / PSS |",
-        thousands(objects as f64)
+        "| language | durable increments, one hot object | cold activation (host-measured) | {} |",
+        counts
+            .iter()
+            .map(|n| format!("memory per live idle object, {n} live: RSS / PSS"))
+            .collect::<Vec<_>>()
+            .join(" | ")
     );
-    println!("|---|---:|---:|---:|");
+    println!("|---|---:|---:|{}", "---:|".repeat(objects.len()));
     for &lang in langs {
         let m = |figure: &str| crate::median(&format!("{}_{figure}", lang.name()));
-        let (Some(rps), Some(p50), Some(p99)) = (
+        let (Some(rps), Some(p50), Some(p99), Some(c50), Some(c99)) = (
             m("hot_incr_rps"),
             m("hot_incr_p50_ms"),
             m("hot_incr_p99_ms"),
-        ) else {
-            continue;
-        };
-        let (Some(c50), Some(c99), Some(rss), Some(pss)) = (
             m("cold_activation_p50"),
             m("cold_activation_p99"),
-            m("rss_per_live_object_kib"),
-            m("pss_per_live_object_kib"),
         ) else {
             continue;
         };
+        let memory: Vec<String> = objects
+            .iter()
+            .map(|n| {
+                match (
+                    m(&format!("rss_per_live_object_kib_at_{n}")),
+                    m(&format!("pss_per_live_object_kib_at_{n}")),
+                ) {
+                    (Some(rss), Some(pss)) => format!("{} / {}", kib(rss), kib(pss)),
+                    _ => "-".to_owned(),
+                }
+            })
+            .collect();
         println!(
-            "| {} | {} req/s, p50 {p50:.1} ms, p99 {p99:.1} ms | p50 {}, p99 {} | {} / {} |",
+            "| {} | {} req/s, p50 {p50:.1} ms, p99 {p99:.1} ms | p50 {}, p99 {} | {} |",
             lang.title(),
             thousands(rps),
             micros(c50),
             micros(c99),
-            kib(rss),
-            kib(pss),
+            memory.join(" | "),
         );
     }
 }

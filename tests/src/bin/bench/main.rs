@@ -115,10 +115,10 @@ struct Args {
     /// Run only the language comparison (skip every other phase).
     #[arg(long, conflicts_with = "skip_languages")]
     languages_only: bool,
-    /// Live objects per language in the comparison's memory phase (a Python or JavaScript object
-    /// takes far more memory than a Rust one).
-    #[arg(long, default_value_t = 1_000)]
-    lang_objects: usize,
+    /// Live objects per language at which the comparison's memory phase measures, in rising
+    /// order (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
+    lang_objects: Vec<usize>,
     /// Fresh objects activated one after another per language in the comparison's cold phase
     /// (they count towards --lang-objects).
     #[arg(long, default_value_t = 500)]
@@ -159,7 +159,7 @@ fn main() -> Result<()> {
         print_medians();
     }
     if !args.skip_languages {
-        languages::print_table(&args.languages, args.runs, args.lang_objects);
+        languages::print_table(&args.languages, args.runs, &args.lang_objects);
     }
     Ok(())
 }
@@ -226,7 +226,7 @@ async fn run(args: Args) -> Result<()> {
         report("many_incr", &many);
     }
     if !args.skip_cold {
-        languages::cold_and_memory(&config(), "", args.cold, args.objects, args.connections)
+        languages::cold_and_memory(&config(), "", args.cold, &[args.objects], args.connections)
             .await?;
     }
     if !args.skip_alarms {
