@@ -1,6 +1,6 @@
 //! Objects: the per-object actor that runs events one at a time, the directory that keeps at
-//! most one actor per object ID and admits events into bounded mailboxes, eviction, and the
-//! runtime's counters.
+//! most one actor per object ID and admits events into bounded mailboxes, eviction, the shared
+//! instances that host many objects of an interpreted class, and the runtime's counters.
 //!
 //! Owns: single activation, event order, the read-only fast path, and the rule that a failed
 //! event discards both its writes and its instance. Imports `runtime`, `store`, `sockets`, `id`

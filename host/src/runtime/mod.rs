@@ -1,5 +1,7 @@
 //! The WebAssembly runtime: the wasmtime engine and compile cache, classes, live instances and
-//! their stores, the host side of each WIT import interface, and the guest's log.
+//! their stores (of one object, or of many when the component exports `hosting`: the running
+//! object's storage and identity are moved into the store for each event), the host side of
+//! each WIT import interface, and the guest's log.
 //!
 //! Owns: everything wasmtime. Imports `config`, `id`, `store` and `sockets`; knows nothing of
 //! actors, alarms or HTTP. A call into a guest runs on a wasmtime fiber and yields to tokio at

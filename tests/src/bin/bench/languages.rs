@@ -84,7 +84,7 @@ impl Lang {
     /// room for the largest count of `--lang-objects`.
     fn config(self) -> String {
         format!(
-            "[runtime]\nmax_live_objects = 20000\n{}[class.limits]\nidle_timeout_ms = 600000\n",
+            "[runtime]\nmax_live_objects = 10050\n{}[class.limits]\nidle_timeout_ms = 600000\n",
             class("counter", self.class(), &self.path())
         )
     }
