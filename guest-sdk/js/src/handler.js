@@ -11,11 +11,13 @@ import { DurableObject } from './index.js';
 import { decodeJson, encodeJson } from './json.js';
 import { fromResponse, toRequest } from './http.js';
 import { DurableObjectState } from './state.js';
-import { current } from './hosting.js';
+import { current, enterRunning } from './hosting.js';
 import { endTransactions, forgetKnown } from './storage.js';
 import { dispatch, forgetSocket, socketFor, usesListeners } from './websocket.js';
 
 let Class = null;
+/** The env (frozen, the same for every object of the class), made on the first event. */
+let env = null;
 /** The user's module and the class named at build time (`--class`), if any. */
 let userModule = null;
 let builtFor = null;
@@ -36,7 +38,8 @@ function object() {
   const o = current;
   if (o.instance === null) {
     o.state = new DurableObjectState();
-    o.instance = new Class(o.state, makeEnv());
+    env ??= makeEnv();
+    o.instance = new Class(o.state, env);
   }
   return o.state._pending() ? o.state._settle().then(() => o.instance) : o.instance;
 }
@@ -86,6 +89,7 @@ function run(body, wrap = (m) => m) {
   };
   let out;
   try {
+    enterRunning();
     out = then(then(object(), body), complete);
   } catch (e) {
     fail(e);

@@ -6,6 +6,7 @@ import traceback
 from componentize_py_types import Err
 from wit_world.exports import Handler as _WitHandler
 from wit_world.exports import Hosting as _WitHosting
+from wit_world.imports import hosting_context as _hosting_context
 from wit_world.imports import types as _types
 
 from ._calls import Env
@@ -65,29 +66,24 @@ class DurableObject:
 
 _class = None
 #: The class instance of each object this component instance hosts, by the host's slot number
-#: (one object, slot 0, unless the host shares the instance: see ``Hosting``).
+#: (``hosting-context.slot``: 0 unless the host shares the instance among objects).
 _objects = {}
-#: The slot of the object whose event runs.
-_slot = 0
 
 
 def _object():
-    obj = _objects.get(_slot)
+    slot = _hosting_context.slot()
+    obj = _objects.get(slot)
     if obj is None:
         if _class is None:
             raise HoldfastError("no Durable Object class: call holdfast.export(YourClass)")
-        obj = _objects[_slot] = _class(State())
+        obj = _objects[slot] = _class(State())
     return obj
 
 
 class Hosting(_WitHosting):
-    """The WIT ``hosting`` export: the host tells which of the objects this instance hosts the
-    next events are for (``enter``), and which it must drop (``forget``: the object is made anew
-    on its next event). Objects never see each other's instances."""
-
-    def enter(self, slot):
-        global _slot
-        _slot = slot
+    """The WIT ``hosting`` export: the host tells which of the objects this instance hosts it
+    must drop (``forget``: the object is made anew on its next event). Which object an event is
+    for, the SDK asks at its start; objects never see each other's instances."""
 
     def forget(self, slot):
         _objects.pop(slot, None)

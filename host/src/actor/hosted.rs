@@ -1,7 +1,7 @@
 //! How an event runs for an object hosted by a shared instance (see `hosts.rs` for the rules):
 //! wait for the instance (or move off it while it waits in a call), make it if it is gone, tell
-//! it what to forget and which object runs, move the object's storage view in for the event and
-//! take it back after.
+//! it what to forget, move the object's storage view, identity and slot in for the event (the
+//! guest asks `hosting-context.slot`) and take the view back after.
 
 use std::sync::atomic::Ordering;
 
@@ -39,23 +39,14 @@ impl Actor {
         let slot = home.slot;
         if state.live.is_none() {
             state.live = Some(self.start_shared().await.map_err(Undelivered::Start)?);
-            state.entered = None;
         }
-        let HostState { live, entered } = &mut *state;
-        let live = live.as_mut().expect("started above");
+        let live = state.live.as_mut().expect("started above");
         let mut told = Ok(());
         for forgotten in host.take_forgets() {
-            if *entered == Some(forgotten) {
-                *entered = None;
-            }
-            told = live.hosting(limits, forgotten, false).await;
+            told = live.forget(limits, forgotten).await;
             if told.is_err() {
                 break;
             }
-        }
-        if told.is_ok() && *entered != Some(slot) {
-            told = live.hosting(limits, slot, true).await;
-            *entered = Some(slot);
         }
         if let Err(f) = told {
             self.lose_instance(&hosts, &host, &mut state);
@@ -66,7 +57,7 @@ impl Actor {
         }
         let storage = self.spare.take().expect("storage is spare between events");
         let mut live = state.live.take().expect("started above");
-        live.put_object(storage, &self.identity);
+        live.put_object(storage, &self.identity, slot);
         match live.deliver(limits, chain, call).await {
             Ok((mut live, delivered)) => {
                 self.spare = Some(live.take_object());

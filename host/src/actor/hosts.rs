@@ -5,7 +5,8 @@
 //! - An object is placed once per activation, on the least loaded of the class's instances that
 //!   is not full and not waiting in a call; the first `instances` objects each get an instance of
 //!   their own, so events of different objects run in parallel on the cores.
-//! - An instance runs one event at a time (its [`HostState`] lock is held across the guest call).
+//! - An instance runs one event at a time (its [`HostState`] lock is held across the guest call);
+//!   the guest learns the running object's slot from `hosting-context.slot`.
 //! - A failed event, an eviction or a move releases the object's slot: the instance is told to
 //!   `forget` it before its next event, so the object is constructed anew wherever it runs next,
 //!   and its neighbours keep their state.
@@ -53,13 +54,11 @@ pub struct Host {
     book: Mutex<Book>,
 }
 
-/// The instance and what it was last told.
+/// The instance.
 #[derive(Default)]
 pub struct HostState {
     /// `None` before the first event and after a trap.
     pub live: Option<Live>,
-    /// The slot of the last `enter` (the instance's current object).
-    pub entered: Option<u32>,
 }
 
 #[derive(Default)]
@@ -160,7 +159,6 @@ impl Hosts {
     pub fn lose(&self, host: &Host, state: &mut HostState, except: &ObjectKey) -> Vec<ObjectKey> {
         self.lost.fetch_add(1, Ordering::Relaxed);
         state.live = None;
-        state.entered = None;
         let mut book = host.book.lock().expect("book lock");
         book.generation += 1;
         book.forget.clear();

@@ -60,5 +60,6 @@ pub mod shared {
         },
         imports: { default: trappable },
     });
+    pub use self::holdfast::object::hosting_context;
     pub use exports::holdfast::object::hosting;
 }

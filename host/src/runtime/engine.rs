@@ -81,6 +81,10 @@ fn object_linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<StoreData
     sql::add_to_linker::<_, HasSelf<StoreData>>(&mut linker, |s| s)?;
     context::add_to_linker::<_, HasSelf<StoreData>>(&mut linker, |s| s)?;
     websockets::add_to_linker::<_, HasSelf<StoreData>>(&mut linker, |s| s)?;
+    super::bindings::shared::hosting_context::add_to_linker::<_, HasSelf<StoreData>>(
+        &mut linker,
+        |s| s,
+    )?;
     types::add_to_linker::<_, HasSelf<Reach>>(&mut linker, |s| &mut s.reach)?;
     objects::add_to_linker::<_, HasSelf<Reach>>(&mut linker, |s| &mut s.reach)?;
     calls::add_to_linker::<_, HasSelf<Reach>>(&mut linker, |s| &mut s.reach)?;

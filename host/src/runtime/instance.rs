@@ -141,6 +141,7 @@ impl Live {
             sandbox: Sandbox::new(tag, &limits),
             storage,
             identity,
+            slot: 0,
             reach,
             hub,
             ws: WsEffects::default(),
@@ -197,9 +198,10 @@ impl Live {
         }
     }
 
-    /// Makes the next event `identity`'s, with its storage view (a shared instance).
-    pub fn put_object(&mut self, storage: ObjectStorage, identity: &Identity) {
+    /// Makes the next event `identity`'s (in `slot`), with its storage view (a shared instance).
+    pub fn put_object(&mut self, storage: ObjectStorage, identity: &Identity, slot: u32) {
         let data = self.store.data_mut();
+        data.slot = slot;
         let label = identity.label();
         data.sandbox.set_tag(label.clone());
         data.reach.caller = Some((identity.key.clone(), label));
@@ -216,24 +218,15 @@ impl Live {
             .expect("an object's storage is in the instance")
     }
 
-    /// Calls `hosting.enter(slot)` (or `forget`), with `limits` as its CPU budget. An error is a
-    /// trap: the instance is poisoned and must be dropped.
-    pub async fn hosting(
-        &mut self,
-        limits: &CallLimits,
-        slot: u32,
-        enter: bool,
-    ) -> Result<(), GuestFailure> {
+    /// Calls `hosting.forget(slot)`, with `limits` as its CPU budget. An error is a trap: the
+    /// instance is poisoned and must be dropped.
+    pub async fn forget(&mut self, limits: &CallLimits, slot: u32) -> Result<(), GuestFailure> {
         let hosting = self
             .hosting
             .as_ref()
-            .expect("only a shared instance is told which object runs");
+            .expect("only a shared instance forgets objects");
         arm(&mut self.store, limits);
-        let r = if enter {
-            hosting.call_enter(&mut self.store, slot).await
-        } else {
-            hosting.call_forget(&mut self.store, slot).await
-        };
+        let r = hosting.call_forget(&mut self.store, slot).await;
         r.map_err(|e| GuestFailure::Trap(describe(&e, &self.store, limits)))
     }
 

@@ -102,6 +102,8 @@ pub struct StoreData {
     pub(crate) storage: Option<ObjectStorage>,
     /// Who the running object is (replaced with each event in a shared instance).
     pub(crate) identity: Identity,
+    /// The running object's slot in a shared instance (`hosting-context.slot`); 0 otherwise.
+    pub(crate) slot: u32,
     pub(crate) reach: Reach,
     pub(crate) hub: Arc<Hub>,
     /// WebSocket effects of the running event.

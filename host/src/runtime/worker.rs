@@ -50,7 +50,8 @@ impl Engine {
     }
 }
 
-/// Defines the class-only interfaces a component imports (storage, sql, context, websockets, when
+/// Defines the class-only interfaces a component imports (storage, sql, context, websockets,
+/// hosting-context, when
 /// it implements classes too) as functions that trap with a message saying so: a worker has no
 /// storage of its own. Other imports must be satisfied by the worker's linker.
 fn class_imports_as_traps(
@@ -59,7 +60,7 @@ fn class_imports_as_traps(
     component: &Component,
 ) -> wasmtime::Result<()> {
     use wasmtime::component::types::ComponentItem;
-    const CLASS_ONLY: [&str; 4] = ["storage", "sql", "context", "websockets"];
+    const CLASS_ONLY: [&str; 5] = ["storage", "sql", "context", "websockets", "hosting-context"];
     for (name, item) in component.component_type().imports(engine) {
         let Some(iface) = name.strip_prefix("holdfast:object/") else {
             continue;

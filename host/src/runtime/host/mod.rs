@@ -8,6 +8,7 @@
 mod calls;
 mod context;
 mod environment;
+mod hosting_context;
 mod objects;
 mod outbound;
 mod sql;
