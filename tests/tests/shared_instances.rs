@@ -207,3 +207,34 @@ fn objects_per_instance_above_one_needs_the_hosting_export() -> Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn python_objects_of_one_instance_keep_their_own_memory() -> Result<()> {
+    let config = format!(
+        "[[class]]\nbinding = \"failer\"\nclass = \"Failer\"\ncomponent = \"{}\"\nobjects_per_instance = 100\ninstances = 1\n",
+        built("target/py-guests/failer.wasm").display()
+    );
+    let s = Server::start(&config)?;
+    let c = client();
+    json(&c, &s, "/failer/a/bump").await?;
+    let a = json(&c, &s, "/failer/a/bump").await?;
+    assert_eq!(a["count"], 2, "{a}");
+    let b = json(&c, &s, "/failer/b/bump").await?;
+    assert_eq!(b["count"], 1, "{b}");
+    assert_ne!(a["id"], b["id"]);
+    // a's failed event makes a anew; b keeps its memory.
+    let r = c
+        .post(s.url("/failer/a/write-then-raise?key=k"))
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 500);
+    assert!(
+        r.text()
+            .await?
+            .contains("deliberate failure after writing k")
+    );
+    assert_eq!(json(&c, &s, "/failer/a/bump").await?["count"], 1);
+    assert_eq!(json(&c, &s, "/failer/b/bump").await?["count"], 2);
+    assert_eq!(metric(&c, &s, "holdfast_shared_instances").await?, 1.0);
+    Ok(())
+}
