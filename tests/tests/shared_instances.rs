@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use anyhow::Result;
 use holdfast_tests::{
-    Server, admin_config, built, client, guest, metric, run_expecting_failure, ws_connect, ws_json,
-    ws_send,
+    Server, admin_config, built, client, guest, metric, root, run_expecting_failure, ws_connect,
+    ws_json, ws_send,
 };
 use serde_json::Value;
 
@@ -235,6 +235,26 @@ async fn python_objects_of_one_instance_keep_their_own_memory() -> Result<()> {
     );
     assert_eq!(json(&c, &s, "/failer/a/bump").await?["count"], 1);
     assert_eq!(json(&c, &s, "/failer/b/bump").await?["count"], 2);
+    assert_eq!(metric(&c, &s, "holdfast_shared_instances").await?, 1.0);
+    Ok(())
+}
+
+/// bench/peer-js.toml, the config the peer bench runs the JavaScript classes with, serves the
+/// JS counter on `/counter` (on shared instances: the default for a JS class).
+#[tokio::test]
+async fn the_peer_bench_js_config_serves_the_js_counter() -> Result<()> {
+    built("target/js-counter/js_counter.wasm");
+    built("target/js-chat-room/js_chat_room.wasm");
+    let text = std::fs::read_to_string(root().join("bench/peer-js.toml"))?;
+    let target = root().join("target");
+    let s = Server::start(&text.replace("../target", &target.display().to_string()))?;
+    let c = client();
+    for expected in 1..=3 {
+        let r = c.post(s.url("/counter/peer/increment")).send().await?;
+        assert_eq!(r.status().as_u16(), 200);
+        assert_eq!(r.json::<Value>().await?["value"], expected);
+    }
+    assert_eq!(json(&c, &s, "/counter/peer").await?["value"], 3);
     assert_eq!(metric(&c, &s, "holdfast_shared_instances").await?, 1.0);
     Ok(())
 }
