@@ -13,7 +13,14 @@ import { fromResponse, toRequest } from './http.js';
 import { DurableObjectState } from './state.js';
 import { current, enterRunning } from './hosting.js';
 import { endTransactions, forgetKnown } from './storage.js';
-import { dispatch, forgetSocket, socketFor, usesListeners } from './websocket.js';
+import {
+  dispatch,
+  dropSends,
+  flushSends,
+  forgetSocket,
+  socketFor,
+  usesListeners,
+} from './websocket.js';
 
 let Class = null;
 /** The env (frozen, the same for every object of the class), made on the first event. */
@@ -51,6 +58,7 @@ function complete(out) {
   if (state._aborted) throw state._abortError ?? new Error('the object was aborted');
   const overlap = endTransactions();
   if (overlap) throw overlap;
+  flushSends();
   return out;
 }
 
@@ -78,6 +86,7 @@ export function message(e) {
 function run(body, wrap = (m) => m) {
   const fail = (e) => {
     endTransactions();
+    dropSends();
     // The host discards the event's writes: what the activation knows may reflect them.
     forgetKnown();
     if (current.state === null || current.state._aborted) {

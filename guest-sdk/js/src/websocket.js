@@ -24,6 +24,35 @@ export function useSockets(map) {
   sockets = map;
 }
 
+// Text sent to several sockets in a row (a broadcast: the same string to each member) goes to
+// the host in one `send-many` call, when something else needs the host's order of frames (a
+// close, an accept, another message) or when the event ends: one import call, not one per
+// member. The host stages sends until the event commits either way, so nothing can tell the
+// difference, except that a send to a connection that has just ended is dropped (its close
+// event follows) rather than thrown.
+let pending = null;
+
+/** Hands the pending broadcast to the host (before another frame, and when the event ends). */
+export function flushSends() {
+  if (pending === null) return;
+  const { ids, msg } = pending;
+  pending = null;
+  if (ids.length === 1) {
+    try {
+      wit.send(ids[0], msg);
+    } catch {
+      // As for a batch: a connection that just ended; its close event follows.
+    }
+  } else {
+    wit.sendMany(BigUint64Array.from(ids, BigInt), msg);
+  }
+}
+
+/** Drops the pending broadcast (the event failed: the host discards its sends anyway). */
+export function dropSends() {
+  pending = null;
+}
+
 function hostError(e) {
   return new Error(typeof e?.payload === 'string' ? e.payload : String(e?.message ?? e));
 }
@@ -80,6 +109,16 @@ export class WebSocket {
   send(data) {
     const msg = frame(data);
     requireOpen(this, 'send');
+    if (typeof data === 'string') {
+      if (pending !== null && pending.msg.val === data) {
+        pending.ids.push(this._id);
+        return;
+      }
+      flushSends();
+      pending = { ids: [this._id], msg };
+      return;
+    }
+    flushSends();
     try {
       wit.send(this._id, msg);
     } catch (e) {
@@ -92,6 +131,7 @@ export class WebSocket {
     // As in browsers, closing a socket that is already closing or closed does nothing:
     // Cloudflare's examples close the socket again in webSocketClose / the 'close' listener.
     if (this.readyState === CLOSING || this.readyState === CLOSED) return;
+    flushSends();
     try {
       wit.close(this._id, code, String(reason));
     } catch (e) {
@@ -146,6 +186,7 @@ export function acceptSocket(ws, tags, hibernatable) {
   if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string')) {
     throw new TypeError('WebSocket tags must be an array of strings');
   }
+  flushSends();
   try {
     ws._id = wit.accept(tags, hibernatable);
   } catch (e) {

@@ -38,6 +38,25 @@ impl websockets::Host for StoreData {
         Ok(self.hub.stage(&key, &mut self.ws, socket, frame))
     }
 
+    fn send_many(&mut self, sockets: Vec<u64>, msg: types::Message) -> Result<Vec<u64>> {
+        let frame = match msg {
+            types::Message::Text(t) => Outgoing::Text(t),
+            types::Message::Binary(b) => Outgoing::Binary(b),
+        };
+        let key = self.object()?.clone();
+        let mut not_open = Vec::new();
+        for socket in sockets {
+            if self
+                .hub
+                .stage(&key, &mut self.ws, socket, frame.clone())
+                .is_err()
+            {
+                not_open.push(socket);
+            }
+        }
+        Ok(not_open)
+    }
+
     fn close(
         &mut self,
         socket: u64,
