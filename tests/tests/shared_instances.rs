@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use anyhow::Result;
 use holdfast_tests::{
-    Server, admin_config, built, client, guest, metric, root, run_expecting_failure, ws_connect,
-    ws_json, ws_send,
+    Server, admin, admin_config, built, client, guest, metric, root, run_expecting_failure,
+    ws_connect, ws_json, ws_send,
 };
-use serde_json::Value;
+use reqwest::Method;
+use serde_json::{Value, json};
 
 /// The tenant class as `TENANT` (routes `/tenant/{name}/...`), all objects in one instance.
 fn config(limits: &str) -> String {
@@ -256,5 +257,33 @@ async fn the_peer_bench_js_config_serves_the_js_counter() -> Result<()> {
     }
     assert_eq!(json(&c, &s, "/counter/peer").await?["value"], 3);
     assert_eq!(metric(&c, &s, "holdfast_shared_instances").await?, 1.0);
+    Ok(())
+}
+
+/// A panicking actor (a host bug, triggered by the test seam) gives its slot back: its object is
+/// placed again, and once every object has left, the shared instance is dropped.
+#[tokio::test]
+async fn a_panicked_actor_gives_its_slot_back() -> Result<()> {
+    let s = Server::start_with_faults(&config(""))?;
+    let c = client();
+    assert_eq!(json(&c, &s, "/tenant/a/bump").await?["count"], 1);
+    assert_eq!(json(&c, &s, "/tenant/b/bump").await?["count"], 1);
+    let (status, body) = admin(&c, &s, Method::POST, "/objects/TENANT/a/panic").await?;
+    assert_eq!((status, &body["panicked"]), (200, &json!(true)), "{body}");
+    // The replacement actor places the object again: it is made anew; b keeps its memory.
+    assert_eq!(json(&c, &s, "/tenant/a/bump").await?["count"], 1);
+    assert_eq!(json(&c, &s, "/tenant/b/bump").await?["count"], 2);
+    for name in ["a", "b"] {
+        let (status, body) = admin(
+            &c,
+            &s,
+            Method::POST,
+            &format!("/objects/TENANT/{name}/evict"),
+        )
+        .await?;
+        assert_eq!((status, &body["evicted"]), (200, &json!(true)), "{body}");
+    }
+    // No slot leaked: with no object left, the instance is gone.
+    assert_eq!(metric(&c, &s, "holdfast_shared_instances").await?, 0.0);
     Ok(())
 }

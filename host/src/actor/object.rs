@@ -52,6 +52,16 @@ pub(super) struct Actor {
     pub name_recorded: bool,
 }
 
+impl Drop for Actor {
+    /// Gives the object's slot in a shared instance back, whether the actor ended or panicked
+    /// (a host bug: the actor is started anew, and its object placed again).
+    fn drop(&mut self) {
+        if let (Some(hosts), Some(home)) = (&self.hosts, self.home.take()) {
+            hosts.release(home);
+        }
+    }
+}
+
 /// Why an event did not reach the guest's handler, or ended its instance.
 pub(super) enum Undelivered {
     /// No instance could be made (the pool stayed full, or instantiation failed).
@@ -126,9 +136,6 @@ impl Actor {
                 }
                 Msg::Panic => panic!("test seam: object actor panics on request"),
             }
-        }
-        if let (Some(hosts), Some(home)) = (&self.hosts, self.home.take()) {
-            hosts.release(home);
         }
         tracing::debug!(namespace = %self.identity.binding, object = %self.identity.id, "object left memory");
     }
