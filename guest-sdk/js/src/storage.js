@@ -83,7 +83,7 @@ function alarmTime(time) {
 // One map per object: an instance hosting many objects switches to the running one's (`useKnown`).
 let known = new Map();
 
-/** Makes `map` what the running object knows of its keys (hosting.js calls it on `enter`). */
+/** Makes `map` what the running object knows of its keys (hosting.js, as an event starts). */
 export function useKnown(map) {
   known = map;
 }

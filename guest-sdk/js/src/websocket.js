@@ -19,7 +19,7 @@ const CLOSED = 3;
 // instance hosting many objects switches to the running one's (`useSockets`).
 let sockets = new Map();
 
-/** Makes `map` the running object's WebSocket objects (hosting.js calls it on `enter`). */
+/** Makes `map` the running object's WebSocket objects (hosting.js, as an event starts). */
 export function useSockets(map) {
   sockets = map;
 }
@@ -37,15 +37,8 @@ export function flushSends() {
   if (pending === null) return;
   const { ids, msg } = pending;
   pending = null;
-  if (ids.length === 1) {
-    try {
-      wit.send(ids[0], msg);
-    } catch {
-      // As for a batch: a connection that just ended; its close event follows.
-    }
-  } else {
-    wit.sendMany(BigUint64Array.from(ids, BigInt), msg);
-  }
+  // The sockets it returns are connections that just ended: their close events follow.
+  wit.sendMany(BigUint64Array.from(ids, BigInt), msg);
 }
 
 /** Drops the pending broadcast (the event failed: the host discards its sends anyway). */

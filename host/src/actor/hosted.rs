@@ -9,14 +9,9 @@ use tokio::sync::OwnedMutexGuard;
 
 use super::event::EventError;
 use super::hosts::{HostState, MOVE_AFTER};
-use super::object::{Actor, Undelivered};
-use crate::runtime::{
-    CallError, CallLimits, Chain, Delivered, HandlerCall, Live, Reach, StartError,
-};
+use super::object::{Actor, Undelivered, wait_for_pool};
+use crate::runtime::{CallError, CallLimits, Chain, Delivered, HandlerCall, Live, StartError};
 use crate::sockets::WsEffects;
-
-/// Attempts to instantiate a shared instance while the pool is full before giving up.
-const POOL_FULL_ATTEMPTS: u32 = 2000;
 
 impl Actor {
     /// Runs the event on the object's shared instance. Afterwards the storage view is in
@@ -31,11 +26,9 @@ impl Actor {
         let hosts = self.hosts.clone().expect("a shared class has hosts");
         let home = self.home.as_mut().expect("placed by claim_instance");
         let host = home.host.clone();
-        let generation = host.generation();
-        if home.generation != generation {
-            // The instance this object's state lived in was lost: it starts afresh.
-            home.generation = generation;
-        }
+        // A bumped generation means the instance this object's state lived in was lost: the
+        // new one does not know its slot, so the object starts afresh there.
+        home.generation = host.generation();
         let slot = home.slot;
         if state.live.is_none() {
             state.live = Some(self.start_shared().await.map_err(Undelivered::Start)?);
@@ -117,12 +110,7 @@ impl Actor {
         let suspension = self.home.as_ref().expect("placed").host.suspension.clone();
         let mut attempts = 0;
         loop {
-            let mut reach = Reach::new(
-                self.services.namespaces.clone(),
-                self.outbound.clone(),
-                self.services.vars.clone(),
-                self.class.egress.clone(),
-            );
+            let mut reach = self.reach();
             reach.suspension = Some(suspension.clone());
             let started = Live::start_shared(
                 &self.services.engine,
@@ -135,12 +123,11 @@ impl Actor {
             .await;
             match started {
                 Ok(l) => return Ok(l),
-                Err(StartError::PoolFull) if attempts < POOL_FULL_ATTEMPTS => {
-                    attempts += 1;
-                    self.slots.make_room();
-                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                Err(StartError::PoolFull) => {
+                    if !wait_for_pool(&self.slots, &mut attempts).await {
+                        return Err(EventError::PoolFull);
+                    }
                 }
-                Err(StartError::PoolFull) => return Err(EventError::PoolFull),
                 Err(StartError::Guest(f)) => return Err(f.into()),
             }
         }

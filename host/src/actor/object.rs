@@ -235,28 +235,19 @@ impl Actor {
                 &self.class,
                 storage,
                 self.identity.clone(),
-                Reach::new(
-                    self.services.namespaces.clone(),
-                    self.outbound.clone(),
-                    self.services.vars.clone(),
-                    self.class.egress.clone(),
-                ),
+                self.reach(),
                 self.services.hub.clone(),
                 self.limits(),
             )
             .await;
             match started {
                 Ok(l) => return Ok(l),
-                Err((s, StartError::PoolFull)) if attempts < POOL_FULL_ATTEMPTS => {
-                    // The pool is momentarily full: evicted objects free their slots shortly.
-                    storage = s;
-                    attempts += 1;
-                    self.slots.make_room();
-                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-                }
                 Err((s, StartError::PoolFull)) => {
-                    self.spare = Some(s);
-                    return Err(EventError::PoolFull);
+                    if !wait_for_pool(&self.slots, &mut attempts).await {
+                        self.spare = Some(s);
+                        return Err(EventError::PoolFull);
+                    }
+                    storage = s;
                 }
                 Err((s, StartError::Guest(f))) => {
                     self.spare = Some(s);
@@ -264,6 +255,16 @@ impl Actor {
                 }
             }
         }
+    }
+
+    /// What the object's instance reaches beyond itself: IDs, calls, vars, outbound HTTP.
+    pub(super) fn reach(&self) -> Reach {
+        Reach::new(
+            self.services.namespaces.clone(),
+            self.outbound.clone(),
+            self.services.vars.clone(),
+            self.class.egress.clone(),
+        )
     }
 
     async fn handle(
@@ -524,6 +525,19 @@ impl Actor {
             release: Box::new(apply),
         });
     }
+}
+
+/// After an instantiation found the pool full (momentarily: evicted objects free their slots
+/// shortly): asks an idle object to leave and waits a moment. False once `attempts` reached the
+/// bound: the event then fails as overloaded.
+pub(super) async fn wait_for_pool(slots: &Slots, attempts: &mut u32) -> bool {
+    if *attempts >= POOL_FULL_ATTEMPTS {
+        return false;
+    }
+    *attempts += 1;
+    slots.make_room();
+    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    true
 }
 
 /// Waits until none of the object's commits are in flight.

@@ -7,6 +7,13 @@ use crate::runtime::bindings::{types, websockets};
 use crate::runtime::store_data::StoreData;
 use crate::sockets::Outgoing;
 
+fn frame(msg: types::Message) -> Outgoing {
+    match msg {
+        types::Message::Text(t) => Outgoing::Text(t),
+        types::Message::Binary(b) => Outgoing::Binary(b),
+    }
+}
+
 impl websockets::Host for StoreData {
     fn accept(
         &mut self,
@@ -30,19 +37,12 @@ impl websockets::Host for StoreData {
         socket: u64,
         msg: types::Message,
     ) -> Result<std::result::Result<(), String>> {
-        let frame = match msg {
-            types::Message::Text(t) => Outgoing::Text(t),
-            types::Message::Binary(b) => Outgoing::Binary(b),
-        };
         let key = self.object()?.clone();
-        Ok(self.hub.stage(&key, &mut self.ws, socket, frame))
+        Ok(self.hub.stage(&key, &mut self.ws, socket, frame(msg)))
     }
 
     fn send_many(&mut self, sockets: Vec<u64>, msg: types::Message) -> Result<Vec<u64>> {
-        let frame = match msg {
-            types::Message::Text(t) => Outgoing::Text(t),
-            types::Message::Binary(b) => Outgoing::Binary(b),
-        };
+        let frame = frame(msg);
         let key = self.object()?.clone();
         let mut not_open = Vec::new();
         for socket in sockets {
