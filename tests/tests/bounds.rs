@@ -4,7 +4,10 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use holdfast_tests::{Server, admin, admin_config, call, class, client, guest, metric, ws_connect};
+use holdfast_tests::{
+    Server, admin, admin_config, call, class, client, guest, metric, run_expecting_failure,
+    ws_connect,
+};
 use reqwest::Method;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -158,5 +161,50 @@ async fn a_full_cap_evicts_the_next_object_when_the_oldest_cannot_leave() -> Res
         .filter_map(|o| o["name"].as_str())
         .collect();
     assert!(names.contains(&"pinned"), "{names:?}");
+    Ok(())
+}
+
+/// The bug it guards against: the instance pool's memory mappings were not counted, so a cap
+/// above what `vm.max_map_count` holds (20,000 on the default 65,530) started, and the process
+/// aborted once about 5,600 objects were live.
+#[tokio::test]
+async fn a_live_cap_the_mapping_limit_cannot_hold_is_refused_at_start() -> Result<()> {
+    let Ok(limit) = std::fs::read_to_string("/proc/sys/vm/max_map_count") else {
+        eprintln!("no vm.max_map_count on this system: nothing to check");
+        return Ok(());
+    };
+    let limit: u64 = limit.trim().parse()?;
+    // Six mappings per live object at least (a slot's two and a live instance's four).
+    let cap = u32::try_from(limit / 4 + 1).unwrap_or(u32::MAX);
+    let counter = class("counter", "Counter", &guest("counter"));
+    let (ok, out) =
+        run_expecting_failure(&format!("[runtime]\nmax_live_objects = {cap}\n\n{counter}"))?;
+    assert!(!ok, "{out}");
+    let prefix = format!("runtime.max_live_objects = {cap} needs about ");
+    let at = out.find(&prefix).unwrap_or_else(|| panic!("{out}"));
+    let rest = &out[at + prefix.len()..];
+    assert!(
+        rest.contains(&format!(
+            " memory mappings and this system allows {limit} (vm.max_map_count): lower max_live_objects to at most "
+        )),
+        "{out}"
+    );
+    assert!(
+        rest.contains("or raise the limit (e.g. `sysctl -w vm.max_map_count=262144`)"),
+        "{out}"
+    );
+    // The cap it names does start.
+    let fits: u32 = rest
+        .split("at most ")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(fits > 0 && fits < cap, "{out}");
+    let s = Server::start(&format!(
+        "[runtime]\nmax_live_objects = {fits}\n\n{counter}"
+    ))?;
+    let r = client().post(s.url("/counter/a/increment")).send().await?;
+    assert_eq!(r.status(), 200);
     Ok(())
 }

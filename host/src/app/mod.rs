@@ -18,7 +18,9 @@ use crate::actor::{Directory, Hosts, Metrics, Services};
 use crate::config::Config;
 use crate::http::{AppState, ListenLimits, router};
 use crate::id::{NamespaceKey, Namespaces};
-use crate::runtime::{Class, Engine, EngineError, PoolSize, Reach, WorkerClass, Workers};
+use crate::runtime::{
+    Class, Engine, EngineError, PoolSize, Reach, WorkerClass, Workers, check_mappings,
+};
 use crate::sockets::{Hub, WsLimits};
 use crate::store::{CommitLimits, Committer, Db, Faults, OpenError, StoreError};
 
@@ -45,6 +47,15 @@ pub enum StartError {
     Build(#[from] BuildError),
     #[error(transparent)]
     Migrate(#[from] MigrateError),
+    #[error(
+        "runtime.max_live_objects = {cap} needs about {needed} memory mappings and this system allows {limit} (vm.max_map_count): lower max_live_objects to at most {fits}, or raise the limit (e.g. `sysctl -w vm.max_map_count=262144`)"
+    )]
+    Mappings {
+        cap: u32,
+        needed: u64,
+        limit: u64,
+        fits: u32,
+    },
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -74,11 +85,19 @@ fn load_classes(config: &Config) -> Result<Loaded, StartError> {
         .worker
         .as_ref()
         .map_or(max_memory, |w| max_memory.max(w.limits.memory_bytes()));
+    // Slack over the cap: evicted objects release their slots a moment after new ones start.
+    let slots = |cap: u32| cap + (cap / 8).max(16) + workers;
     let pool = PoolSize {
-        // Slack over the cap: evicted objects release their slots a moment after new ones start.
-        instances: cap + (cap / 8).max(16) + workers,
+        instances: slots(cap),
+        live: cap,
         max_memory,
     };
+    check_mappings(&pool, slots).map_err(|s| StartError::Mappings {
+        cap,
+        needed: s.needed,
+        limit: s.limit,
+        fits: s.fits,
+    })?;
     let cache =
         std::path::absolute(config.server.cache_dir()).map_err(|source| StartError::CacheDir {
             path: config.server.cache_dir().display().to_string(),

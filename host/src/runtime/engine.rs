@@ -116,8 +116,11 @@ pub const DEFAULT_OBJECTS_PER_INSTANCE: u32 = 1000;
 /// Capacity of the instance pool.
 #[derive(Debug, Clone, Copy)]
 pub struct PoolSize {
-    /// Component instances that can be live at once.
+    /// Component instances that can be live at once (the slots of the pool).
     pub instances: u32,
+    /// How many of them are live in the steady state (`runtime.max_live_objects`; the other
+    /// slots are slack for evictions under way).
+    pub live: u32,
     /// The largest memory limit of any class, in bytes.
     pub max_memory: usize,
 }

@@ -16,6 +16,7 @@ mod engine;
 mod guest_log;
 mod host;
 mod instance;
+mod mappings;
 mod sandbox;
 mod store_data;
 mod suspension;
@@ -28,6 +29,7 @@ pub use call_port::{
 };
 pub use engine::{Class, Engine, EngineError, PoolSize};
 pub use instance::{CallError, Delivered, GuestFailure, HandlerCall, Live, Output, StartError};
+pub use mappings::check as check_mappings;
 pub use sandbox::CallLimits;
 pub use store_data::{Identity, Reach, label};
 pub use suspension::Suspension;
