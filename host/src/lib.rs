@@ -9,7 +9,7 @@
 //! The layers, bottom to top (each imports only from those below it; `tests/layers.rs` checks
 //! it, and ARCHITECTURE.md at the repository root describes them): `config`, `id`, `store`,
 //! `sockets`, `runtime`, `actor`, `alarms`, `http`, `app`. The binary and the tests need only
-//! [`Config`] and [`Server`].
+//! [`Config`] and [`Server`] (and its [`Reloader`] for code updates).
 
 mod actor;
 mod alarms;
@@ -21,5 +21,6 @@ mod runtime;
 mod sockets;
 mod store;
 
-pub use app::{Server, StartError, compile};
+pub use actor::Update;
+pub use app::{ReloadError, Reloaded, Reloader, Server, StartError, compile};
 pub use config::{Config, ConfigError};

@@ -118,6 +118,7 @@ fn run() -> anyhow::Result<()> {
                 // Tests and scripts wait for this exact line.
                 println!("holdfast listening on http://{addr}");
                 tracing::info!(%addr, classes = config.classes.len(), "serving");
+                tokio::spawn(reload_on_sighup(server.reloader()));
                 server.serve(shutdown_signal()).await?;
                 tracing::info!("stopped");
                 anyhow::Ok(())
@@ -138,6 +139,17 @@ fn config_path(named: Option<PathBuf>) -> anyhow::Result<PathBuf> {
             dir.display()
         )
     })
+}
+
+/// Applies a code update on every SIGHUP (as `POST /_/admin/reload` does).
+async fn reload_on_sighup(reloader: std::sync::Arc<holdfast::Reloader>) {
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .expect("install the SIGHUP handler");
+    while hup.recv().await.is_some() {
+        if let Err(e) = reloader.reload().await {
+            tracing::error!("the code update was refused (the running code keeps serving): {e}");
+        }
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

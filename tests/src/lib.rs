@@ -196,6 +196,22 @@ impl Server {
         ))
     }
 
+    /// Replaces the config file the server was started with (a code update reads it).
+    pub fn write_config(&self, config: &str) -> Result<()> {
+        std::fs::write(&self.config, config)?;
+        Ok(())
+    }
+
+    /// Sends the server SIGHUP (a code update).
+    pub fn sighup(&self) -> Result<()> {
+        let status = Command::new("kill")
+            .arg("-HUP")
+            .arg(self.child.id().to_string())
+            .status()?;
+        anyhow::ensure!(status.success(), "kill -HUP failed");
+        Ok(())
+    }
+
     /// Stops the process with SIGTERM and waits for its clean exit.
     fn stop(&mut self) -> Result<()> {
         let status = Command::new("kill")

@@ -10,7 +10,8 @@ use std::panic::AssertUnwindSafe;
 use futures_util::FutureExt;
 use tokio::sync::{mpsc, oneshot};
 
-use super::event::{Event, EventResult, Msg, Origin};
+use super::classes::{ClassTable, Served};
+use super::event::{Event, EventError, EventResult, Msg, Origin};
 use super::object::Actor;
 use super::services::Services;
 use super::slots::{Handle, Mailbox, Shared, Slots};
@@ -55,10 +56,6 @@ pub struct Directory {
     router: Arc<dyn Outbound>,
     /// Who waits for whom among the calls between objects.
     pub(super) waits: Arc<WaitGraph>,
-    /// The classes by namespace (what an `ObjectKey` names) and by direct route, made once from
-    /// `services.classes` (which is by binding).
-    by_namespace: HashMap<String, Arc<Class>>,
-    by_route: HashMap<String, Arc<Class>>,
 }
 
 impl Directory {
@@ -69,21 +66,11 @@ impl Directory {
         cap: usize,
         router: impl FnOnce(std::sync::Weak<Directory>) -> Arc<dyn Outbound>,
     ) -> Arc<Directory> {
-        let classes = services.classes.values();
-        let by_namespace = classes
-            .clone()
-            .map(|c| (c.config.namespace.clone(), c.clone()))
-            .collect();
-        let by_route = classes
-            .filter_map(|c| Some((c.config.route.clone()?, c.clone())))
-            .collect();
         Arc::new_cyclic(|me| Directory {
             slots: Arc::new(Slots::new(cap)),
             services: Arc::new(services),
             router: router(me.clone()),
             waits: Arc::default(),
-            by_namespace,
-            by_route,
         })
     }
 
@@ -111,19 +98,22 @@ impl Directory {
         self.slots.evictions.load(Ordering::Relaxed)
     }
 
-    /// The class of a binding.
-    pub fn class(&self, binding: &str) -> Option<&Arc<Class>> {
-        self.services.classes.get(binding)
+    /// The class of a binding (now: a code update may replace it).
+    pub fn class(&self, binding: &str) -> Option<Arc<Class>> {
+        self.services.classes.load().class(binding).cloned()
     }
 
     /// The class whose objects are stored under `namespace` (what an [`ObjectKey`] names).
-    pub fn class_of_namespace(&self, namespace: &str) -> Option<&Arc<Class>> {
-        self.by_namespace.get(namespace)
+    pub fn class_of_namespace(&self, namespace: &str) -> Option<Arc<Class>> {
+        let table = self.services.classes.load();
+        table
+            .served_in_namespace(namespace)
+            .map(|s| s.class.clone())
     }
 
     /// The class served under the direct route `/{route}/...`.
-    pub fn class_of_route(&self, route: &str) -> Option<&Arc<Class>> {
-        self.by_route.get(route)
+    pub fn class_of_route(&self, route: &str) -> Option<Arc<Class>> {
+        self.services.classes.load().class_of_route(route).cloned()
     }
 
     /// Delivers a host event (alarm, socket close) to the object, activating it if needed.
@@ -274,7 +264,20 @@ impl Directory {
                 self.slots.removed();
             }
             created = carried.is_none();
-            let handle = self.spawn(class, key.clone(), id, carried.unwrap_or_default());
+            // A new activation runs the class served now: `class` may be from before a code
+            // update (a socket's connection task, an alarm run, a caller hold one).
+            let table = self.services.classes.load();
+            let Some(served) = table.served_in_namespace(&class.config.namespace) else {
+                let Msg::Event { reply, .. } = msg else {
+                    unreachable!("an event was posted")
+                };
+                let _ = reply.send(Err(EventError::Removed {
+                    class: class.config.class.as_str().into(),
+                    binding: class.config.binding.clone(),
+                }));
+                return Ok(rx);
+            };
+            let handle = self.spawn(served, key.clone(), id, carried.unwrap_or_default());
             if handle.send(msg).is_err() {
                 unreachable!("a new mailbox is open");
             }
@@ -289,7 +292,7 @@ impl Directory {
 
     fn spawn(
         &self,
-        class: &Arc<Class>,
+        served: &Served,
         key: ObjectKey,
         id: ObjectId,
         commit: Arc<CommitState>,
@@ -304,7 +307,7 @@ impl Directory {
             slots: self.slots.clone(),
             services: self.services.clone(),
             outbound: self.router.clone(),
-            class: class.clone(),
+            served: served.clone(),
             key,
             id,
             shared: shared.clone(),
@@ -322,6 +325,51 @@ impl Directory {
         Some(rx)
     }
 
+    /// Serves `table` from now on (a code update). Events admitted before run on the classes
+    /// they were admitted to; each live object of a replaced class moves to the new one after
+    /// them (its next event constructs it anew), and each of a removed class leaves.
+    pub fn update(&self, table: ClassTable) -> Update {
+        let new = Arc::new(table);
+        let old = self.services.classes.swap(new.clone());
+        let mut report = Update::default();
+        let mut moving: HashMap<String, Option<Served>> = HashMap::new();
+        for (binding, was) in old.iter() {
+            match new.served(binding) {
+                Some(now) if Arc::ptr_eq(&now.class, &was.class) => {
+                    report.unchanged.push(binding.clone())
+                }
+                Some(now) => {
+                    report.replaced.push(binding.clone());
+                    moving.insert(was.class.config.namespace.clone(), Some(now.clone()));
+                }
+                None => {
+                    report.removed.push(binding.clone());
+                    moving.insert(was.class.config.namespace.clone(), None);
+                }
+            }
+        }
+        report.added = new
+            .iter()
+            .filter(|(b, _)| old.served(b).is_none())
+            .map(|(b, _)| b.clone())
+            .collect();
+        if !moving.is_empty() {
+            report.objects_moved = self.slots.tell_each(|key| {
+                let (namespace, _) = key.parts();
+                Some(Msg::Update(moving.get(namespace)?.clone()))
+            });
+        }
+        for list in [
+            &mut report.unchanged,
+            &mut report.replaced,
+            &mut report.added,
+            &mut report.removed,
+        ] {
+            list.sort();
+        }
+        report
+    }
+
     /// Test seam: makes the object's actor panic (as a host bug would). Whether it was live.
     pub fn panic_object(&self, key: &ObjectKey) -> bool {
         let shard = self.slots.shard(key);
@@ -332,12 +380,24 @@ impl Directory {
     }
 }
 
+/// What a code update changed, by binding.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Update {
+    pub replaced: Vec<String>,
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub unchanged: Vec<String>,
+    /// Live objects told to move to their new class (or to leave, for a removed one).
+    pub objects_moved: usize,
+}
+
 /// What an object's actor is made from, kept to make it again after a panic.
 struct Seed {
     slots: Arc<Slots>,
     services: Arc<Services>,
     outbound: Arc<dyn Outbound>,
-    class: Arc<Class>,
+    /// The class it was started with; a restart after a panic takes the one served then.
+    served: Served,
     key: ObjectKey,
     id: ObjectId,
     shared: Arc<Shared>,
@@ -345,35 +405,25 @@ struct Seed {
 
 impl Seed {
     fn grow(&self) -> Actor {
-        let l = &self.class.config.limits;
-        let view = ViewLimits {
-            max_key_bytes: l.max_key_bytes,
-            max_value_bytes: l.max_value_bytes,
-            max_keys_per_call: l.max_keys_per_call,
-            max_event_write_bytes: l.max_event_write_bytes,
-            max_event_write_keys: l.max_event_write_keys,
-            cache_bytes: l.cache_bytes,
-            max_list_bytes: l.memory_bytes(),
-            sql: SqlLimits {
-                enabled: self.class.config.storage == StorageBackend::Sqlite,
-                max_database_bytes: l.max_sql_bytes,
-                max_event_bytes: l.max_event_write_bytes,
-                cache_bytes: l.cache_bytes,
-                max_result_bytes: l.memory_bytes(),
-            },
-        };
+        let served = self
+            .services
+            .classes
+            .load()
+            .served_in_namespace(&self.served.class.config.namespace)
+            .cloned()
+            .unwrap_or_else(|| self.served.clone());
+        let class = served.class;
         let commit = self.shared.commit.clone();
         Actor {
             slots: self.slots.clone(),
             services: self.services.clone(),
             outbound: self.outbound.clone(),
-            class: self.class.clone(),
             identity: Identity {
-                binding: self.class.config.binding.clone(),
-                key: self.class.key(&self.id),
+                binding: class.config.binding.clone(),
+                key: class.key(&self.id),
                 id: self.id,
                 name: None,
-                class: self.class.config.class.as_str().into(),
+                class: class.config.class.as_str().into(),
             },
             shared: self.shared.clone(),
             generation: commit.generation.load(Ordering::SeqCst),
@@ -381,14 +431,36 @@ impl Seed {
             spare: Some(ObjectStorage::new(
                 self.services.db.clone(),
                 self.key.clone(),
-                view,
+                view_limits(&class),
                 commit,
             )),
             name_recorded: false,
             key: self.key.clone(),
-            hosts: self.services.hosts.get(&self.class.config.binding).cloned(),
+            hosts: served.hosts,
+            class,
             home: None,
         }
+    }
+}
+
+/// What an object of `class` may do with its storage (from the class's limits).
+pub(super) fn view_limits(class: &Class) -> ViewLimits {
+    let l = &class.config.limits;
+    ViewLimits {
+        max_key_bytes: l.max_key_bytes,
+        max_value_bytes: l.max_value_bytes,
+        max_keys_per_call: l.max_keys_per_call,
+        max_event_write_bytes: l.max_event_write_bytes,
+        max_event_write_keys: l.max_event_write_keys,
+        cache_bytes: l.cache_bytes,
+        max_list_bytes: l.memory_bytes(),
+        sql: SqlLimits {
+            enabled: class.config.storage == StorageBackend::Sqlite,
+            max_database_bytes: l.max_sql_bytes,
+            max_event_bytes: l.max_event_write_bytes,
+            cache_bytes: l.cache_bytes,
+            max_result_bytes: l.memory_bytes(),
+        },
     }
 }
 
@@ -401,7 +473,7 @@ async fn supervise(seed: Seed, mut rx: Mailbox) {
         match AssertUnwindSafe(actor.run(&mut rx)).catch_unwind().await {
             Ok(()) => return,
             Err(_) => {
-                tracing::error!(namespace = %seed.class.config.binding, object = %seed.id, "object actor panicked; starting it anew on its mailbox");
+                tracing::error!(namespace = %seed.served.class.config.binding, object = %seed.id, "object actor panicked; starting it anew on its mailbox");
                 // Its instance is gone, and with it the listeners of its pinned sockets.
                 seed.services.hub.close_pinned(&seed.key);
             }

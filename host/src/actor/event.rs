@@ -2,6 +2,7 @@
 
 use tokio::sync::oneshot;
 
+use super::classes::Served;
 use super::waits::Wait;
 use crate::runtime::{Chain, GuestFailure, types};
 use crate::store::{CommitError, StoreError};
@@ -80,6 +81,9 @@ pub enum EventError {
         "no instance slot became free for this object: raise runtime.max_live_objects or retry later"
     )]
     PoolFull,
+    /// A code update removed the object's class before the event reached it.
+    #[error("class `{class}` (binding `{binding}`) is no longer served: a code update removed it")]
+    Removed { class: String, binding: String },
     /// The object's actor ended before answering (a host bug; logged).
     #[error("the object went away before answering")]
     Gone,
@@ -118,6 +122,12 @@ pub enum Msg {
     },
     /// Leave memory now if idle. Answers whether the object left.
     Evict(Option<oneshot::Sender<bool>>),
+    /// A code update replaced the object's class (`Some`: the class to run from now on) or
+    /// removed it (`None`). Comes after the events admitted before the update, which ran on
+    /// the old code; the object drops its instance, and its next event constructs one of the new
+    /// class. Sockets whose listeners lived in the instance close with 1012; hibernatable ones
+    /// stay open (for a removed class they close too).
+    Update(Option<Served>),
     /// Test seam (only sent with fault injection on): the actor panics, as a host bug would.
     Panic,
 }

@@ -10,6 +10,7 @@
 //! circle.
 
 mod calls;
+mod classes;
 mod directory;
 mod event;
 mod hosted;
@@ -21,8 +22,8 @@ mod services;
 mod slots;
 mod waits;
 
-pub use directory::{Directory, Overloaded};
+pub use classes::ClassTable;
+pub use directory::{Directory, Overloaded, Update};
 pub use event::{Event, EventError, Outcome};
-pub use hosts::Hosts;
 pub use metrics::Metrics;
 pub use services::Services;

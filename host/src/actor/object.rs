@@ -17,6 +17,8 @@ use std::time::Instant;
 
 use tokio::sync::oneshot;
 
+use super::classes::Served;
+use super::directory::view_limits;
 use super::event::{Event, EventError, EventResult, Msg, Outcome};
 use super::hosts::{Home, Hosts};
 use super::response::check_response;
@@ -134,6 +136,11 @@ impl Actor {
                         break;
                     }
                 }
+                Msg::Update(served) => {
+                    if self.update(served) && Box::pin(self.try_leave(rx)).await {
+                        break;
+                    }
+                }
                 Msg::Panic => panic!("test seam: object actor panics on request"),
             }
         }
@@ -173,6 +180,39 @@ impl Actor {
             hosts.release(home);
             self.services.hub.close_pinned(&self.key);
         }
+    }
+
+    /// Moves the object to the class a code update serves now (see `Msg::Update`); returns
+    /// whether it should leave (its class was removed).
+    fn update(&mut self, served: Option<Served>) -> bool {
+        let hub = &self.services.hub;
+        if let Some(l) = self.live.take() {
+            self.spare = Some(l.into_storage());
+        }
+        if let (Some(hosts), Some(home)) = (&self.hosts, self.home.take()) {
+            hosts.release(home);
+        }
+        let Some(served) = served else {
+            hub.close_all_for_removal(&self.key);
+            return true;
+        };
+        hub.close_pinned_for_update(&self.key);
+        self.shared.pinned.store(false, Ordering::Relaxed);
+        if let Some(old) = self.spare.take() {
+            // The view's limits are the class's: a view of the new class, with what the old one
+            // knew of the commits in flight.
+            drop(old);
+        }
+        self.spare = Some(ObjectStorage::new(
+            self.services.db.clone(),
+            self.key.clone(),
+            view_limits(&served.class),
+            self.shared.commit.clone(),
+        ));
+        self.identity.class = served.class.config.class.as_str().into();
+        self.class = served.class;
+        self.hosts = served.hosts;
+        false
     }
 
     /// Takes the name the object was addressed by; on activation by ID, the recorded one.

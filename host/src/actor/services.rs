@@ -1,18 +1,19 @@
 //! The host services every object uses, built once at start-up.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use tokio::sync::Notify;
 
-use super::hosts::Hosts;
+use super::classes::ClassTable;
 use super::metrics::Metrics;
 use crate::id::Namespaces;
-use crate::runtime::{Class, Engine};
+use crate::runtime::Engine;
 use crate::sockets::Hub;
 use crate::store::{Committer, Db};
 
-/// Shared, immutable after start-up (the fields are handles).
+/// Shared, immutable after start-up (the fields are handles) but for the class table, which a
+/// code update replaces.
 pub struct Services {
     pub engine: Engine,
     pub db: Db,
@@ -23,10 +24,10 @@ pub struct Services {
     pub hub: Arc<Hub>,
     /// Wakes the alarm scheduler (an alarm changed, or one finished).
     pub alarm_changed: Arc<Notify>,
-    /// Every class, by binding (= namespace).
-    pub classes: HashMap<String, Arc<Class>>,
-    /// The shared instances of every class hosting many objects per instance, by binding.
-    pub hosts: HashMap<String, Arc<Hosts>>,
+    /// Every class served, with the shared instances of those hosting many objects per
+    /// instance. Concurrency: read lock-free by every event's admission; swapped whole by a code
+    /// update (`Directory::update`), so a reader sees the old table or the new one.
+    pub classes: ArcSwap<ClassTable>,
     /// Most events waiting in one object's mailbox before requests are refused as overloaded.
     pub max_queued_events: usize,
     /// Most of one object's commits in flight before it waits to run its next event.

@@ -151,6 +151,21 @@ impl Slots {
         h.send(msg).is_ok()
     }
 
+    /// Puts `message(key)` into the mailbox of every live object it gives one for; returns how
+    /// many got one.
+    pub(super) fn tell_each(&self, mut message: impl FnMut(&ObjectKey) -> Option<Msg>) -> usize {
+        let mut told = 0;
+        for shard in self.shards.iter() {
+            let shard = shard.lock().expect("slots lock");
+            for (k, h) in shard.iter() {
+                if let Some(m) = message(k) {
+                    told += usize::from(h.send(m).is_ok());
+                }
+            }
+        }
+        told
+    }
+
     /// Every live object with its name (if known) and the milliseconds since its last event.
     pub fn live_objects(&self) -> Vec<(ObjectKey, Option<String>, u64)> {
         let now = self.started.elapsed().as_millis() as u64;

@@ -155,7 +155,7 @@ async fn deliver(
     let key = alarm.object;
     let scheduled_time = alarm.scheduled_time;
     let (namespace, id) = key.parts();
-    let Some(class) = directory.class_of_namespace(namespace).cloned() else {
+    let Some(class) = directory.class_of_namespace(namespace) else {
         tracked.lock().expect("alarm lock").remove(&key);
         return;
     };

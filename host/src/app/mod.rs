@@ -1,22 +1,27 @@
 //! Start-up: open the database, compile the classes, start the committer and the alarm
-//! scheduler, and serve HTTP. The top layer: it wires every other one together and owns none of
+//! scheduler, and serve HTTP; and code updates while serving (`reload.rs`). The top layer: it wires every other one together and owns none of
 //! their rules.
 
 mod project;
+mod reload;
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 pub use project::{BuildError, MigrateError};
+pub use reload::{ReloadError, Reloaded, Reloader};
 
-use crate::actor::{Directory, Hosts, Metrics, Services};
+use crate::actor::{ClassTable, Directory, Metrics, Services};
 use crate::config::Config;
-use crate::http::{AppState, ListenLimits, router};
+use crate::http::{AppState, ListenLimits, Reload, ReloadResult, router};
 use crate::id::{NamespaceKey, Namespaces};
 use crate::runtime::{
     Class, Engine, EngineError, PoolSize, Reach, WorkerClass, Workers, check_mappings,
@@ -63,8 +68,15 @@ pub enum StartError {
     },
 }
 
-/// What start-up loads: the engine, every class by binding, and the worker if one is named.
-type Loaded = (Engine, HashMap<String, Arc<Class>>, Option<WorkerClass>);
+/// What start-up loads.
+struct Loaded {
+    engine: Engine,
+    /// Every class, by binding.
+    classes: HashMap<String, Arc<Class>>,
+    worker: Option<WorkerClass>,
+    /// The largest memory limit the instance pool was made for.
+    max_memory: usize,
+}
 
 /// The engine for `config` and every class (and worker) it names, compiled (or loaded from the
 /// cache).
@@ -118,14 +130,50 @@ fn load_classes(config: &Config) -> Result<Loaded, StartError> {
         }
         None => None,
     };
-    Ok((engine, classes, worker))
+    Ok(Loaded {
+        engine,
+        classes,
+        worker,
+        max_memory,
+    })
+}
+
+/// How the worker's instances reach objects and the network.
+fn worker_reach(
+    directory: &Directory,
+    class: &WorkerClass,
+) -> Box<dyn Fn() -> Reach + Send + Sync> {
+    let outbound = directory.outbound();
+    let services = directory.services();
+    let namespaces = services.namespaces.clone();
+    let vars = services.vars.clone();
+    let egress = class.egress.clone();
+    Box::new(move || {
+        Reach::new(
+            namespaces.clone(),
+            outbound.clone(),
+            vars.clone(),
+            egress.clone(),
+        )
+    })
+}
+
+impl Reload for Reloader {
+    fn reload(&self) -> Pin<Box<dyn Future<Output = ReloadResult> + Send + '_>> {
+        Box::pin(async move {
+            match Reloader::reload(self).await {
+                Ok(r) => Ok(serde_json::to_value(r).expect("a report serialises")),
+                Err(e) => Err(Box::new(e) as Box<dyn std::error::Error + Send + Sync>),
+            }
+        })
+    }
 }
 
 /// Compiles every class of `config` into the code cache (what `holdfast compile` does), so that
 /// servers started afterwards load them in milliseconds. Returns how many classes it loaded.
 pub fn compile(config: &Config) -> Result<usize, StartError> {
-    let (_, classes, worker) = load_classes(config)?;
-    Ok(classes.len() + usize::from(worker.is_some()))
+    let loaded = load_classes(config)?;
+    Ok(loaded.classes.len() + usize::from(loaded.worker.is_some()))
 }
 
 /// A started server: bound, classes loaded, not yet serving.
@@ -133,6 +181,7 @@ pub struct Server {
     listener: TcpListener,
     state: Arc<AppState>,
     limits: ListenLimits,
+    reloader: Arc<Reloader>,
 }
 
 impl Server {
@@ -149,7 +198,12 @@ impl Server {
             source,
         })?;
         let cap = config.runtime.max_live_objects;
-        let (engine, classes, worker) = load_classes(config)?;
+        let Loaded {
+            engine,
+            classes,
+            worker,
+            max_memory,
+        } = load_classes(config)?;
         let faults = config
             .server
             .fault_injection
@@ -173,15 +227,9 @@ impl Server {
         }
         let namespaces = Namespaces::new(keys);
         let vars: Arc<[(String, String)]> = config.vars.clone().into();
-        let worker_engine = engine.clone();
         let alarm_changed = Arc::new(Notify::new());
         let committer =
             Committer::start(db.clone(), alarm_changed.clone(), CommitLimits::default());
-        let hosts = classes
-            .iter()
-            .filter(|(_, c)| c.objects_per_instance > 1)
-            .map(|(b, c)| (b.clone(), Arc::new(Hosts::new(c.clone()))))
-            .collect();
         let directory = Directory::new(
             Services {
                 engine,
@@ -196,8 +244,7 @@ impl Server {
                     max_outbox_bytes: config.websockets.max_outbox_bytes,
                     ..WsLimits::default()
                 })),
-                classes,
-                hosts,
+                classes: ArcSwap::from_pointee(ClassTable::new(classes, None)),
                 max_queued_events: config.runtime.max_queued_events,
                 max_in_flight_commits: config.runtime.max_in_flight_commits,
                 max_call_depth: config.runtime.max_call_depth,
@@ -208,19 +255,16 @@ impl Server {
             cap as usize,
         );
         let workers = worker.map(|class| {
-            let outbound = directory.outbound();
-            let namespaces = directory.services().namespaces.clone();
-            let egress = class.egress.clone();
-            let reach = move || {
-                Reach::new(
-                    namespaces.clone(),
-                    outbound.clone(),
-                    vars.clone(),
-                    egress.clone(),
-                )
-            };
-            Arc::new(Workers::new(worker_engine, class, Box::new(reach)))
+            let reach = worker_reach(&directory, &class);
+            let engine = directory.services().engine.clone();
+            Arc::new(ArcSwap::from_pointee(Workers::new(engine, class, reach)))
         });
+        let reloader = Arc::new(Reloader::new(
+            config.clone(),
+            directory.clone(),
+            workers.clone(),
+            max_memory,
+        ));
         tokio::spawn(crate::alarms::run(
             directory.clone(),
             alarm_changed,
@@ -237,6 +281,7 @@ impl Server {
             state: Arc::new(AppState {
                 directory,
                 workers,
+                reload: Some(reloader.clone()),
                 max_body_bytes: config.server.max_body_bytes,
                 body_timeout: Duration::from_millis(config.server.body_timeout_ms),
                 admin_token: config.admin.token.clone(),
@@ -245,7 +290,13 @@ impl Server {
                 max_connections: config.server.max_connections,
                 header_timeout: Duration::from_millis(config.server.header_timeout_ms),
             },
+            reloader,
         })
+    }
+
+    /// Applies code updates to this server once it serves (for SIGHUP and `holdfast dev`).
+    pub fn reloader(&self) -> Arc<Reloader> {
+        self.reloader.clone()
     }
 
     /// The bound address (useful with port 0).

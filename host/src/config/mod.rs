@@ -201,7 +201,7 @@ impl Default for ServerConfig {
 
 /// One Durable Object class: a `[[class]]` of holdfast.toml, or a
 /// `[[durable_objects.bindings]]` entry of a wrangler project.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ClassConfig {
     /// The name code reads (`env.COUNTER`, `state.binding("counter")`): any identifier.
     pub binding: String,
@@ -232,7 +232,7 @@ pub struct ClassConfig {
 }
 
 /// `[worker]`: the component that receives every request outside `/_/`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct WorkerConfig {
     /// The component file, resolved against the config file's directory.
     pub component: PathBuf,

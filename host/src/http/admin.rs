@@ -8,6 +8,10 @@
 //! - `POST /_/admin/objects/{binding}/{name}/alarm/run` — run the object's alarm now
 //! - `POST /_/admin/objects/{binding}/{name}/evict` — make the object leave memory now
 //!
+//! - `POST /_/admin/reload` — a code update: read the config file again and serve the classes
+//!   (and worker) whose component or settings changed; answers what changed, or 422 with why it
+//!   was refused (the running code keeps serving)
+//!
 //! The same routes exist under `/_/admin/ids/{binding}/{id}/...` to address an object by ID.
 //!
 //! With fault injection on (`HOLDFAST_FAULT_INJECTION=1`, for tests only):
@@ -43,6 +47,7 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/{kind}/{binding}/{object}/evict", post(evict))
         .route("/{kind}/{binding}/{object}/panic", post(panic_object))
         .route("/faults", get(get_faults).put(set_faults))
+        .route("/reload", post(reload))
         .route_layer(middleware::from_fn_with_state(state, auth))
 }
 
@@ -72,6 +77,19 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+async fn reload(State(st): St) -> Response {
+    let Some(reloader) = &st.reload else {
+        return error(StatusCode::NOT_FOUND, "this server cannot reload its code");
+    };
+    match reloader.reload().await {
+        Ok(report) => axum::Json(report).into_response(),
+        Err(e) => error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("the code update was refused (the running code keeps serving): {e}"),
+        ),
+    }
+}
+
 async fn list(State(st): St) -> Response {
     let db = &st.directory.services().db;
     let objects: Vec<_> = st
@@ -98,7 +116,7 @@ fn resolve(
     binding: &str,
     object: &str,
 ) -> Result<(Arc<Class>, ObjectId, Option<String>), Box<Response>> {
-    let class = st.directory.class(binding).cloned().ok_or_else(|| {
+    let class = st.directory.class(binding).ok_or_else(|| {
         Box::new(error(
             StatusCode::NOT_FOUND,
             format!("no binding named `{binding}`"),

@@ -12,7 +12,8 @@ pub fn render(directory: &Directory) -> String {
     let commits = s.committer.stats();
     let health = s.db.health();
     let c = |a: &AtomicU64| a.load(Ordering::Relaxed);
-    let shared = s.hosts.values();
+    let table = s.classes.load();
+    let shared = table.iter().filter_map(|(_, served)| served.hosts.as_ref());
     let (instances, moves, lost) = shared.fold((0, 0, 0), |(i, m, l), h| {
         (i + h.count() as u64, m + c(&h.moves), l + c(&h.lost))
     });

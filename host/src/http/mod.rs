@@ -31,7 +31,7 @@ use axum::routing::{any, get};
 use serde_json::json;
 
 pub use listener::{ListenLimits, serve};
-pub use state::AppState;
+pub use state::{AppState, Reload, ReloadResult};
 
 use crate::store::StorageState;
 

@@ -62,7 +62,7 @@ fn take(p: &mut HashMap<String, String>, key: &str) -> String {
 }
 
 /// The class of a direct route's first segment (its `route`, which is the binding unless set).
-fn class<'a>(st: &'a AppState, route: &str) -> Result<&'a Arc<Class>, Box<Response>> {
+fn class(st: &AppState, route: &str) -> Result<Arc<Class>, Box<Response>> {
     if route.starts_with('_') {
         // Reserved for the host's own routes; routes never start with `_`.
         return Err(Box::new(no_route()));
@@ -79,14 +79,7 @@ fn class<'a>(st: &'a AppState, route: &str) -> Result<&'a Arc<Class>, Box<Respon
 }
 
 fn routes(st: &AppState) -> String {
-    let mut r: Vec<_> = st
-        .directory
-        .services()
-        .classes
-        .values()
-        .filter_map(|c| c.config.route.as_deref())
-        .collect();
-    r.sort_unstable();
+    let r = st.directory.services().classes.load().routes();
     if r.is_empty() {
         return "no direct routes".into();
     }

@@ -1,16 +1,31 @@
 //! What the routes share.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
+
+use arc_swap::ArcSwap;
 
 use crate::actor::Directory;
 use crate::runtime::Workers;
 
+/// What a code update answers: what it changed (as JSON), or why it was refused.
+pub type ReloadResult = Result<serde_json::Value, Box<dyn std::error::Error + Send + Sync>>;
+
+/// Applies a code update (implemented by the app layer, which owns the config file).
+pub trait Reload: Send + Sync {
+    fn reload(&self) -> Pin<Box<dyn Future<Output = ReloadResult> + Send + '_>>;
+}
+
 pub struct AppState {
     pub directory: Arc<Directory>,
     /// The worker's instances, if the config names one: it then receives every request
-    /// outside `/_/`.
-    pub workers: Option<Arc<Workers>>,
+    /// outside `/_/`. Concurrency: a code update swaps them whole; a request keeps the ones it
+    /// started on.
+    pub workers: Option<Arc<ArcSwap<Workers>>>,
+    /// Code updates (`POST /_/admin/reload`).
+    pub reload: Option<Arc<dyn Reload>>,
     pub max_body_bytes: usize,
     /// How long a request's body may take to arrive.
     pub body_timeout: Duration,

@@ -33,7 +33,7 @@ use crate::runtime::{Accepted, GuestFailure, Upgrade, WorkerError, types};
 pub struct ClientAddr(pub SocketAddr);
 
 pub(super) async fn handle(State(st): State<Arc<AppState>>, req: Request) -> Response {
-    let Some(workers) = st.workers.clone() else {
+    let Some(workers) = st.workers.as_ref().map(|w| w.load_full()) else {
         return super::objects::no_route();
     };
     let (mut parts, body) = req.into_parts();

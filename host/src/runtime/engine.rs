@@ -144,6 +144,8 @@ pub struct Engine {
 /// A class ready to instantiate.
 pub struct Class {
     pub config: ClassConfig,
+    /// The content key of its component (a hash of its bytes): what a code update compares.
+    pub component_key: String,
     pub(crate) pre: DurableObjectPre<StoreData>,
     /// Its objects' outbound HTTP (`outbound` of the config).
     pub egress: Egress,
@@ -156,6 +158,17 @@ pub struct Class {
 }
 
 impl Class {
+    /// Whether `other` is the same code with the same settings (a code update keeps this one).
+    /// Where in the file the class is set (`outbound_key`, named in denial messages) does not
+    /// count: moving a class's entry in the config does not restart its objects.
+    pub fn same_as(&self, other: &Class) -> bool {
+        let config = ClassConfig {
+            outbound_key: other.config.outbound_key.clone(),
+            ..self.config.clone()
+        };
+        config == other.config && self.component_key == other.component_key
+    }
+
     /// The storage key of its object `id` (under the class's namespace, not its binding).
     pub fn key(&self, id: &ObjectId) -> ObjectKey {
         ObjectKey::new(&self.config.namespace, id)
@@ -245,7 +258,8 @@ impl Engine {
     pub fn load_class(&self, config: &ClassConfig) -> Result<Class, EngineError> {
         let (class, binding) = (config.class.clone(), config.binding.clone());
         let path = config.component.display().to_string();
-        let component = self.read_and_compile(&config.component, &class, &binding)?;
+        let (component, component_key) =
+            self.read_and_compile(&config.component, &class, &binding)?;
         let world_err = |e: wasmtime::Error| EngineError::World {
             class: class.clone(),
             binding: binding.clone(),
@@ -271,6 +285,7 @@ impl Engine {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
         Ok(Class {
             config: config.clone(),
+            component_key,
             pre,
             egress: Egress::new(&config.outbound, &config.outbound_key),
             hosting: hosting.filter(|_| objects_per_instance > 1),
@@ -287,7 +302,7 @@ impl Engine {
         file: &Path,
         class: &str,
         binding: &str,
-    ) -> Result<Component, EngineError> {
+    ) -> Result<(Component, String), EngineError> {
         let path = file.display().to_string();
         let read_err = |source| EngineError::Read {
             class: class.to_owned(),
@@ -300,7 +315,7 @@ impl Engine {
         if let Some(key) = self.artifacts.recorded_key(&stamp)
             && let Some(c) = self.loaded_or_mapped(&key)
         {
-            return Ok(c);
+            return Ok((c, key));
         }
         let bytes = std::fs::read(file).map_err(read_err)?;
         let key = format!(
@@ -328,7 +343,7 @@ impl Engine {
             }
         };
         self.artifacts.record_key(&stamp, &key);
-        Ok(component)
+        Ok((component, key))
     }
 
     /// The component of content key `key`, if this process holds it or its artifact maps.

@@ -22,6 +22,8 @@ use crate::config::WorkerConfig;
 /// A compiled worker component.
 pub struct WorkerClass {
     pub config: WorkerConfig,
+    /// The content key of its component: what a code update compares.
+    pub component_key: String,
     pre: WorkerPre<WorkerData>,
     /// The worker's outbound HTTP (`outbound` of the config).
     pub egress: Egress,
@@ -33,7 +35,8 @@ impl Engine {
     /// one component implements classes and the worker) trap if called.
     pub fn load_worker(&self, config: &WorkerConfig) -> Result<WorkerClass, EngineError> {
         let path = config.component.display().to_string();
-        let component = self.read_and_compile(&config.component, "worker", "worker")?;
+        let (component, component_key) =
+            self.read_and_compile(&config.component, "worker", "worker")?;
         let world_err = |e: wasmtime::Error| EngineError::WorkerWorld {
             path: path.clone(),
             message: format!("{e:#}"),
@@ -44,6 +47,7 @@ impl Engine {
         let pre = WorkerPre::new(pre).map_err(world_err)?;
         Ok(WorkerClass {
             config: config.clone(),
+            component_key,
             pre,
             egress: Egress::new(&config.outbound, &config.outbound_key),
         })
@@ -156,6 +160,11 @@ impl Workers {
             reach,
             limits,
         }
+    }
+
+    /// The worker component these instances run.
+    pub fn class(&self) -> &WorkerClass {
+        &self.class
     }
 
     /// Runs `req` on an idle instance (or a new one). The lease comes back with the response for

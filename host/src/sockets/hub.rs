@@ -17,6 +17,8 @@ use crate::store::ObjectKey;
 
 /// Close code for sockets whose object was reset ("internal error").
 const INTERNAL_ERROR: u16 = 1011;
+/// Close code for sockets a code update ended ("service restart": the client may reconnect).
+pub const SERVICE_RESTART: u16 = 1012;
 /// Close code for a client that does not read what it is sent ("policy violation").
 pub const NOT_READING: u16 = 1008;
 
@@ -273,29 +275,49 @@ impl Hub {
 
     /// Closes the object's pinned (non-hibernatable) sockets with 1011 when its instance is
     /// discarded (a trap, a failed commit): their listeners lived in that instance's memory, as
-    /// on Cloudflare, where an object's reset disconnects them. No close event follows. Returns
-    /// how many were closed.
+    /// on Cloudflare, where an object's reset disconnects them. No close event follows (for any
+    /// of the `close_*` here). Returns how many were closed.
     pub fn close_pinned(&self, key: &ObjectKey) -> usize {
+        self.close_where(
+            key,
+            true,
+            INTERNAL_ERROR,
+            "the object was reset after a failure",
+        )
+    }
+
+    /// Closes the object's non-hibernatable sockets with 1012 (their listeners lived in an
+    /// instance a code update replaced); hibernatable ones stay open. Returns how many closed.
+    pub fn close_pinned_for_update(&self, key: &ObjectKey) -> usize {
+        self.close_where(key, true, SERVICE_RESTART, "the object's code was updated")
+    }
+
+    /// Closes every open socket of the object with 1012 (its class was removed from the
+    /// config); returns how many.
+    pub fn close_all_for_removal(&self, key: &ObjectKey) -> usize {
+        self.close_where(
+            key,
+            false,
+            SERVICE_RESTART,
+            "the object's class is no longer served",
+        )
+    }
+
+    fn close_where(&self, key: &ObjectKey, only_pinned: bool, code: u16, reason: &str) -> usize {
         self.with(key, |o| {
-            let pinned: Vec<u64> = o
+            let ids: Vec<u64> = o
                 .sockets
                 .iter()
-                .filter(|(_, s)| s.pinned && !s.closed)
+                .filter(|(_, s)| (s.pinned || !only_pinned) && !s.closed)
                 .map(|(id, _)| *id)
                 .collect();
-            for id in &pinned {
+            for id in &ids {
                 if let Some(s) = o.sockets.remove(id) {
-                    push(
-                        &s,
-                        Outgoing::Close(
-                            INTERNAL_ERROR,
-                            "the object was reset after a failure".into(),
-                        ),
-                    );
+                    push(&s, Outgoing::Close(code, reason.into()));
                 }
                 o.pending.remove(id);
             }
-            pinned.len()
+            ids.len()
         })
     }
 

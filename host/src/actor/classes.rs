@@ -1,0 +1,83 @@
+//! The classes this host serves, by binding, namespace and route: one table, replaced whole by
+//! a code update ([`Directory::update`](super::Directory::update)).
+//!
+//! Whoever holds an `Arc<Class>` from an older table (a socket's connection task, an alarm run,
+//! a live actor) keeps working: the directory starts every new activation from the current
+//! table, and a live actor of a replaced class is told to move (`Msg::Update`) after the events
+//! before it in its mailbox.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::hosts::Hosts;
+use crate::runtime::Class;
+
+/// A class as its objects run it: the class and, if it hosts many objects per instance, its
+/// shared instances.
+#[derive(Clone)]
+pub struct Served {
+    pub class: Arc<Class>,
+    pub hosts: Option<Arc<Hosts>>,
+}
+
+/// Every class served, indexed three ways.
+#[derive(Default)]
+pub struct ClassTable {
+    by_binding: HashMap<String, Served>,
+    /// Binding by namespace (what an `ObjectKey` names).
+    by_namespace: HashMap<String, String>,
+    /// Binding by direct route.
+    by_route: HashMap<String, String>,
+}
+
+impl ClassTable {
+    /// The table of `classes` (by binding). A class that is the same `Arc` as in `previous`
+    /// keeps its shared instances; a new or replaced one gets new ones.
+    pub fn new(classes: HashMap<String, Arc<Class>>, previous: Option<&ClassTable>) -> Self {
+        let mut table = ClassTable::default();
+        for (binding, class) in classes {
+            let kept = previous
+                .and_then(|p| p.by_binding.get(&binding))
+                .filter(|s| Arc::ptr_eq(&s.class, &class))
+                .and_then(|s| s.hosts.clone());
+            let hosts = (class.objects_per_instance > 1)
+                .then(|| kept.unwrap_or_else(|| Arc::new(Hosts::new(class.clone()))));
+            table
+                .by_namespace
+                .insert(class.config.namespace.clone(), binding.clone());
+            if let Some(route) = &class.config.route {
+                table.by_route.insert(route.clone(), binding.clone());
+            }
+            table.by_binding.insert(binding, Served { class, hosts });
+        }
+        table
+    }
+
+    pub fn served(&self, binding: &str) -> Option<&Served> {
+        self.by_binding.get(binding)
+    }
+
+    pub fn class(&self, binding: &str) -> Option<&Arc<Class>> {
+        self.by_binding.get(binding).map(|s| &s.class)
+    }
+
+    pub fn served_in_namespace(&self, namespace: &str) -> Option<&Served> {
+        self.by_binding.get(self.by_namespace.get(namespace)?)
+    }
+
+    pub fn class_of_route(&self, route: &str) -> Option<&Arc<Class>> {
+        self.class(self.by_route.get(route)?)
+    }
+
+    /// Every class with its binding.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Served)> {
+        self.by_binding.iter()
+    }
+
+    /// The routes served, sorted.
+    pub fn routes(&self) -> Vec<String> {
+        let mut r: Vec<String> = self.by_route.keys().cloned().collect();
+        r.sort();
+        r
+    }
+}
