@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::hosts::Hosts;
+use crate::config::StorageBackend;
 use crate::runtime::Class;
+use crate::store::{SqlLimits, ViewLimits};
 
 /// A class as its objects run it: the class and, if it hosts many objects per instance, its
 /// shared instances.
@@ -79,5 +81,26 @@ impl ClassTable {
         let mut r: Vec<String> = self.by_route.keys().cloned().collect();
         r.sort();
         r
+    }
+}
+
+/// What an object of `class` may do with its storage (from the class's limits).
+pub(super) fn view_limits(class: &Class) -> ViewLimits {
+    let l = &class.config.limits;
+    ViewLimits {
+        max_key_bytes: l.max_key_bytes,
+        max_value_bytes: l.max_value_bytes,
+        max_keys_per_call: l.max_keys_per_call,
+        max_event_write_bytes: l.max_event_write_bytes,
+        max_event_write_keys: l.max_event_write_keys,
+        cache_bytes: l.cache_bytes,
+        max_list_bytes: l.memory_bytes(),
+        sql: SqlLimits {
+            enabled: class.config.storage == StorageBackend::Sqlite,
+            max_database_bytes: l.max_sql_bytes,
+            max_event_bytes: l.max_event_write_bytes,
+            cache_bytes: l.cache_bytes,
+            max_result_bytes: l.memory_bytes(),
+        },
     }
 }

@@ -10,16 +10,15 @@ use std::panic::AssertUnwindSafe;
 use futures_util::FutureExt;
 use tokio::sync::{mpsc, oneshot};
 
-use super::classes::{ClassTable, Served};
+use super::classes::{ClassTable, Served, view_limits};
 use super::event::{Event, EventError, EventResult, Msg, Origin};
 use super::object::Actor;
 use super::services::Services;
 use super::slots::{Handle, Mailbox, Shared, Slots};
 use super::waits::WaitGraph;
-use crate::config::StorageBackend;
 use crate::id::ObjectId;
 use crate::runtime::{Class, Identity, Outbound};
-use crate::store::{CommitState, ObjectKey, ObjectStorage, SqlLimits, ViewLimits};
+use crate::store::{CommitState, ObjectKey, ObjectStorage};
 
 /// The object's mailbox is full.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -440,27 +439,6 @@ impl Seed {
             class,
             home: None,
         }
-    }
-}
-
-/// What an object of `class` may do with its storage (from the class's limits).
-pub(super) fn view_limits(class: &Class) -> ViewLimits {
-    let l = &class.config.limits;
-    ViewLimits {
-        max_key_bytes: l.max_key_bytes,
-        max_value_bytes: l.max_value_bytes,
-        max_keys_per_call: l.max_keys_per_call,
-        max_event_write_bytes: l.max_event_write_bytes,
-        max_event_write_keys: l.max_event_write_keys,
-        cache_bytes: l.cache_bytes,
-        max_list_bytes: l.memory_bytes(),
-        sql: SqlLimits {
-            enabled: class.config.storage == StorageBackend::Sqlite,
-            max_database_bytes: l.max_sql_bytes,
-            max_event_bytes: l.max_event_write_bytes,
-            cache_bytes: l.cache_bytes,
-            max_result_bytes: l.memory_bytes(),
-        },
     }
 }
 

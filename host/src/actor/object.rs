@@ -17,8 +17,7 @@ use std::time::Instant;
 
 use tokio::sync::oneshot;
 
-use super::classes::Served;
-use super::directory::view_limits;
+use super::classes::{Served, view_limits};
 use super::event::{Event, EventError, EventResult, Msg, Outcome};
 use super::hosts::{Home, Hosts};
 use super::response::check_response;
