@@ -22,5 +22,7 @@ mod sockets;
 mod store;
 
 pub use actor::Update;
-pub use app::{ReloadError, Reloaded, Reloader, Server, StartError, compile};
+pub use app::{
+    DevError, ReloadError, Reloaded, Reloader, Server, StartError, compile, dev_build, dev_watch,
+};
 pub use config::{Config, ConfigError};

@@ -19,22 +19,29 @@ struct Cli {
     command: Command,
 }
 
+/// Where `serve` and `dev` get their config, address and data.
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// The config file: a holdfast.toml or a Cloudflare project's wrangler.toml /
+    /// wrangler.jsonc (default: the first of holdfast.toml, wrangler.toml, wrangler.jsonc,
+    /// wrangler.json in the current directory).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Address to listen on (overrides the config; default 127.0.0.1:8787).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Data directory (overrides the config; default .holdfast next to the config).
+    #[arg(long)]
+    data: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the classes of a config file over HTTP.
-    Serve {
-        /// The config file: a holdfast.toml or a Cloudflare project's wrangler.toml /
-        /// wrangler.jsonc (default: the first of holdfast.toml, wrangler.toml, wrangler.jsonc,
-        /// wrangler.json in the current directory).
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Address to listen on (overrides the config; default 127.0.0.1:8787).
-        #[arg(long)]
-        listen: Option<SocketAddr>,
-        /// Data directory (overrides the config; default .holdfast next to the config).
-        #[arg(long)]
-        data: Option<PathBuf>,
-    },
+    /// Serve the classes of a config file over HTTP (SIGHUP or POST /_/admin/reload updates
+    /// the code without a restart).
+    Serve(ServeArgs),
+    /// Build every class, serve, and rebuild and update the code whenever a source changes.
+    Dev(ServeArgs),
     /// Compile every class of a config file into the code cache (servers started afterwards
     /// load them in milliseconds; `holdfast serve` compiles on its own what is not cached).
     Compile {
@@ -82,49 +89,64 @@ fn run() -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Serve {
-            config,
-            listen,
-            data,
-        } => {
-            let mut config = Config::load(&config_path(config)?)?;
-            if let Some(l) = listen {
-                config.server.listen = l;
-            }
-            if let Some(d) = data {
-                config.server.data = d;
-            }
-            config.server.fault_injection =
-                std::env::var("HOLDFAST_FAULT_INJECTION").is_ok_and(|v| v == "1");
-            if let Ok(token) = std::env::var("HOLDFAST_ADMIN_TOKEN") {
-                anyhow::ensure!(
-                    token.len() >= 16,
-                    "HOLDFAST_ADMIN_TOKEN must be at least 16 characters"
-                );
-                config.admin.token = Some(token);
-            }
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                // Guests yield to the scheduler at every epoch tick; look for new I/O and for
-                // tasks woken from other threads after a few polls instead of tokio's default
-                // 61, so that a spinning guest delays other objects by ticks, not tens of ms.
-                .event_interval(4)
-                .global_queue_interval(4)
-                .build()
-                .context("cannot start the tokio runtime")?;
-            rt.block_on(async {
-                let server = Server::start(&config).await?;
-                let addr = server.local_addr()?;
-                // Tests and scripts wait for this exact line.
-                println!("holdfast listening on http://{addr}");
-                tracing::info!(%addr, classes = config.classes.len(), "serving");
-                tokio::spawn(reload_on_sighup(server.reloader()));
-                server.serve(shutdown_signal()).await?;
-                tracing::info!("stopped");
-                anyhow::Ok(())
-            })
-        }
+        Command::Serve(args) => serve(args, false),
+        Command::Dev(args) => serve(args, true),
     }
+}
+
+/// `serve`, or with `dev` set `dev`: builds first, then watches the sources while serving.
+fn serve(args: ServeArgs, dev: bool) -> anyhow::Result<()> {
+    let mut config = Config::load(&config_path(args.config)?)?;
+    if let Some(l) = args.listen {
+        config.server.listen = l;
+    }
+    if let Some(d) = args.data {
+        config.server.data = d;
+    }
+    config.server.fault_injection =
+        std::env::var("HOLDFAST_FAULT_INJECTION").is_ok_and(|v| v == "1");
+    if let Ok(token) = std::env::var("HOLDFAST_ADMIN_TOKEN") {
+        anyhow::ensure!(
+            token.len() >= 16,
+            "HOLDFAST_ADMIN_TOKEN must be at least 16 characters"
+        );
+        config.admin.token = Some(token);
+    }
+    if dev {
+        holdfast::dev_build(&config)?;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        // Guests yield to the scheduler at every epoch tick; look for new I/O and for
+        // tasks woken from other threads after a few polls instead of tokio's default
+        // 61, so that a spinning guest delays other objects by ticks, not tens of ms.
+        .event_interval(4)
+        .global_queue_interval(4)
+        .build()
+        .context("cannot start the tokio runtime")?;
+    rt.block_on(async {
+        let server = Server::start(&config).await?;
+        let addr = server.local_addr()?;
+        // Tests and scripts wait for this exact line.
+        println!("holdfast listening on http://{addr}");
+        tracing::info!(%addr, classes = config.classes.len(), "serving");
+        tokio::spawn(reload_on_sighup(server.reloader()));
+        if dev {
+            let (reloader, handle) = (server.reloader(), tokio::runtime::Handle::current());
+            let config = config.clone();
+            std::thread::Builder::new()
+                .name("holdfast-dev".into())
+                .spawn(move || {
+                    if let Err(e) = holdfast::dev_watch(config, reloader, handle) {
+                        eprintln!("[dev] {e}: sources are no longer watched");
+                    }
+                })
+                .context("cannot start the watcher")?;
+        }
+        server.serve(shutdown_signal()).await?;
+        tracing::info!("stopped");
+        anyhow::Ok(())
+    })
 }
 
 /// The config file named, or the one found in the current directory.

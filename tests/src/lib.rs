@@ -107,6 +107,25 @@ impl Server {
         )
     }
 
+    /// Starts `holdfast dev` with `config` (TOML) and a fresh data directory: it builds every
+    /// class first, and waits up to 120 s for that.
+    pub fn start_dev(config: &str) -> Result<Server> {
+        let dir = tempfile::tempdir()?;
+        let data = dir.path().join("data");
+        let config_path = dir.path().join("holdfast.toml");
+        std::fs::write(&config_path, config)?;
+        let log = dir.path().join("server.log");
+        let (child, addr) = spawn_command("dev", &config_path, &data, &log, &[])?;
+        Ok(Server {
+            child,
+            addr,
+            dir,
+            data,
+            config: config_path,
+            env: Vec::new(),
+        })
+    }
+
     fn start_with_env(config: &str, env: Vec<(String, String)>) -> Result<Server> {
         let dir = tempfile::tempdir()?;
         let data = dir.path().join("data");
@@ -250,9 +269,19 @@ fn spawn(
     log: &Path,
     env: &[(String, String)],
 ) -> Result<(Child, SocketAddr)> {
+    spawn_command("serve", config, data, log, env)
+}
+
+fn spawn_command(
+    command: &str,
+    config: &Path,
+    data: &Path,
+    log: &Path,
+    env: &[(String, String)],
+) -> Result<(Child, SocketAddr)> {
     let log_file = std::fs::File::create(log)?;
     let mut child = Command::new(holdfast_bin())
-        .arg("serve")
+        .arg(command)
         .arg("--config")
         .arg(config)
         .arg("--listen")

@@ -2,6 +2,7 @@
 //! scheduler, and serve HTTP; and code updates while serving (`reload.rs`). The top layer: it wires every other one together and owns none of
 //! their rules.
 
+mod dev;
 mod project;
 mod reload;
 
@@ -16,6 +17,7 @@ use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
+pub use dev::{DevError, build_all as dev_build, watch as dev_watch};
 pub use project::{BuildError, MigrateError};
 pub use reload::{ReloadError, Reloaded, Reloader};
 

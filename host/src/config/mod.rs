@@ -229,6 +229,20 @@ pub struct ClassConfig {
     /// (`instances`; unset: one per core). More are made while these are full, or suspended
     /// in calls. Only for classes hosting many objects per instance.
     pub instances: Option<u32>,
+    /// How `holdfast dev` builds the component (`build`, `watch`); `serve` ignores it.
+    pub build: Option<ClassBuild>,
+}
+
+/// A class's build for `holdfast dev`: a shell command, and the sources that make it rerun.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClassBuild {
+    /// Run with `sh -c` in `dir`; its output is shown as it gave it when it fails.
+    pub command: String,
+    /// The config file's directory.
+    pub dir: PathBuf,
+    /// Files or directories (absolute) whose changes rerun it; build outputs (`target/`,
+    /// `node_modules/`, `.holdfast/`, `.git/`) under them do not count.
+    pub watch: Vec<PathBuf>,
 }
 
 /// `[worker]`: the component that receives every request outside `/_/`.
@@ -339,6 +353,11 @@ struct RawClass {
     outbound: Vec<String>,
     objects_per_instance: Option<u32>,
     instances: Option<u32>,
+    /// A shell command that builds `component` (`holdfast dev` runs it).
+    build: Option<String>,
+    /// What `holdfast dev` watches to rebuild (relative to this file; default: its directory).
+    #[serde(default)]
+    watch: Vec<PathBuf>,
 }
 
 /// `[project]`: serve a Cloudflare project (its classes, worker, vars and migrations) with this
@@ -460,6 +479,15 @@ impl Config {
                 outbound: c.outbound,
                 objects_per_instance: c.objects_per_instance,
                 instances: c.instances,
+                build: c.build.map(|command| ClassBuild {
+                    command,
+                    dir: base_dir.to_path_buf(),
+                    watch: if c.watch.is_empty() {
+                        vec![base_dir.to_path_buf()]
+                    } else {
+                        c.watch.iter().map(|w| base_dir.join(w)).collect()
+                    },
+                }),
             });
         }
         check_unique(&classes).map_err(|(i, f, m)| invalid(format!("class[{i}].{f}"), m))?;
@@ -638,6 +666,7 @@ impl Config {
                 outbound_key: outbound_key.clone(),
                 objects_per_instance: None,
                 instances: None,
+                build: None,
             });
         }
         let invalid = |field: String, message: String| ConfigError::Invalid {

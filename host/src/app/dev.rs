@@ -1,0 +1,257 @@
+//! `holdfast dev`: build every class, serve, watch the sources, rebuild what changed and update
+//! the running code ([`Reloader`]) without a restart.
+//!
+//! What is watched: the config file; each class's `watch` paths (rebuilt with its `build`
+//! command); each component file (reloaded when something else rebuilt it); a Cloudflare
+//! project's directory (the reload rebuilds its module). Changes under `target/`,
+//! `node_modules/`, `.holdfast/` and `.git/` do not count. Changes are gathered for a moment
+//! (`SETTLE`) so that an editor's save, or a build writing many files, is one rebuild. A build
+//! that fails prints its output as the compiler gave it, and the last good version keeps serving.
+//! Progress goes to stderr as `[dev] ...` lines, with the seconds each step took.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use notify::{RecursiveMode, Watcher};
+
+use super::Reloader;
+use crate::config::{ClassBuild, Config};
+
+/// How long changes are gathered before a rebuild starts.
+const SETTLE: Duration = Duration::from_millis(300);
+
+/// Path parts whose changes never trigger anything (build outputs and data).
+const IGNORED: [&str; 4] = ["target", "node_modules", ".holdfast", ".git"];
+
+/// Why `holdfast dev` could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DevError {
+    #[error("the build of class `{class}` failed:\n{output}")]
+    Build { class: String, output: String },
+    #[error("cannot run the build of class `{class}` (`{command}`): {source}")]
+    Spawn {
+        class: String,
+        command: String,
+        source: std::io::Error,
+    },
+    #[error("cannot watch `{path}`: {message}")]
+    Watch { path: String, message: String },
+}
+
+/// Prints one progress line.
+fn say(line: &str) {
+    eprintln!("[dev] {line}");
+}
+
+/// Runs one class's build; the compiler's output is the error if it fails.
+fn run_build(class: &str, build: &ClassBuild) -> Result<(), DevError> {
+    say(&format!("building {class}: {}", build.command));
+    let started = Instant::now();
+    let dir = if build.dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        &build.dir
+    };
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(&build.command)
+        .current_dir(dir)
+        .output()
+        .map_err(|source| DevError::Spawn {
+            class: class.to_owned(),
+            command: build.command.clone(),
+            source,
+        })?;
+    if !out.status.success() {
+        let mut output = String::from_utf8_lossy(&out.stdout).into_owned();
+        output.push_str(&String::from_utf8_lossy(&out.stderr));
+        return Err(DevError::Build {
+            class: class.to_owned(),
+            output: output.trim_end().to_owned(),
+        });
+    }
+    say(&format!(
+        "built {class} in {:.1} s",
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
+
+/// Runs every class's build before the server starts; the first failure stops `dev`.
+pub fn build_all(config: &Config) -> Result<(), DevError> {
+    for c in &config.classes {
+        if let Some(b) = &c.build {
+            run_build(&c.binding, b)?;
+        }
+    }
+    Ok(())
+}
+
+/// What the watcher looks at, and what a change under each path means.
+#[derive(Debug, Default)]
+struct Watched {
+    /// (path, binding): a change under `path` rebuilds the class.
+    sources: Vec<(PathBuf, String)>,
+    /// Component files, the config file and a project's directory: a change reloads.
+    reload: Vec<PathBuf>,
+}
+
+impl Watched {
+    fn of(config: &Config) -> Watched {
+        let mut w = Watched::default();
+        w.reload.push(config.path.clone());
+        for c in &config.classes {
+            w.reload.push(c.component.clone());
+            if let Some(b) = &c.build {
+                for p in &b.watch {
+                    w.sources.push((p.clone(), c.binding.clone()));
+                }
+            }
+        }
+        if let Some(worker) = &config.worker {
+            w.reload.push(worker.component.clone());
+        }
+        if let Some(build) = &config.build {
+            w.reload.push(build.project.clone());
+        }
+        w
+    }
+
+    /// Every path to watch (directories of files, since editors replace files by renaming).
+    fn roots(&self) -> BTreeSet<PathBuf> {
+        let dir_of = |p: &Path| {
+            if p.is_dir() {
+                p.to_path_buf()
+            } else {
+                p.parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+            }
+        };
+        self.sources
+            .iter()
+            .map(|(p, _)| dir_of(p))
+            .chain(self.reload.iter().map(|p| dir_of(p)))
+            .map(|p| std::path::absolute(&p).unwrap_or(p))
+            .collect()
+    }
+}
+
+fn ignored(path: &Path) -> bool {
+    path.components()
+        .any(|c| IGNORED.iter().any(|i| c.as_os_str() == *i))
+}
+
+fn under(path: &Path, root: &Path) -> bool {
+    let root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+    path.starts_with(&root)
+}
+
+/// Watches `config`'s sources until the process ends: rebuilds and updates on every change.
+/// Runs on its own thread (builds block); `runtime` runs the updates.
+pub fn watch(
+    mut config: Config,
+    reloader: Arc<Reloader>,
+    runtime: tokio::runtime::Handle,
+) -> Result<(), DevError> {
+    let (tx, rx) = mpsc::channel();
+    let mut watcher = notify::recommended_watcher(move |e: notify::Result<notify::Event>| {
+        if let Ok(e) = e {
+            let _ = tx.send(e.paths);
+        }
+    })
+    .map_err(|e| DevError::Watch {
+        path: config.path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    let mut watched = Watched::of(&config);
+    let mut roots = watched.roots();
+    for r in &roots {
+        watcher
+            .watch(r, RecursiveMode::Recursive)
+            .map_err(|e| DevError::Watch {
+                path: r.display().to_string(),
+                message: e.to_string(),
+            })?;
+    }
+    say("watching for changes");
+    loop {
+        let Ok(first) = rx.recv() else { return Ok(()) };
+        let mut changed: Vec<PathBuf> = first;
+        let deadline = Instant::now() + SETTLE;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match rx.recv_timeout(left) {
+                Ok(more) => changed.extend(more),
+                Err(mpsc::RecvTimeoutError::Timeout) => break,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
+            }
+        }
+        let changed: Vec<PathBuf> = changed.into_iter().filter(|p| !ignored(p)).collect();
+        let rebuild: BTreeSet<&String> = watched
+            .sources
+            .iter()
+            .filter(|(root, _)| changed.iter().any(|p| under(p, root)))
+            .map(|(_, b)| b)
+            .collect();
+        let reload = !rebuild.is_empty()
+            || changed
+                .iter()
+                .any(|p| watched.reload.iter().any(|r| under(p, r)));
+        if !reload {
+            continue;
+        }
+        let mut failed = false;
+        for binding in rebuild {
+            let Some(b) = config
+                .classes
+                .iter()
+                .find(|c| &c.binding == binding)
+                .and_then(|c| c.build.as_ref())
+            else {
+                continue;
+            };
+            if let Err(e) = run_build(binding, b) {
+                say(&format!("{e}\n[dev] the last good version keeps serving"));
+                failed = true;
+            }
+        }
+        if failed {
+            continue;
+        }
+        say("updating the running code");
+        let started = Instant::now();
+        match runtime.block_on(reloader.reload()) {
+            Ok(r) => {
+                say(&format!(
+                    "serving the new code in {:.1} s (replaced: {}; added: {}; removed: {})",
+                    started.elapsed().as_secs_f64(),
+                    list(&r.classes.replaced),
+                    list(&r.classes.added),
+                    list(&r.classes.removed),
+                ));
+                // The config may name other sources now.
+                if let Ok(next) = Config::load(&config.path) {
+                    watched = Watched::of(&next);
+                    for r in watched.roots().difference(&roots) {
+                        let _ = watcher.watch(r, RecursiveMode::Recursive);
+                    }
+                    roots = watched.roots();
+                    config = next;
+                }
+            }
+            Err(e) => say(&format!("{e}\n[dev] the last good version keeps serving")),
+        }
+    }
+}
+
+fn list(v: &[String]) -> String {
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(", ")
+    }
+}
