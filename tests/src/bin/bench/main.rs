@@ -22,6 +22,7 @@ mod calls;
 mod languages;
 mod sql;
 mod startup;
+mod update;
 mod ws;
 
 use std::net::SocketAddr;
@@ -112,6 +113,15 @@ struct Args {
     /// Run only the start-up phase.
     #[arg(long, conflicts_with = "skip_startup")]
     startup_only: bool,
+    /// Skip the code-update phase.
+    #[arg(long)]
+    skip_update: bool,
+    /// Run only the code-update phase.
+    #[arg(long, conflicts_with = "skip_update")]
+    update_only: bool,
+    /// Hibernated WebSockets connected while the code-update phase updates the code.
+    #[arg(long, default_value_t = 10_000)]
+    update_sockets: usize,
     /// Run only the language comparison (skip every other phase).
     #[arg(long, conflicts_with = "skip_languages")]
     languages_only: bool,
@@ -133,12 +143,14 @@ fn main() -> Result<()> {
         args.sql_only,
         args.calls_only,
         args.languages_only,
+        args.update_only,
     ];
     if only.contains(&true) {
         args.skip_startup = !args.startup_only;
         args.skip_sql = !args.sql_only;
         args.skip_calls = !args.calls_only;
         args.skip_languages = !args.languages_only;
+        args.skip_update = !args.update_only;
         args.skip_throughput = true;
         args.skip_cold = true;
         args.skip_alarms = true;
@@ -250,6 +262,10 @@ async fn run(args: Args) -> Result<()> {
     }
     if !args.skip_startup {
         startup::run().await?;
+    }
+    if !args.skip_update {
+        let local = tokio::task::LocalSet::new();
+        local.run_until(update::run(args.update_sockets)).await?;
     }
     Ok(())
 }
