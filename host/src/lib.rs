@@ -23,6 +23,6 @@ mod store;
 
 pub use actor::Update;
 pub use app::{
-    DevError, ReloadError, Reloaded, Reloader, Server, StartError, compile, dev_build, dev_watch,
+    DevError, DevWatch, ReloadError, Reloaded, Reloader, Server, StartError, compile, dev_build,
 };
 pub use config::{Config, ConfigError};

@@ -112,9 +112,12 @@ fn serve(args: ServeArgs, dev: bool) -> anyhow::Result<()> {
         );
         config.admin.token = Some(token);
     }
-    if dev {
+    let watch = if dev {
         holdfast::dev_build(&config)?;
-    }
+        Some(holdfast::DevWatch::start(config.clone())?)
+    } else {
+        None
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         // Guests yield to the scheduler at every epoch tick; look for new I/O and for
@@ -131,16 +134,11 @@ fn serve(args: ServeArgs, dev: bool) -> anyhow::Result<()> {
         println!("holdfast listening on http://{addr}");
         tracing::info!(%addr, classes = config.classes.len(), "serving");
         tokio::spawn(reload_on_sighup(server.reloader()));
-        if dev {
+        if let Some(watch) = watch {
             let (reloader, handle) = (server.reloader(), tokio::runtime::Handle::current());
-            let config = config.clone();
             std::thread::Builder::new()
                 .name("holdfast-dev".into())
-                .spawn(move || {
-                    if let Err(e) = holdfast::dev_watch(config, reloader, handle) {
-                        eprintln!("[dev] {e}: sources are no longer watched");
-                    }
-                })
+                .spawn(move || watch.run(reloader, handle))
                 .context("cannot start the watcher")?;
         }
         server.serve(shutdown_signal()).await?;

@@ -121,22 +121,24 @@ impl Watched {
         w
     }
 
-    /// Every path to watch (directories of files, since editors replace files by renaming).
-    fn roots(&self) -> BTreeSet<PathBuf> {
-        let dir_of = |p: &Path| {
+    /// Every path to watch, and whether to watch it recursively: a directory with what is
+    /// under it; a file through its directory alone (editors replace files by renaming).
+    fn roots(&self) -> BTreeSet<(PathBuf, bool)> {
+        let root = |p: &Path| {
+            let p = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
             if p.is_dir() {
-                p.to_path_buf()
+                (p, true)
             } else {
-                p.parent()
-                    .filter(|d| !d.as_os_str().is_empty())
-                    .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+                let dir = p
+                    .parent()
+                    .map_or_else(|| PathBuf::from("/"), Path::to_path_buf);
+                (dir, false)
             }
         };
         self.sources
             .iter()
-            .map(|(p, _)| dir_of(p))
-            .chain(self.reload.iter().map(|p| dir_of(p)))
-            .map(|p| std::path::absolute(&p).unwrap_or(p))
+            .map(|(p, _)| root(p))
+            .chain(self.reload.iter().map(|p| root(p)))
             .collect()
     }
 }
@@ -151,76 +153,123 @@ fn under(path: &Path, root: &Path) -> bool {
     path.starts_with(&root)
 }
 
-/// Watches `config`'s sources until the process ends: rebuilds and updates on every change.
-/// Runs on its own thread (builds block); `runtime` runs the updates.
-pub fn watch(
-    mut config: Config,
-    reloader: Arc<Reloader>,
-    runtime: tokio::runtime::Handle,
+/// The sources of a project being watched (see the module's doc).
+pub struct DevWatch {
+    config: Config,
+    watcher: notify::RecommendedWatcher,
+    changes: mpsc::Receiver<Vec<PathBuf>>,
+    watched: Watched,
+    roots: BTreeSet<(PathBuf, bool)>,
+}
+
+fn add_watch(
+    watcher: &mut notify::RecommendedWatcher,
+    (path, recursive): &(PathBuf, bool),
 ) -> Result<(), DevError> {
-    let (tx, rx) = mpsc::channel();
-    let mut watcher = notify::recommended_watcher(move |e: notify::Result<notify::Event>| {
-        if let Ok(e) = e {
-            let _ = tx.send(e.paths);
-        }
-    })
-    .map_err(|e| DevError::Watch {
-        path: config.path.display().to_string(),
+    let mode = if *recursive {
+        RecursiveMode::Recursive
+    } else {
+        RecursiveMode::NonRecursive
+    };
+    watcher.watch(path, mode).map_err(|e| DevError::Watch {
+        path: path.display().to_string(),
         message: e.to_string(),
-    })?;
-    let mut watched = Watched::of(&config);
-    let mut roots = watched.roots();
-    for r in &roots {
-        watcher
-            .watch(r, RecursiveMode::Recursive)
-            .map_err(|e| DevError::Watch {
-                path: r.display().to_string(),
-                message: e.to_string(),
-            })?;
+    })
+}
+
+impl DevWatch {
+    /// Starts watching `config`'s sources (before the server serves, so that no edit made once
+    /// it listens is missed).
+    pub fn start(config: Config) -> Result<DevWatch, DevError> {
+        let (tx, changes) = mpsc::channel();
+        let mut watcher = notify::recommended_watcher(move |e: notify::Result<notify::Event>| {
+            // Reads (of the config by an update, of sources by a build) change nothing.
+            if let Ok(e) = e
+                && !e.kind.is_access()
+            {
+                let _ = tx.send(e.paths);
+            }
+        })
+        .map_err(|e| DevError::Watch {
+            path: config.path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let watched = Watched::of(&config);
+        let roots = watched.roots();
+        for r in &roots {
+            add_watch(&mut watcher, r)?;
+        }
+        say("watching for changes");
+        Ok(DevWatch {
+            config,
+            watcher,
+            changes,
+            watched,
+            roots,
+        })
     }
-    say("watching for changes");
-    loop {
-        let Ok(first) = rx.recv() else { return Ok(()) };
-        let mut changed: Vec<PathBuf> = first;
-        let deadline = Instant::now() + SETTLE;
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match rx.recv_timeout(left) {
-                Ok(more) => changed.extend(more),
-                Err(mpsc::RecvTimeoutError::Timeout) => break,
-                Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
+
+    /// Rebuilds and updates on every change until the process ends. Runs on its own thread
+    /// (builds block); `runtime` runs the updates.
+    pub fn run(mut self, reloader: Arc<Reloader>, runtime: tokio::runtime::Handle) {
+        while let Some(changed) = self.next_change() {
+            self.apply(&changed, &reloader, &runtime);
+        }
+    }
+
+    /// The next batch of changes that count, gathered for `SETTLE`; `None` once watching ended.
+    fn next_change(&self) -> Option<Vec<PathBuf>> {
+        loop {
+            let mut changed = self.changes.recv().ok()?;
+            let deadline = Instant::now() + SETTLE;
+            while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+                match self.changes.recv_timeout(left) {
+                    Ok(more) => changed.extend(more),
+                    Err(mpsc::RecvTimeoutError::Timeout) => break,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => return None,
+                }
+            }
+            changed.retain(|p| !ignored(p));
+            if !changed.is_empty() {
+                return Some(changed);
             }
         }
-        let changed: Vec<PathBuf> = changed.into_iter().filter(|p| !ignored(p)).collect();
-        let rebuild: BTreeSet<&String> = watched
+    }
+
+    fn apply(
+        &mut self,
+        changed: &[PathBuf],
+        reloader: &Reloader,
+        runtime: &tokio::runtime::Handle,
+    ) {
+        let rebuild: BTreeSet<String> = self
+            .watched
             .sources
             .iter()
             .filter(|(root, _)| changed.iter().any(|p| under(p, root)))
-            .map(|(_, b)| b)
+            .map(|(_, b)| b.clone())
             .collect();
         let reload = !rebuild.is_empty()
             || changed
                 .iter()
-                .any(|p| watched.reload.iter().any(|r| under(p, r)));
+                .any(|p| self.watched.reload.iter().any(|r| under(p, r)));
         if !reload {
-            continue;
+            return;
         }
-        let mut failed = false;
-        for binding in rebuild {
-            let Some(b) = config
+        tracing::debug!(?changed, "sources changed");
+        for binding in &rebuild {
+            let build = self
+                .config
                 .classes
                 .iter()
                 .find(|c| &c.binding == binding)
-                .and_then(|c| c.build.as_ref())
-            else {
-                continue;
-            };
-            if let Err(e) = run_build(binding, b) {
+                .and_then(|c| c.build.as_ref());
+            if let Some(b) = build
+                && let Err(e) = run_build(binding, b)
+            {
                 say(&format!("{e}\n[dev] the last good version keeps serving"));
-                failed = true;
+                return;
             }
-        }
-        if failed {
-            continue;
         }
         say("updating the running code");
         let started = Instant::now();
@@ -234,13 +283,16 @@ pub fn watch(
                     list(&r.classes.removed),
                 ));
                 // The config may name other sources now.
-                if let Ok(next) = Config::load(&config.path) {
-                    watched = Watched::of(&next);
-                    for r in watched.roots().difference(&roots) {
-                        let _ = watcher.watch(r, RecursiveMode::Recursive);
+                if let Ok(next) = Config::load(&self.config.path) {
+                    self.watched = Watched::of(&next);
+                    let roots = self.watched.roots();
+                    for r in roots.difference(&self.roots) {
+                        if let Err(e) = add_watch(&mut self.watcher, r) {
+                            say(&e.to_string());
+                        }
                     }
-                    roots = watched.roots();
-                    config = next;
+                    self.roots = roots;
+                    self.config = next;
                 }
             }
             Err(e) => say(&format!("{e}\n[dev] the last good version keeps serving")),

@@ -17,7 +17,7 @@ use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
-pub use dev::{DevError, build_all as dev_build, watch as dev_watch};
+pub use dev::{DevError, DevWatch, build_all as dev_build};
 pub use project::{BuildError, MigrateError};
 pub use reload::{ReloadError, Reloaded, Reloader};
 

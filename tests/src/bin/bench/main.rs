@@ -19,6 +19,7 @@
 //! Run with `scripts/bench.sh` (builds first). Every figure line starts with `FIG`.
 
 mod calls;
+mod dev;
 mod languages;
 mod sql;
 mod startup;
@@ -113,6 +114,12 @@ struct Args {
     /// Run only the start-up phase.
     #[arg(long, conflicts_with = "skip_startup")]
     startup_only: bool,
+    /// Skip the developer's-loop phase (edit to new code served, per language).
+    #[arg(long)]
+    skip_dev: bool,
+    /// Run only the developer's-loop phase.
+    #[arg(long, conflicts_with = "skip_dev")]
+    dev_only: bool,
     /// Skip the code-update phase.
     #[arg(long)]
     skip_update: bool,
@@ -144,6 +151,7 @@ fn main() -> Result<()> {
         args.calls_only,
         args.languages_only,
         args.update_only,
+        args.dev_only,
     ];
     if only.contains(&true) {
         args.skip_startup = !args.startup_only;
@@ -151,6 +159,7 @@ fn main() -> Result<()> {
         args.skip_calls = !args.calls_only;
         args.skip_languages = !args.languages_only;
         args.skip_update = !args.update_only;
+        args.skip_dev = !args.dev_only;
         args.skip_throughput = true;
         args.skip_cold = true;
         args.skip_alarms = true;
@@ -262,6 +271,9 @@ async fn run(args: Args) -> Result<()> {
     }
     if !args.skip_startup {
         startup::run().await?;
+    }
+    if !args.skip_dev {
+        dev::run().await?;
     }
     if !args.skip_update {
         let local = tokio::task::LocalSet::new();
