@@ -97,9 +97,9 @@ impl Reloader {
         // Sized or applied at start-up: they stay as they run.
         next.server = running.server.clone();
         next.admin = running.admin.clone();
-        next.runtime = running.runtime.clone();
-        next.websockets = running.websockets.clone();
-        next.alarms = running.alarms.clone();
+        next.runtime = running.runtime;
+        next.websockets = running.websockets;
+        next.alarms = running.alarms;
         next.vars = running.vars.clone();
         next.migrations = running.migrations.clone();
         if running.worker.is_some() != next.worker.is_some() {
@@ -151,6 +151,9 @@ impl Reloader {
     }
 }
 
+/// Every class by binding, and the worker's new instance set if it changed.
+type Loaded = (HashMap<String, Arc<Class>>, Option<Arc<Workers>>);
+
 /// Builds and loads every class of `next` (keeping the running `Arc` of each unchanged one) and
 /// the worker if it changed.
 fn load(
@@ -158,7 +161,7 @@ fn load(
     directory: &Arc<Directory>,
     max_memory: usize,
     workers: Option<Arc<ArcSwap<Workers>>>,
-) -> Result<(HashMap<String, Arc<Class>>, Option<Arc<Workers>>), ReloadError> {
+) -> Result<Loaded, ReloadError> {
     project::build(next)?;
     let services = directory.services();
     let engine = &services.engine;
