@@ -5,6 +5,7 @@
 //   GET /version        {"version": 1, "count": n}: n counts this instance's fetches (memory)
 //   GET /hibernate      upgrade, accepted with ctx.acceptWebSocket (survives code updates)
 //   GET /pinned         upgrade, accepted with server.accept() (closed with 1012 by an update)
+//   GET /oom            grows until the instance's memory limit traps it (the instance is lost)
 //   a socket message    answered with {"version": 1, "echo": text}
 
 import { DurableObject } from 'cloudflare:workers';
@@ -22,6 +23,10 @@ export class Versioned extends DurableObject {
     if (path === '/version') {
       this.count += 1;
       return Response.json({ version: VERSION, count: this.count });
+    }
+    if (path === '/oom') {
+      const hoard = [];
+      for (;;) hoard.push(new Array(1 << 20).fill(hoard.length));
     }
     if (path === '/hibernate' || path === '/pinned') {
       const [client, server] = Object.values(new WebSocketPair());

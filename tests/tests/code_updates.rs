@@ -11,12 +11,14 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use futures_util::StreamExt;
 use holdfast_tests::{
-    Server, Ws, admin, admin_config, built, class, client, eventually, guest, ws_connect, ws_json,
-    ws_send,
+    Server, Ws, admin, admin_config, built, class, client, eventually, guest, metric, ws_connect,
+    ws_json, ws_send,
 };
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
+
+const LOST: &str = "holdfast_shared_instances_lost_total";
 
 fn version(v: u32) -> PathBuf {
     built(&format!("target/js-guests/versioned-v{v}.wasm"))
@@ -85,6 +87,10 @@ async fn a_hot_update_keeps_hibernated_sockets_and_the_next_event_runs_the_new_c
         get_json(&c, &s, "/versioned/a/version").await?,
         json!({"version": 1, "count": 3})
     );
+    // One instance lost to a trap before the update (object `oom` has its own instance).
+    let r = c.get(s.url("/versioned/oom/oom")).send().await?;
+    assert_eq!(r.status(), 500);
+    assert_eq!(metric(&c, &s, LOST).await?, 1.0);
 
     // Requests keep coming during the update: none may fail.
     let failed = Arc::new(AtomicU64::new(0));
@@ -108,6 +114,8 @@ async fn a_hot_update_keeps_hibernated_sockets_and_the_next_event_runs_the_new_c
     let (status, report) = admin(&c, &s, Method::POST, "/reload").await?;
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["replaced"], json!(["versioned"]), "{report}");
+    // The class's counters count on across the update (a Prometheus counter never goes back).
+    assert_eq!(metric(&c, &s, LOST).await?, 1.0);
     assert_eq!(report["added"], json!([]), "{report}");
     assert_eq!(report["removed"], json!([]), "{report}");
     assert!(report["objects_moved"].as_u64() >= Some(1), "{report}");

@@ -34,16 +34,19 @@ pub struct ClassTable {
 
 impl ClassTable {
     /// The table of `classes` (by binding). A class that is the same `Arc` as in `previous`
-    /// keeps its shared instances; a new or replaced one gets new ones.
+    /// keeps its shared instances; a new or replaced one gets new ones (a replaced one's count
+    /// on from its predecessor's counters).
     pub fn new(classes: HashMap<String, Arc<Class>>, previous: Option<&ClassTable>) -> Self {
         let mut table = ClassTable::default();
         for (binding, class) in classes {
-            let kept = previous
-                .and_then(|p| p.by_binding.get(&binding))
-                .filter(|s| Arc::ptr_eq(&s.class, &class))
-                .and_then(|s| s.hosts.clone());
-            let hosts = (class.objects_per_instance > 1)
-                .then(|| kept.unwrap_or_else(|| Arc::new(Hosts::new(class.clone()))));
+            let before = previous.and_then(|p| p.by_binding.get(&binding));
+            let hosts = (class.objects_per_instance > 1).then(|| {
+                match before.and_then(|b| Some((b, b.hosts.as_ref()?))) {
+                    Some((b, h)) if Arc::ptr_eq(&b.class, &class) => h.clone(),
+                    Some((_, h)) => Arc::new(Hosts::succeeding(class.clone(), h)),
+                    None => Arc::new(Hosts::new(class.clone())),
+                }
+            });
             table
                 .by_namespace
                 .insert(class.config.namespace.clone(), binding.clone());

@@ -38,9 +38,11 @@ pub struct Hosts {
     /// Numbers instances for log lines and tests.
     next_id: AtomicU64,
     /// Objects moved off an instance suspended in a call (a counter for metrics and tests).
-    pub moves: AtomicU64,
-    /// Instances lost to a trap.
-    pub lost: AtomicU64,
+    /// Shared with the instance sets that succeed this one after code updates, so the
+    /// Prometheus counter never goes back.
+    pub moves: Arc<AtomicU64>,
+    /// Instances lost to a trap (shared with successors, as `moves`).
+    pub lost: Arc<AtomicU64>,
 }
 
 /// One instance hosting objects of a class.
@@ -86,8 +88,18 @@ impl Hosts {
             class,
             all: Mutex::default(),
             next_id: AtomicU64::new(1),
-            moves: AtomicU64::new(0),
-            lost: AtomicU64::new(0),
+            moves: Arc::default(),
+            lost: Arc::default(),
+        }
+    }
+
+    /// The instance set of `class` replacing `previous` (a code update): it counts on from
+    /// `previous`'s counters.
+    pub fn succeeding(class: Arc<Class>, previous: &Hosts) -> Hosts {
+        Hosts {
+            moves: previous.moves.clone(),
+            lost: previous.lost.clone(),
+            ..Hosts::new(class)
         }
     }
 
