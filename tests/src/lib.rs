@@ -90,6 +90,8 @@ pub struct Server {
     config: PathBuf,
     /// Extra environment of the process (kept across restarts).
     env: Vec<(String, String)>,
+    /// The subcommand it runs (`serve` or `dev`; kept across restarts).
+    command: &'static str,
 }
 
 impl Server {
@@ -112,24 +114,13 @@ impl Server {
     pub fn start_dev(config: &str) -> Result<Server> {
         let dir = tempfile::tempdir()?;
         let data = dir.path().join("data");
-        let config_path = dir.path().join("holdfast.toml");
-        std::fs::write(&config_path, config)?;
-        let log = dir.path().join("server.log");
-        let (child, addr) = spawn_command("dev", &config_path, &data, &log, &[])?;
-        Ok(Server {
-            child,
-            addr,
-            dir,
-            data,
-            config: config_path,
-            env: Vec::new(),
-        })
+        Self::start_in(dir, data, config, Vec::new(), "dev")
     }
 
     fn start_with_env(config: &str, env: Vec<(String, String)>) -> Result<Server> {
         let dir = tempfile::tempdir()?;
         let data = dir.path().join("data");
-        Self::start_in(dir, data, config, env)
+        Self::start_in(dir, data, config, env, "serve")
     }
 
     fn start_in(
@@ -137,10 +128,12 @@ impl Server {
         data: PathBuf,
         config: &str,
         env: Vec<(String, String)>,
+        command: &'static str,
     ) -> Result<Server> {
         let config_path = dir.path().join("holdfast.toml");
         std::fs::write(&config_path, config)?;
-        let (child, addr) = spawn(&config_path, &data, &dir.path().join("server.log"), &env)?;
+        let log = dir.path().join("server.log");
+        let (child, addr) = spawn(command, &config_path, &data, &log, &env)?;
         Ok(Server {
             child,
             addr,
@@ -148,6 +141,7 @@ impl Server {
             data,
             config: config_path,
             env,
+            command,
         })
     }
 
@@ -192,7 +186,13 @@ impl Server {
         std::thread::sleep(downtime);
         let config = std::fs::read_to_string(&self.config)?;
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir()?);
-        Self::start_in(dir, self.data.clone(), &config, self.env.clone())
+        Self::start_in(
+            dir,
+            self.data.clone(),
+            &config,
+            self.env.clone(),
+            self.command,
+        )
     }
 
     /// Stops the process with SIGTERM (a clean shutdown), waits for it, and starts it again on
@@ -210,7 +210,13 @@ impl Server {
         let config = std::fs::read_to_string(&self.config)?;
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir()?);
         Ok((
-            Self::start_in(dir, self.data.clone(), &config, self.env.clone())?,
+            Self::start_in(
+                dir,
+                self.data.clone(),
+                &config,
+                self.env.clone(),
+                self.command,
+            )?,
             out,
         ))
     }
@@ -252,7 +258,13 @@ impl Server {
     pub fn restart_with(mut self, config: &str) -> Result<Server> {
         self.stop()?;
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir()?);
-        Self::start_in(dir, self.data.clone(), config, self.env.clone())
+        Self::start_in(
+            dir,
+            self.data.clone(),
+            config,
+            self.env.clone(),
+            self.command,
+        )
     }
 }
 
@@ -264,15 +276,6 @@ impl Drop for Server {
 }
 
 fn spawn(
-    config: &Path,
-    data: &Path,
-    log: &Path,
-    env: &[(String, String)],
-) -> Result<(Child, SocketAddr)> {
-    spawn_command("serve", config, data, log, env)
-}
-
-fn spawn_command(
     command: &str,
     config: &Path,
     data: &Path,

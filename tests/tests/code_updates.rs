@@ -47,6 +47,20 @@ async fn get_json(c: &reqwest::Client, s: &Server, path: &str) -> Result<Value> 
     Ok(r.json().await?)
 }
 
+/// A code update that must be applied: its report.
+async fn updated(c: &reqwest::Client, s: &Server) -> Result<Value> {
+    let (status, report) = admin(c, s, Method::POST, "/reload").await?;
+    anyhow::ensure!(status == 200, "the update answered {status}: {report}");
+    Ok(report)
+}
+
+/// A code update that must be refused: its error body.
+async fn refused(c: &reqwest::Client, s: &Server) -> Result<Value> {
+    let (status, body) = admin(c, s, Method::POST, "/reload").await?;
+    anyhow::ensure!(status == 422, "the update answered {status}: {body}");
+    Ok(body)
+}
+
 /// The close frame's code, within 5 s.
 async fn close_code(ws: &mut Ws) -> Result<u16> {
     loop {
@@ -111,8 +125,7 @@ async fn a_hot_update_keeps_hibernated_sockets_and_the_next_event_runs_the_new_c
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     deploy(&version(2), &component)?;
-    let (status, report) = admin(&c, &s, Method::POST, "/reload").await?;
-    assert_eq!(status, 200, "{report}");
+    let report = updated(&c, &s).await?;
     assert_eq!(report["replaced"], json!(["versioned"]), "{report}");
     // The class's counters count on across the update (a Prometheus counter never goes back).
     assert_eq!(metric(&c, &s, LOST).await?, 1.0);
@@ -160,8 +173,7 @@ async fn a_component_that_does_not_load_is_refused_and_the_old_code_keeps_servin
     );
 
     std::fs::write(&component, b"not a component")?;
-    let (status, body) = admin(&c, &s, Method::POST, "/reload").await?;
-    assert_eq!(status, 422, "{body}");
+    let body = refused(&c, &s).await?;
     let expected = format!(
         "the code update was refused (the running code keeps serving): class `Versioned` (binding `versioned`): `{}` is not a valid WebAssembly component: ",
         component.display()
@@ -182,8 +194,7 @@ async fn a_component_that_does_not_load_is_refused_and_the_old_code_keeps_servin
     // A config that does not parse is refused the same way.
     deploy(&version(2), &component)?;
     s.write_config(&format!("{}\n[[class]\n", config(&component)))?;
-    let (status, body) = admin(&c, &s, Method::POST, "/reload").await?;
-    assert_eq!(status, 422, "{body}");
+    let body = refused(&c, &s).await?;
     let error = body["error"].as_str().unwrap_or_default();
     assert!(
         error.starts_with(
@@ -228,8 +239,7 @@ async fn a_removed_class_stops_getting_events_and_keeps_its_storage() -> Result<
 
     // Without the versioned class: its sockets close with 1012, its routes are gone.
     s.write_config(&format!("{}{counter}", admin_config()))?;
-    let (status, report) = admin(&c, &s, Method::POST, "/reload").await?;
-    assert_eq!(status, 200, "{report}");
+    let report = updated(&c, &s).await?;
     assert_eq!(report["removed"], json!(["versioned"]), "{report}");
     assert_eq!(report["unchanged"], json!(["counter"]), "{report}");
     assert_eq!(close_code(&mut ws).await?, 1012);
@@ -246,13 +256,11 @@ async fn a_removed_class_stops_getting_events_and_keeps_its_storage() -> Result<
 
     // Without the counter, then with it again: its storage stayed.
     s.write_config(&config(&component))?;
-    let (status, report) = admin(&c, &s, Method::POST, "/reload").await?;
-    assert_eq!(status, 200, "{report}");
+    let report = updated(&c, &s).await?;
     assert_eq!(report["added"], json!(["versioned"]), "{report}");
     assert_eq!(report["removed"], json!(["counter"]), "{report}");
     s.write_config(&both)?;
-    let (status, report) = admin(&c, &s, Method::POST, "/reload").await?;
-    assert_eq!(status, 200, "{report}");
+    let report = updated(&c, &s).await?;
     assert_eq!(report["added"], json!(["counter"]), "{report}");
     let v = get_json(&c, &s, "/counter/a").await?;
     assert_eq!(v["value"], 3);

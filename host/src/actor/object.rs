@@ -171,37 +171,39 @@ impl Actor {
     /// Drops the instance (if any), keeping the storage view; the next event constructs a new
     /// one. Sockets whose listeners lived in its memory close with 1011.
     fn discard_instance(&mut self) {
+        if self.drop_instance() {
+            self.services.hub.close_pinned(&self.key);
+        }
+    }
+
+    /// Lets go of the object's instance (its own, or its slot in a shared one), taking the
+    /// storage view back; whether it had one. The caller closes the sockets that lived there.
+    fn drop_instance(&mut self) -> bool {
+        let mut had = false;
         if let Some(l) = self.live.take() {
             self.spare = Some(l.into_storage());
-            self.services.hub.close_pinned(&self.key);
+            had = true;
         }
         if let (Some(hosts), Some(home)) = (&self.hosts, self.home.take()) {
             hosts.release(home);
-            self.services.hub.close_pinned(&self.key);
+            had = true;
         }
+        had
     }
 
     /// Moves the object to the class a code update serves now (see `Msg::Update`); returns
     /// whether it should leave (its class was removed).
     fn update(&mut self, served: Option<Served>) -> bool {
+        self.drop_instance();
         let hub = &self.services.hub;
-        if let Some(l) = self.live.take() {
-            self.spare = Some(l.into_storage());
-        }
-        if let (Some(hosts), Some(home)) = (&self.hosts, self.home.take()) {
-            hosts.release(home);
-        }
         let Some(served) = served else {
             hub.close_all_for_removal(&self.key);
             return true;
         };
         hub.close_pinned_for_update(&self.key);
         self.shared.pinned.store(false, Ordering::Relaxed);
-        if let Some(old) = self.spare.take() {
-            // The view's limits are the class's: a view of the new class, with what the old one
-            // knew of the commits in flight.
-            drop(old);
-        }
+        // The view's limits are the class's: a view of the new class over the same commit
+        // state, so nothing in flight is read around.
         self.spare = Some(ObjectStorage::new(
             self.services.db.clone(),
             self.key.clone(),

@@ -282,18 +282,17 @@ impl DevWatch {
                     list(&r.classes.added),
                     list(&r.classes.removed),
                 ));
-                // The config may name other sources now.
-                if let Ok(next) = Config::load(&self.config.path) {
-                    self.watched = Watched::of(&next);
-                    let roots = self.watched.roots();
-                    for r in roots.difference(&self.roots) {
-                        if let Err(e) = add_watch(&mut self.watcher, r) {
-                            say(&e.to_string());
-                        }
+                // The config served now may name other sources.
+                let next = runtime.block_on(reloader.config());
+                self.watched = Watched::of(&next);
+                let roots = self.watched.roots();
+                for r in roots.difference(&self.roots) {
+                    if let Err(e) = add_watch(&mut self.watcher, r) {
+                        say(&e.to_string());
                     }
-                    self.roots = roots;
-                    self.config = next;
                 }
+                self.roots = roots;
+                self.config = next;
             }
             Err(e) => say(&format!("{e}\n[dev] the last good version keeps serving")),
         }

@@ -90,6 +90,11 @@ impl Reloader {
         }
     }
 
+    /// The config served now (the last one an update applied, with the start's settings).
+    pub async fn config(&self) -> Config {
+        self.running.lock().await.clone()
+    }
+
     /// Reads the config file again and serves what changed (see the module's doc).
     pub async fn reload(&self) -> Result<Reloaded, ReloadError> {
         let mut running = self.running.lock().await;
