@@ -8,7 +8,7 @@
 //!
 //! The layers, bottom to top (each imports only from those below it; `tests/layers.rs` checks
 //! it, and ARCHITECTURE.md at the repository root describes them): `config`, `id`, `store`,
-//! `sockets`, `runtime`, `actor`, `alarms`, `http`, `app`. The binary and the tests need only
+//! `sockets`, `logs`, `runtime`, `actor`, `alarms`, `http`, `app`. The binary and the tests need only
 //! [`Config`] and [`Server`] (and its [`Reloader`] for code updates).
 
 mod actor;
@@ -17,12 +17,14 @@ mod app;
 mod config;
 mod http;
 mod id;
+mod logs;
 mod runtime;
 mod sockets;
 mod store;
 
 pub use actor::Update;
 pub use app::{
-    DevError, DevWatch, ReloadError, Reloaded, Reloader, Server, StartError, compile, dev_build,
+    DevError, DevWatch, ReloadError, Reloaded, Reloader, Server, StartError, TailError,
+    TailOptions, compile, dev_build, tail,
 };
 pub use config::{Config, ConfigError};

@@ -42,6 +42,28 @@ enum Command {
     Serve(ServeArgs),
     /// Build every class, serve, and rebuild and update the code whenever a source changes.
     Dev(ServeArgs),
+    /// Run every class's `build` command (what `holdfast dev` does before it serves).
+    Build {
+        /// The config file (default: found in the current directory, as for `serve`).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Follow the log lines of a running server's objects: everything, one namespace
+    /// (BINDING) or one object (BINDING/NAME, or BINDING --id ID). Needs the admin token in
+    /// HOLDFAST_ADMIN_TOKEN.
+    Tail {
+        /// BINDING or BINDING/NAME (default: every object and the worker).
+        object: Option<String>,
+        /// The object's ID (with its BINDING before it).
+        #[arg(long)]
+        id: Option<String>,
+        /// The server (default http://127.0.0.1:8787).
+        #[arg(long, default_value = "http://127.0.0.1:8787")]
+        url: String,
+        /// Print the feed's JSON lines instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Compile every class of a config file into the code cache (servers started afterwards
     /// load them in milliseconds; `holdfast serve` compiles on its own what is not cached).
     Compile {
@@ -87,6 +109,36 @@ fn run() -> anyhow::Result<()> {
                 config.path.display(),
                 started.elapsed().as_secs_f64()
             );
+            Ok(())
+        }
+        Command::Build { config } => {
+            let config = Config::load(&config_path(config)?)?;
+            holdfast::dev_build(&config)?;
+            Ok(())
+        }
+        Command::Tail {
+            object,
+            id,
+            url,
+            json,
+        } => {
+            let token = std::env::var("HOLDFAST_ADMIN_TOKEN")
+                .context("holdfast tail needs the server's admin token in HOLDFAST_ADMIN_TOKEN")?;
+            let opts = holdfast::TailOptions {
+                url,
+                token,
+                object,
+                id,
+                json,
+            };
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the tokio runtime")?;
+            let what = opts.object.clone().unwrap_or_else(|| "every object".into());
+            rt.block_on(holdfast::tail(&opts, &mut std::io::stdout(), || {
+                eprintln!("[tail] following {what} at {}", opts.url)
+            }))?;
             Ok(())
         }
         Command::Serve(args) => serve(args, false),

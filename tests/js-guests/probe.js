@@ -227,6 +227,11 @@ export class Probe {
         await storage.setAlarm(q('date') ? new Date(at) : at);
         return json({ alarm: await storage.getAlarm() });
       }
+      case '/log':
+        // One line to stdout and one to stderr (the inspector's and `holdfast tail`'s tests).
+        console.log(`out: ${q('text')}`);
+        console.error(`err: ${q('text')}`);
+        return json({ ok: true });
       case '/alarm-get':
         return json({ alarm: await storage.getAlarm(), fired: (await storage.get('fired')) ?? [] });
       case '/alarm-delete':

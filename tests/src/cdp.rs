@@ -135,6 +135,37 @@ impl Browser {
         Ok(r["result"]["value"].clone())
     }
 
+    /// Sets the page's viewport to `width` × `height` CSS pixels.
+    pub async fn set_viewport(&mut self, page: &Page, width: u32, height: u32) -> Result<()> {
+        self.command(
+            Some(&page.session),
+            "Emulation.setDeviceMetricsOverride",
+            json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": false }),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Takes a PNG screenshot of the page's viewport into `path`.
+    pub async fn screenshot(&mut self, page: &Page, path: &std::path::Path) -> Result<()> {
+        use base64::Engine as _;
+        let r = self
+            .command(
+                Some(&page.session),
+                "Page.captureScreenshot",
+                json!({ "format": "png" }),
+            )
+            .await?;
+        let data = r["data"].as_str().context("no screenshot data")?;
+        let png = base64::engine::general_purpose::STANDARD.decode(data)?;
+        anyhow::ensure!(png.starts_with(b"\x89PNG"), "the screenshot is not a PNG");
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(path, png)?;
+        Ok(())
+    }
+
     /// Evaluates `expression` every 50 ms until it is `true`, for at most `within`.
     pub async fn wait_for(
         &mut self,

@@ -92,6 +92,11 @@ impl Directory {
         self.slots.live_objects()
     }
 
+    /// Whether the object is in memory now (its actor runs).
+    pub fn is_live(&self, key: &ObjectKey) -> bool {
+        self.slots.shard(key).get(key).is_some()
+    }
+
     /// Objects that left memory so far.
     pub fn evictions(&self) -> u64 {
         self.slots.evictions.load(Ordering::Relaxed)

@@ -5,7 +5,7 @@ use tokio::sync::oneshot;
 use super::classes::Served;
 use super::waits::Wait;
 use crate::runtime::{Chain, GuestFailure, types};
-use crate::store::{CommitError, StoreError};
+use crate::store::{CommitError, Refusal, SqlOutput, SqlRefusal, SqlValue, StoreError};
 
 /// What an object is asked to handle.
 #[derive(Debug)]
@@ -49,6 +49,39 @@ pub enum Event {
         socket: u64,
         error: String,
     },
+    /// A change made from outside the object's code (the inspector, the admin API, test
+    /// helpers). It runs in the mailbox like any event, so it is atomic and ordered with the
+    /// object's traffic; its code does not run. One that writes restarts the instance (the next
+    /// event constructs a fresh one), so no in-memory copy of what was edited survives.
+    Edit(Edit),
+}
+
+/// What an [`Event::Edit`] does.
+#[derive(Debug)]
+pub enum Edit {
+    /// Puts and deletes, applied together (the deletes after the puts).
+    Storage {
+        put: Vec<(String, Vec<u8>)>,
+        delete: Vec<String>,
+    },
+    /// Sets the alarm (`Some`) or deletes it.
+    Alarm(Option<i64>),
+    /// Runs SQL statements on the object's database, as the object's own `sql.exec` would.
+    Sql {
+        query: String,
+        params: Vec<SqlValue>,
+    },
+    /// Deletes every key, the SQL database and the alarm.
+    DeleteAll,
+}
+
+/// What an edit did.
+#[derive(Debug)]
+pub enum Edited {
+    Storage { put: usize, deleted: u32 },
+    Alarm(Option<i64>),
+    Sql(SqlOutput),
+    DeletedAll,
 }
 
 /// What a handled event produced.
@@ -62,6 +95,8 @@ pub enum Outcome {
     Done,
     /// The alarm event no longer matched the object's alarm; nothing ran.
     Skipped,
+    /// An edit's result (its writes are durable).
+    Edited(Edited),
 }
 
 /// Why an event produced no outcome.
@@ -81,6 +116,9 @@ pub enum EventError {
         "no instance slot became free for this object: raise runtime.max_live_objects or retry later"
     )]
     PoolFull,
+    /// An edit was refused (a limit, a SQL error); nothing of it was kept.
+    #[error("the edit was refused, nothing of it was kept: {0}")]
+    EditRefused(#[from] EditRefusal),
     /// A code update removed the object's class before the event reached it.
     #[error("class `{class}` (binding `{binding}`) is no longer served: a code update removed it")]
     Removed { class: String, binding: String },
@@ -90,6 +128,15 @@ pub enum EventError {
 }
 
 pub type EventResult = Result<Outcome, EventError>;
+
+/// Why an edit was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum EditRefusal {
+    #[error(transparent)]
+    Storage(#[from] Refusal),
+    #[error(transparent)]
+    Sql(#[from] SqlRefusal),
+}
 
 /// Where an event comes from: its chain of calls, and for a call the caller's wait (dropped
 /// once the event has run, so the wait-for graph forgets it before the commit).

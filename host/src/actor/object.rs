@@ -158,7 +158,7 @@ impl Actor {
         self.slots.retire(&self.key, &self.shared, rx)
     }
 
-    fn storage(&mut self) -> &mut ObjectStorage {
+    pub(super) fn storage(&mut self) -> &mut ObjectStorage {
         match &mut self.live {
             Some(l) => l.storage(),
             None => self
@@ -178,7 +178,7 @@ impl Actor {
 
     /// Lets go of the object's instance (its own, or its slot in a shared one), taking the
     /// storage view back; whether it had one. The caller closes the sockets that lived there.
-    fn drop_instance(&mut self) -> bool {
+    pub(super) fn drop_instance(&mut self) -> bool {
         let mut had = false;
         if let Some(l) = self.live.take() {
             self.spare = Some(l.into_storage());
@@ -336,6 +336,7 @@ impl Actor {
                 was_clean,
             } => HandlerCall::WsClose(socket, code, reason, was_clean),
             Event::WsError { socket, error } => HandlerCall::WsError(socket, error),
+            Event::Edit(edit) => return self.edit(edit, reply),
             Event::Alarm {
                 scheduled_time,
                 retry_count,
@@ -509,7 +510,7 @@ impl Actor {
 
     /// Sends the outcome once it is safe: after `writes` (and any earlier writes of this object)
     /// are durable.
-    fn release(
+    pub(super) fn release(
         &mut self,
         writes: Option<(WriteSet, u64)>,
         effects: Option<WsEffects>,

@@ -169,7 +169,13 @@ async fn deliver(
         .unwrap_or(Err(EventError::Gone));
     let changed = &directory.services().alarm_changed;
     let err = match outcome {
-        Ok(Outcome::Done | Outcome::Skipped | Outcome::Response(..) | Outcome::Value(_)) => {
+        Ok(
+            Outcome::Done
+            | Outcome::Skipped
+            | Outcome::Response(..)
+            | Outcome::Value(_)
+            | Outcome::Edited(_),
+        ) => {
             // The handler's commit removed (or replaced) the alarm in the index already; look
             // again in case more alarms are due than one look takes.
             tracked.lock().expect("alarm lock").remove(&key);

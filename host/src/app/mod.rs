@@ -1,10 +1,12 @@
 //! Start-up: open the database, compile the classes, start the committer and the alarm
-//! scheduler, and serve HTTP; and code updates while serving (`reload.rs`). The top layer: it wires every other one together and owns none of
-//! their rules.
+//! scheduler, and serve HTTP; code updates while serving (`reload.rs`), `holdfast dev`
+//! (`dev.rs`) and the `holdfast tail` client (`tail.rs`). The top layer: it wires every other
+//! one together and owns none of their rules.
 
 mod dev;
 mod project;
 mod reload;
+mod tail;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -20,6 +22,7 @@ use tokio::sync::Notify;
 pub use dev::{DevError, DevWatch, build_all as dev_build};
 pub use project::{BuildError, MigrateError};
 pub use reload::{ReloadError, Reloaded, Reloader};
+pub use tail::{TailError, TailOptions, tail};
 
 use crate::actor::{ClassTable, Directory, Metrics, Services};
 use crate::config::Config;

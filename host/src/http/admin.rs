@@ -1,10 +1,13 @@
 //! The admin API under `/_/admin/`: test controls and inspection for users' own tests.
 //!
-//! Every route requires `Authorization: Bearer <admin.token>`; without a configured token the
-//! whole API answers 404 saying it is disabled.
+//! Every route requires `Authorization: Bearer <admin.token>`, and a state-changing one a
+//! same-origin caller ([`guard`](super::guard)); without a configured token the whole API
+//! answers 404 saying it is disabled. The inspector's routes are in [`inspect`](super::inspect)
+//! and [`logs`](super::logs).
 //!
 //! - `GET  /_/admin/objects` — live objects: namespace, id, name, ms since their last event
-//! - `GET  /_/admin/objects/{binding}/{name}/alarm` — `{"alarm": ms | null}` (committed state)
+//! - `GET  /_/admin/objects/{binding}/{name}/alarm` — `{"alarm": ms | null}` (committed state);
+//!   `PUT` with `{"alarm": ms}` sets it, `DELETE` deletes it (each an edit in the mailbox)
 //! - `POST /_/admin/objects/{binding}/{name}/alarm/run` — run the object's alarm now
 //! - `POST /_/admin/objects/{binding}/{name}/evict` — make the object leave memory now
 //!
@@ -22,59 +25,37 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
 use super::error::error;
+use super::inspect;
 use super::state::AppState;
+use super::target::{ObjectPath, resolve};
 use crate::actor::{Event, Outcome};
-use crate::id::ObjectId;
-use crate::runtime::Class;
 use crate::store::FaultPlan;
 
 type St = State<Arc<AppState>>;
 
-/// The admin routes, nested under `/_/admin` by the main router.
-pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
+/// The admin routes (nested under `/_/admin`, behind [`guard`](super::guard), by the main
+/// router).
+pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/objects", get(list))
-        .route("/{kind}/{binding}/{object}/alarm", get(get_alarm))
+        .route(
+            "/{kind}/{binding}/{object}/alarm",
+            get(get_alarm)
+                .put(inspect::set_alarm)
+                .delete(inspect::delete_alarm),
+        )
         .route("/{kind}/{binding}/{object}/alarm/run", post(run_alarm))
         .route("/{kind}/{binding}/{object}/evict", post(evict))
         .route("/{kind}/{binding}/{object}/panic", post(panic_object))
         .route("/faults", get(get_faults).put(set_faults))
         .route("/reload", post(reload))
-        .route_layer(middleware::from_fn_with_state(state, auth))
-}
-
-async fn auth(State(st): St, req: Request, next: Next) -> Response {
-    let Some(token) = &st.admin_token else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "the admin API is disabled: set admin.token in the config or HOLDFAST_ADMIN_TOKEN",
-        );
-    };
-    let given = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match given {
-        Some(g) if constant_time_eq(g.as_bytes(), token.as_bytes()) => next.run(req).await,
-        Some(_) => error(StatusCode::UNAUTHORIZED, "wrong admin token"),
-        None => error(
-            StatusCode::UNAUTHORIZED,
-            "the admin API needs an `Authorization: Bearer <token>` header",
-        ),
-    }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 async fn reload(State(st): St) -> Response {
@@ -108,42 +89,6 @@ async fn list(State(st): St) -> Response {
         .collect();
     axum::Json(json!({ "objects": objects })).into_response()
 }
-
-/// The class and ID an admin path names (`objects/{binding}/{name}` or `ids/{binding}/{id}`).
-fn resolve(
-    st: &AppState,
-    kind: &str,
-    binding: &str,
-    object: &str,
-) -> Result<(Arc<Class>, ObjectId, Option<String>), Box<Response>> {
-    let class = st.directory.class(binding).ok_or_else(|| {
-        Box::new(error(
-            StatusCode::NOT_FOUND,
-            format!("no binding named `{binding}`"),
-        ))
-    })?;
-    let namespaces = &st.directory.services().namespaces;
-    match kind {
-        "objects" => {
-            let key = namespaces
-                .key(binding)
-                .map_err(|e| Box::new(error(StatusCode::NOT_FOUND, e.to_string())))?;
-            Ok((class, key.id_from_name(object), Some(object.to_owned())))
-        }
-        "ids" => {
-            let id = namespaces
-                .parse(binding, object)
-                .map_err(|e| Box::new(error(StatusCode::BAD_REQUEST, e.to_string())))?;
-            Ok((class, id, None))
-        }
-        _ => Err(Box::new(error(
-            StatusCode::NOT_FOUND,
-            "no admin route: use /_/admin/objects/{binding}/{name}/... or /_/admin/ids/{binding}/{id}/...",
-        ))),
-    }
-}
-
-type ObjectPath = Path<(String, String, String)>;
 
 async fn get_alarm(State(st): St, Path((kind, binding, object)): ObjectPath) -> Response {
     let (class, id, _) = match resolve(&st, &kind, &binding, &object) {

@@ -20,11 +20,12 @@ pub fn overloaded(e: &Overloaded) -> Response {
 }
 
 /// The status of a failed event: the guest's failure is 500, the host's (storage) 503, a class
-/// a code update removed 404.
+/// a code update removed 404, a refused edit 400.
 pub fn event_error(e: &EventError) -> Response {
     let status = match e {
         EventError::Guest(_) => StatusCode::INTERNAL_SERVER_ERROR,
         EventError::Removed { .. } => StatusCode::NOT_FOUND,
+        EventError::EditRefused(_) => StatusCode::BAD_REQUEST,
         EventError::Store(_) | EventError::Commit(_) | EventError::PoolFull | EventError::Gone => {
             StatusCode::SERVICE_UNAVAILABLE
         }

@@ -103,6 +103,12 @@ pub fn render(directory: &Directory) -> String {
             c(&commits.commits),
         ),
         (
+            "commit_micros_total",
+            "counter",
+            "Microseconds spent writing and syncing committed transactions (over commits_total: the mean commit latency).",
+            c(&commits.commit_micros),
+        ),
+        (
             "commit_jobs_total",
             "counter",
             "Events released by the committer.",

@@ -8,16 +8,23 @@
 //!
 //! - `GET /_/health` → 200 `ok` while storage can write, else 503 with the storage state
 //! - `GET /_/metrics` → Prometheus text
-//! - `/_/admin/...` → [`admin`]
+//! - `/_/admin/...` → [`admin`] (test controls, code updates), [`inspect`] (the inspector's
+//!   JSON API), [`logs`] (recent lines, the live feed); all behind [`guard`]
+//! - `GET /_/inspector` → [`page`]: the storage inspector
 //! - `ANY /{binding}/{name}/...`, `ANY /_/id/{binding}/{id}/...` → [`objects`]
 //! - with a `[worker]`: every other request → [`worker`] (instead of `/{binding}/{name}/...`)
 
 mod admin;
 mod error;
+mod guard;
+mod inspect;
 mod listener;
+mod logs;
 mod metrics;
 mod objects;
+mod page;
 mod state;
+mod target;
 mod websocket;
 mod worker;
 
@@ -40,7 +47,11 @@ pub fn router(state: Arc<AppState>) -> Router {
     let host = Router::new()
         .route("/_/health", get(health))
         .route("/_/metrics", get(metrics))
-        .nest("/_/admin", admin::routes(state.clone()))
+        .nest("/_/admin", admin_routes(state.clone()))
+        .route("/_/inspector", get(page::index))
+        .route("/_/inspector/", get(page::index))
+        .route("/_/inspector/app.js", get(page::script))
+        .route("/_/inspector/style.css", get(page::style))
         .route("/_/id/{binding}/{id}", any(objects::by_id))
         .route("/_/id/{binding}/{id}/", any(objects::by_id))
         .route("/_/id/{binding}/{id}/{*rest}", any(objects::by_id))
@@ -54,6 +65,15 @@ pub fn router(state: Arc<AppState>) -> Router {
             .fallback(|| async { objects::no_route() })
     };
     app.with_state(state)
+}
+
+/// Everything under `/_/admin`, behind the token and the same-origin check.
+fn admin_routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
+    admin::routes()
+        .merge(inspect::routes())
+        .route("/logs", get(logs::recent))
+        .route("/tail", get(logs::tail))
+        .route_layer(axum::middleware::from_fn_with_state(state, guard::admin))
 }
 
 async fn health(State(st): State<Arc<AppState>>) -> Response {

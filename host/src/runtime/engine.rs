@@ -22,6 +22,7 @@ use super::sandbox::EPOCH_TICK;
 use super::store_data::{Reach, StoreData, WorkerData};
 use crate::config::ClassConfig;
 use crate::id::ObjectId;
+use crate::logs::Logs;
 use crate::store::ObjectKey;
 
 /// Why the engine or a class could not be set up.
@@ -139,6 +140,8 @@ pub struct Engine {
     /// the worker is compiled (or read from the cache) and held in memory once. Why a mutex:
     /// classes load one after the other at start-up; it is never contended.
     loaded: Arc<std::sync::Mutex<std::collections::HashMap<String, Component>>>,
+    /// Where every instance's output lines go (the objects' rings and the live feed).
+    pub(crate) logs: Arc<Logs>,
 }
 
 /// A class ready to instantiate.
@@ -250,7 +253,13 @@ impl Engine {
             loaded: Arc::default(),
             artifacts: Arc::new(Artifacts::open(cache_dir)),
             compatibility,
+            logs: Arc::new(Logs::default()),
         })
+    }
+
+    /// The recent output of every object, and the feed of every line.
+    pub fn logs(&self) -> &Arc<Logs> {
+        &self.logs
     }
 
     /// Compiles (or loads from the cache) and pre-instantiates one class, checking that it

@@ -1,6 +1,7 @@
 //! A guest's stdout and stderr: each complete line goes to the host's log (tracing), tagged with
-//! the namespace and object; the last lines of stderr are kept so that a trap's error can say
-//! what the guest printed (a Rust panic prints its message there).
+//! the namespace and object, and to the object's ring and the live feed of [`Logs`]; the last
+//! lines of stderr are kept so that a trap's error can say what the guest printed (a Rust panic
+//! prints its message there).
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -11,22 +12,18 @@ use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 
+use crate::logs::{LogSource, Logs};
+
 /// Most bytes of stderr kept for a trap message.
 const TAIL: usize = 2048;
 /// A line longer than this is logged in pieces.
 const MAX_LINE: usize = 16 * 1024;
 
-/// Which stream.
-#[derive(Clone, Copy, Debug)]
-pub enum Stream {
-    Stdout,
-    Stderr,
-}
+pub use crate::logs::Stream;
 
-#[derive(Debug)]
 struct Buffers {
-    /// `namespace/id-or-name` of the object whose event runs, for log lines.
-    tag: Arc<str>,
+    /// The object whose event runs (or the worker), for log lines.
+    source: LogSource,
     /// The incomplete last line.
     line: Vec<u8>,
     /// Recent stderr output, at most `TAIL` bytes, cleared at each event start.
@@ -34,28 +31,30 @@ struct Buffers {
 }
 
 /// One object's output stream (cheap to clone; clones share buffers).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct GuestOutput {
     stream: Stream,
+    logs: Arc<Logs>,
     /// Shared by the WASI stream objects of this store; the mutex is held only to append bytes.
     buf: Arc<Mutex<Buffers>>,
 }
 
 impl GuestOutput {
-    pub fn new(stream: Stream, tag: Arc<str>) -> Self {
+    pub fn new(stream: Stream, source: LogSource, logs: Arc<Logs>) -> Self {
         GuestOutput {
             stream,
+            logs,
             buf: Arc::new(Mutex::new(Buffers {
-                tag,
+                source,
                 line: Vec::new(),
                 tail: Vec::new(),
             })),
         }
     }
 
-    /// Tags the next lines with `tag` (an instance hosting many objects: the running one).
-    pub fn set_tag(&self, tag: Arc<str>) {
-        self.buf.lock().expect("guest output lock").tag = tag;
+    /// Attributes the next lines to `source` (an instance hosting many objects: the running one).
+    pub fn set_source(&self, source: LogSource) {
+        self.buf.lock().expect("guest output lock").source = source;
     }
 
     /// Forgets the kept stderr (called when an event starts).
@@ -85,7 +84,7 @@ impl GuestOutput {
         for &byte in bytes {
             if byte == b'\n' || b.line.len() >= MAX_LINE {
                 let line = std::mem::take(&mut b.line);
-                self.emit(&b.tag, &line);
+                self.emit(&b.source, &line);
                 if byte == b'\n' {
                     continue;
                 }
@@ -94,12 +93,14 @@ impl GuestOutput {
         }
     }
 
-    fn emit(&self, tag: &str, line: &[u8]) {
-        let text = String::from_utf8_lossy(line);
+    fn emit(&self, source: &LogSource, line: &[u8]) {
+        let text = String::from_utf8_lossy(line).into_owned();
+        let tag = &source.label;
         match self.stream {
             Stream::Stdout => tracing::info!(target: "guest", object = %tag, "{text}"),
             Stream::Stderr => tracing::warn!(target: "guest", object = %tag, "{text}"),
         }
+        self.logs.record(source, self.stream, text);
     }
 }
 

@@ -3,8 +3,8 @@
 //! object's storage and identity are moved into the store for each event), the host side of
 //! each WIT import interface, and the guest's log.
 //!
-//! Owns: everything wasmtime. Imports `config`, `id`, `store` and `sockets`; knows nothing of
-//! actors, alarms or HTTP. A call into a guest runs on a wasmtime fiber and yields to tokio at
+//! Owns: everything wasmtime. Imports `config`, `id`, `store`, `sockets` and `logs` (where the
+//! guests' output lines go); knows nothing of actors, alarms or HTTP. A call into a guest runs on a wasmtime fiber and yields to tokio at
 //! every epoch tick; a guest calling another object waits in an async host call, its fiber
 //! suspended, while the [`Outbound`] port (implemented by the actor layer) delivers the call.
 

@@ -9,6 +9,7 @@ use wasmtime::{Store, Trap, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView};
 
 use super::guest_log::{GuestOutput, Stream};
+use crate::logs::{LogSource, Logs};
 
 /// How often the epoch advances: the granularity of CPU deadlines and of guest yields.
 pub const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(1);
@@ -75,10 +76,11 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// A sandbox whose output lines are tagged `tag`, with `limits.memory_bytes` of memory.
-    pub fn new(tag: Arc<str>, limits: &CallLimits) -> Sandbox {
-        let stderr = GuestOutput::new(Stream::Stderr, tag.clone());
-        let stdout = GuestOutput::new(Stream::Stdout, tag);
+    /// A sandbox whose output lines are `source`'s (recorded in `logs`), with
+    /// `limits.memory_bytes` of memory.
+    pub fn new(source: LogSource, logs: &Arc<Logs>, limits: &CallLimits) -> Sandbox {
+        let stderr = GuestOutput::new(Stream::Stderr, source.clone(), logs.clone());
+        let stdout = GuestOutput::new(Stream::Stdout, source, logs.clone());
         let wasi = WasiCtxBuilder::new()
             .stdout(stdout.clone())
             .stderr(stderr.clone())
@@ -95,10 +97,10 @@ impl Sandbox {
         }
     }
 
-    /// Tags the guest's next output lines with `tag` (the object whose event runs next).
-    pub fn set_tag(&self, tag: Arc<str>) {
-        self.stdout.set_tag(tag.clone());
-        self.stderr.set_tag(tag);
+    /// Attributes the guest's next output lines to `source` (the object whose event runs next).
+    pub fn set_source(&self, source: LogSource) {
+        self.stdout.set_source(source.clone());
+        self.stderr.set_source(source);
     }
 
     /// WASI's view of it (for `WasiView` of the store data).

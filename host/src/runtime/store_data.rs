@@ -11,6 +11,7 @@ use super::egress::Egress;
 use super::sandbox::{Sandbox, Sandboxed};
 use super::suspension::{Suspension, Waiting};
 use crate::id::{Namespaces, ObjectId};
+use crate::logs::LogSource;
 use crate::sockets::{Hub, WsEffects};
 use crate::store::{ObjectKey, ObjectStorage, StoreError};
 
@@ -31,6 +32,14 @@ impl Identity {
     /// How messages name the object: `binding/name`, or `binding/id` without a name.
     pub fn label(&self) -> Arc<str> {
         label(&self.binding, &self.id.to_string(), self.name.as_deref())
+    }
+
+    /// Whose output the instance's lines are (while this object's event runs).
+    pub fn log_source(&self) -> LogSource {
+        LogSource {
+            label: self.label(),
+            object: Some((self.key.parts().0.into(), self.id.to_string().into())),
+        }
     }
 }
 

@@ -18,6 +18,7 @@ use super::instance::GuestFailure;
 use super::sandbox::{CallLimits, Sandbox, arm, describe, new_store};
 use super::store_data::{Reach, WorkerData};
 use crate::config::WorkerConfig;
+use crate::logs::LogSource;
 
 /// A compiled worker component.
 pub struct WorkerClass {
@@ -248,7 +249,14 @@ impl Workers {
 
     async fn start(&self) -> Result<WorkerInstance, WorkerError> {
         let data = WorkerData {
-            sandbox: Sandbox::new("worker".into(), &self.limits),
+            sandbox: Sandbox::new(
+                LogSource {
+                    label: "worker".into(),
+                    object: None,
+                },
+                &self.engine.logs,
+                &self.limits,
+            ),
             reach: (self.reach)(),
             deferred: false,
         };

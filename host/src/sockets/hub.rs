@@ -61,6 +61,16 @@ struct Socket {
     closed: bool,
 }
 
+/// One open socket as the inspector shows it.
+#[derive(Debug, Clone)]
+pub struct SocketInfo {
+    pub id: u64,
+    pub tags: Vec<String>,
+    pub attachment: Option<Vec<u8>>,
+    /// Accepted for hibernation (it does not keep its object in memory).
+    pub hibernatable: bool,
+}
+
 #[derive(Debug, Default)]
 struct ObjectSockets {
     sockets: BTreeMap<u64, Socket>,
@@ -162,6 +172,22 @@ impl Hub {
                 .filter(|(_, s)| !s.closed)
                 .filter(|(_, s)| tag.is_none_or(|t| s.tags.iter().any(|x| x == t)))
                 .map(|(id, _)| *id)
+                .collect()
+        })
+    }
+
+    /// What the inspector shows of `key`'s open sockets, in accept order.
+    pub fn describe(&self, key: &ObjectKey) -> Vec<SocketInfo> {
+        self.with(key, |o| {
+            o.sockets
+                .iter()
+                .filter(|(_, s)| !s.closed)
+                .map(|(id, s)| SocketInfo {
+                    id: *id,
+                    tags: s.tags.clone(),
+                    attachment: s.attachment.clone(),
+                    hibernatable: !s.pinned,
+                })
                 .collect()
         })
     }

@@ -120,6 +120,9 @@ impl Default for CommitLimits {
 #[derive(Debug, Default)]
 pub struct CommitStats {
     pub commits: AtomicU64,
+    /// Microseconds spent writing and syncing committed batches (over `commits`: the mean
+    /// commit latency).
+    pub commit_micros: AtomicU64,
     pub jobs: AtomicU64,
     /// Batches whose clients were told their writes were not kept.
     pub failures: AtomicU64,
@@ -270,6 +273,7 @@ impl Worker {
                 .observed()
                 .sync_failed
                 .store(false, Ordering::SeqCst);
+            let started = Instant::now();
             if let Err(reason) = self.write_with_retry(&batch) {
                 self.stats.failures.fetch_add(1, Ordering::Relaxed);
                 self.db.health().fail(now_ms(), reason.clone());
@@ -283,6 +287,8 @@ impl Worker {
                 return self.refuse(batch, error);
             }
             self.stats.commits.fetch_add(1, Ordering::Relaxed);
+            let took = started.elapsed().as_micros().min(u64::MAX as u128) as u64;
+            self.stats.commit_micros.fetch_add(took, Ordering::Relaxed);
         }
         for job in batch {
             let result = if job.stale() {
