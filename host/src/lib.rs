@@ -24,7 +24,7 @@ mod store;
 
 pub use actor::Update;
 pub use app::{
-    DevError, DevWatch, ReloadError, Reloaded, Reloader, Server, StartError, TailError,
-    TailOptions, compile, dev_build, tail,
+    DevError, DevWatch, Lang, NewError, ReloadError, Reloaded, Reloader, Server, StartError,
+    TailError, TailOptions, compile, dev_build, new_project, tail,
 };
 pub use config::{Config, ConfigError};

@@ -35,6 +35,14 @@ struct ServeArgs {
     data: Option<PathBuf>,
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum NewLang {
+    Rust,
+    Js,
+    Ts,
+    Python,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Serve the classes of a config file over HTTP (SIGHUP or POST /_/admin/reload updates
@@ -42,6 +50,15 @@ enum Command {
     Serve(ServeArgs),
     /// Build every class, serve, and rebuild and update the code whenever a source changes.
     Dev(ServeArgs),
+    /// Make a new project NAME in the current directory: a counter class (for JavaScript and
+    /// TypeScript, a wrangler project with a Worker) that builds, serves and passes its own test.
+    New {
+        /// The project's name (its directory, package and component).
+        name: String,
+        /// Its language.
+        #[arg(long, value_enum)]
+        lang: NewLang,
+    },
     /// Run every class's `build` command (what `holdfast dev` does before it serves).
     Build {
         /// The config file (default: found in the current directory, as for `serve`).
@@ -108,6 +125,22 @@ fn run() -> anyhow::Result<()> {
                 "{classes} of {} ready in the code cache ({:.1} s)",
                 config.path.display(),
                 started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::New { name, lang } => {
+            let lang = match lang {
+                NewLang::Rust => holdfast::Lang::Rust,
+                NewLang::Js => holdfast::Lang::Js,
+                NewLang::Ts => holdfast::Lang::Ts,
+                NewLang::Python => holdfast::Lang::Python,
+            };
+            let here = std::env::current_dir().context("cannot read the current directory")?;
+            let dir = holdfast::new_project(&here, &name, lang)?;
+            println!(
+                "made {}; next:\n\n{}",
+                dir.display(),
+                lang.next_steps(&name)
             );
             Ok(())
         }

@@ -1,9 +1,11 @@
 //! Start-up: open the database, compile the classes, start the committer and the alarm
 //! scheduler, and serve HTTP; code updates while serving (`reload.rs`), `holdfast dev`
-//! (`dev.rs`) and the `holdfast tail` client (`tail.rs`). The top layer: it wires every other
+//! (`dev.rs`), the `holdfast tail` client (`tail.rs`) and `holdfast new`'s templates
+//! (`new.rs`). The top layer: it wires every other
 //! one together and owns none of their rules.
 
 mod dev;
+mod new;
 mod project;
 mod reload;
 mod tail;
@@ -20,6 +22,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 pub use dev::{DevError, DevWatch, build_all as dev_build};
+pub use new::{Lang, NewError, new_project};
 pub use project::{BuildError, MigrateError};
 pub use reload::{ReloadError, Reloaded, Reloader};
 pub use tail::{TailError, TailOptions, tail};

@@ -389,6 +389,15 @@ pub struct JsBuild {
     pub out: PathBuf,
 }
 
+/// The directory a config file's relative paths start from: its parent, or `.` for a bare file
+/// name (whose parent is the empty path, which no process can `cd` into).
+pub(crate) fn dir_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
 impl Config {
     /// Reads and validates `path`: a holdfast.toml, or a wrangler project file
     /// (`wrangler.toml`, `wrangler.jsonc`, `wrangler.json`) served with default settings.
@@ -429,7 +438,7 @@ impl Config {
             path: path.to_owned(),
             message: e.to_string().trim_end().replace('\n', " "),
         })?;
-        let base_dir = path.parent().unwrap_or(Path::new("."));
+        let base_dir = dir_of(path);
         let invalid = |field: String, message: String| ConfigError::Invalid {
             path: path.to_owned(),
             field,
@@ -646,7 +655,7 @@ impl Config {
     ) -> Result<(), ConfigError> {
         let outbound_key = format!("project.outbound of {}", self.path.display());
         let project = wrangler::read(file, text)?;
-        let dir = file.parent().unwrap_or(Path::new("."));
+        let dir = dir_of(file);
         let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned());
         let out = dir.join(".holdfast/build/worker.wasm");
         for (binding, class) in &project.bindings {

@@ -138,7 +138,7 @@ pub(super) fn read(path: &Path, text: &str) -> Result<Project, ConfigError> {
             "is missing: name the Worker's module (e.g. main = \"src/index.ts\"); Holdfast bundles it with its classes".into(),
         ));
     };
-    let base = path.parent().unwrap_or(Path::new("."));
+    let base = super::dir_of(path);
     let main_path = base.join(&main);
     if !main_path.is_file() {
         return Err(invalid(
