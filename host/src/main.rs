@@ -35,14 +35,6 @@ struct ServeArgs {
     data: Option<PathBuf>,
 }
 
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum NewLang {
-    Rust,
-    Js,
-    Ts,
-    Python,
-}
-
 #[derive(Subcommand)]
 enum Command {
     /// Serve the classes of a config file over HTTP (SIGHUP or POST /_/admin/reload updates
@@ -57,7 +49,7 @@ enum Command {
         name: String,
         /// Its language.
         #[arg(long, value_enum)]
-        lang: NewLang,
+        lang: holdfast::Lang,
     },
     /// Run every class's `build` command (what `holdfast dev` does before it serves).
     Build {
@@ -129,12 +121,6 @@ fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Command::New { name, lang } => {
-            let lang = match lang {
-                NewLang::Rust => holdfast::Lang::Rust,
-                NewLang::Js => holdfast::Lang::Js,
-                NewLang::Ts => holdfast::Lang::Ts,
-                NewLang::Python => holdfast::Lang::Python,
-            };
             let here = std::env::current_dir().context("cannot read the current directory")?;
             let dir = holdfast::new_project(&here, &name, lang)?;
             println!(

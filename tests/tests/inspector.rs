@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use holdfast_tests::cdp::Browser;
+use holdfast_tests::cdp::{Browser, Page};
 use holdfast_tests::{
     ADMIN_TOKEN, Server, admin, admin_config, built, call, class, client, eventually, guest,
     holdfast_bin, kv_class, root,
@@ -526,6 +526,18 @@ fn q(sel: &str) -> String {
     format!("document.querySelector({})", json!(sel))
 }
 
+/// Waits (up to 15 s) until an element matching `sel` is on the page.
+async fn appears(b: &mut Browser, page: &Page, sel: &str) -> Result<()> {
+    b.wait_for(page, &format!("!!{}", q(sel)), Duration::from_secs(15))
+        .await
+}
+
+/// Clicks the element matching `sel`.
+async fn click(b: &mut Browser, page: &Page, sel: &str) -> Result<()> {
+    b.eval(page, &format!("{}.click(); true", q(sel))).await?;
+    Ok(())
+}
+
 #[tokio::test]
 async fn the_inspector_page_finds_an_object_edits_a_key_and_runs_its_alarm() -> Result<()> {
     let s = Server::start(&config())?;
@@ -553,8 +565,7 @@ async fn the_inspector_page_finds_an_object_edits_a_key_and_runs_its_alarm() -> 
     let page = b.open(&s.url("/_/inspector")).await?;
     b.set_viewport(&page, 1280, 900).await?;
     let wait = Duration::from_secs(15);
-    b.wait_for(&page, &format!("!!{}", q("#login")), wait)
-        .await?;
+    appears(&mut b, &page, "#login").await?;
     b.eval(
         &page,
         &format!(
@@ -566,19 +577,9 @@ async fn the_inspector_page_finds_an_object_edits_a_key_and_runs_its_alarm() -> 
     )
     .await?;
     // Find the object by name prefix.
-    b.wait_for(&page, &format!("!!{}", q("[data-binding=\"probe\"]")), wait)
-        .await?;
-    b.eval(
-        &page,
-        &format!("{}.click(); true", q("[data-binding=\"probe\"]")),
-    )
-    .await?;
-    b.wait_for(
-        &page,
-        &format!("!!{}", q("tr[data-name=\"user-ann\"]")),
-        wait,
-    )
-    .await?;
+    appears(&mut b, &page, "[data-binding=\"probe\"]").await?;
+    click(&mut b, &page, "[data-binding=\"probe\"]").await?;
+    appears(&mut b, &page, "tr[data-name=\"user-ann\"]").await?;
     b.eval(
         &page,
         &format!(
@@ -598,25 +599,11 @@ async fn the_inspector_page_finds_an_object_edits_a_key_and_runs_its_alarm() -> 
         wait,
     )
     .await?;
-    b.eval(
-        &page,
-        &format!("{}.click(); true", q("tr[data-name=\"shop-cart-17\"]")),
-    )
-    .await?;
-    b.wait_for(
-        &page,
-        &format!("!!{}", q("tr[data-key=\"items\"] .edit")),
-        wait,
-    )
-    .await?;
+    click(&mut b, &page, "tr[data-name=\"shop-cart-17\"]").await?;
+    appears(&mut b, &page, "tr[data-key=\"items\"] .edit").await?;
     // Edit the key in the editor; the object serves the new value over HTTP.
-    b.eval(
-        &page,
-        &format!("{}.click(); true", q("tr[data-key=\"items\"] .edit")),
-    )
-    .await?;
-    b.wait_for(&page, &format!("!!{}", q("#value-editor")), wait)
-        .await?;
+    click(&mut b, &page, "tr[data-key=\"items\"] .edit").await?;
+    appears(&mut b, &page, "#value-editor").await?;
     b.eval(
         &page,
         &format!(
@@ -647,8 +634,7 @@ async fn the_inspector_page_finds_an_object_edits_a_key_and_runs_its_alarm() -> 
         wait,
     )
     .await?;
-    b.eval(&page, &format!("{}.click(); true", q("#run-alarm")))
-        .await?;
+    click(&mut b, &page, "#run-alarm").await?;
     eventually(wait, || async {
         let (_, v) = call(&c, Method::GET, s.url("/probe/shop-cart-17/alarm-get")).await?;
         Ok((v["fired"].as_array().map(Vec::len) == Some(1)).then_some(()))

@@ -8,8 +8,8 @@
 
 use std::path::{Path, PathBuf};
 
-/// The language of a new project.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The language of a new project (the CLI's `--lang`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Lang {
     Rust,
     Js,
@@ -85,6 +85,7 @@ const JS: Files = &[
     ),
     (".gitignore", include_str!("../../templates/js/gitignore")),
 ];
+/// The JavaScript project typed: its own module and `main`, the other files the same.
 const TS: Files = &[
     (
         "wrangler.toml",
@@ -92,7 +93,7 @@ const TS: Files = &[
     ),
     (
         "package.json",
-        include_str!("../../templates/ts/package.json"),
+        include_str!("../../templates/js/package.json"),
     ),
     (
         "src/index.ts",
@@ -100,9 +101,9 @@ const TS: Files = &[
     ),
     (
         "test/counter.test.mjs",
-        include_str!("../../templates/ts/test/counter.test.mjs"),
+        include_str!("../../templates/js/test/counter.test.mjs"),
     ),
-    (".gitignore", include_str!("../../templates/ts/gitignore")),
+    (".gitignore", include_str!("../../templates/js/gitignore")),
 ];
 const PYTHON: Files = &[
     (

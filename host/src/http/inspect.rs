@@ -168,7 +168,7 @@ fn summary(
         "usage_complete": usage.complete,
         "sql_bytes": usage.sql_bytes,
         "sockets": s.hub.sockets(key, None).len(),
-        "alarm": s.db.alarm(key)?,
+        "alarm": usage.alarm,
     }))
 }
 

@@ -92,22 +92,21 @@ fn select(st: &AppState, f: Filter) -> Result<Selected, Box<Response>> {
     })
 }
 
-fn bad_query(e: axum::extract::rejection::QueryRejection) -> Response {
-    error(
-        StatusCode::BAD_REQUEST,
-        format!("invalid query: {}", e.body_text()),
-    )
+type FilterQuery = Result<Query<Filter>, axum::extract::rejection::QueryRejection>;
+
+/// The query's selection, or the answer to a malformed or unknown one.
+fn selected(st: &AppState, q: FilterQuery) -> Result<Selected, Box<Response>> {
+    match q {
+        Ok(Query(f)) => select(st, f),
+        Err(e) => Err(Box::new(error(
+            StatusCode::BAD_REQUEST,
+            format!("invalid query: {}", e.body_text()),
+        ))),
+    }
 }
 
-pub(super) async fn recent(
-    State(st): State<Arc<AppState>>,
-    q: Result<Query<Filter>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    let f = match q {
-        Ok(Query(f)) => f,
-        Err(e) => return bad_query(e),
-    };
-    let sel = match select(&st, f) {
+pub(super) async fn recent(State(st): State<Arc<AppState>>, q: FilterQuery) -> Response {
+    let sel = match selected(&st, q) {
         Ok(s) => s,
         Err(r) => return *r,
     };
@@ -122,15 +121,8 @@ pub(super) async fn recent(
     axum::Json(json!({ "lines": lines })).into_response()
 }
 
-pub(super) async fn tail(
-    State(st): State<Arc<AppState>>,
-    q: Result<Query<Filter>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    let f = match q {
-        Ok(Query(f)) => f,
-        Err(e) => return bad_query(e),
-    };
-    let sel = match select(&st, f) {
+pub(super) async fn tail(State(st): State<Arc<AppState>>, q: FilterQuery) -> Response {
+    let sel = match selected(&st, q) {
         Ok(s) => s,
         Err(r) => return *r,
     };

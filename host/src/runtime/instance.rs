@@ -138,7 +138,7 @@ impl Live {
         let tag = identity.label();
         reach.caller = Some((identity.key.clone(), tag.clone()));
         let data = StoreData {
-            sandbox: Sandbox::new(identity.log_source(), &engine.logs, &limits),
+            sandbox: Sandbox::new(identity.log_source(tag), &engine.logs, &limits),
             storage,
             identity,
             slot: 0,
@@ -203,7 +203,7 @@ impl Live {
         let data = self.store.data_mut();
         data.slot = slot;
         let label = identity.label();
-        data.sandbox.set_source(identity.log_source());
+        data.sandbox.set_source(identity.log_source(label.clone()));
         data.reach.caller = Some((identity.key.clone(), label));
         data.identity = identity.clone();
         data.storage = Some(storage);

@@ -34,10 +34,11 @@ impl Identity {
         label(&self.binding, &self.id.to_string(), self.name.as_deref())
     }
 
-    /// Whose output the instance's lines are (while this object's event runs).
-    pub fn log_source(&self) -> LogSource {
+    /// Whose output the instance's lines are (while this object's event runs), under `label`
+    /// (its [`Identity::label`], which the caller has made already).
+    pub fn log_source(&self, label: Arc<str>) -> LogSource {
         LogSource {
-            label: self.label(),
+            label,
             object: Some((self.key.parts().0.into(), self.id.to_string().into())),
         }
     }

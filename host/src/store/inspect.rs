@@ -42,6 +42,8 @@ pub struct Usage {
     pub complete: bool,
     /// Bytes of its SQL database file (0: none).
     pub sql_bytes: u64,
+    /// Its alarm (ms since the epoch), if set.
+    pub alarm: Option<i64>,
 }
 
 /// The row prefix of a namespace, and the first row past it.
@@ -182,11 +184,12 @@ impl Db {
         })
     }
 
-    /// How much `obj` stores.
+    /// How much `obj` stores, and its alarm (one snapshot).
     pub fn usage(&self, obj: &ObjectKey) -> Result<Usage, StoreError> {
         let tx = self.database()?.begin_read()?;
         let kv = tx.open_table(KV)?;
         let sql = tx.open_table(SQL_SIZE)?;
+        let alarms = tx.open_table(ALARMS)?;
         let lo = obj.row_lower(Bound::Unbounded);
         let hi = obj.row_upper(Bound::Unbounded);
         let bounds = (
@@ -199,6 +202,7 @@ impl Db {
             kv_bytes: 0,
             complete: true,
             sql_bytes: sql.get(obj.as_bytes())?.map_or(0, |v| v.value()),
+            alarm: alarms.get(obj.as_bytes())?.map(|v| v.value()),
         };
         for item in kv.range::<&[u8]>(bounds)? {
             if usage.kv_keys as usize >= MAX_USAGE_ROWS {
