@@ -24,7 +24,8 @@ mod store;
 
 pub use actor::Update;
 pub use app::{
-    DevError, DevWatch, Lang, NewError, ReloadError, Reloaded, Reloader, Server, StartError,
-    TailError, TailOptions, compile, dev_build, new_project, tail,
+    BackupCliError, ClassBuildError, DevError, DevWatch, Lang, NewError, ReloadError, Reloaded,
+    Reloader, Server, StartError, TailError, TailOptions, backup, build_all, compile, new_project,
+    restore, tail,
 };
 pub use config::{Config, ConfigError};

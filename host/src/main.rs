@@ -73,6 +73,32 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write a consistent backup of a data directory's database to FILE, without stopping the
+    /// server that has it open (the backup is then asked of that server, with the admin token
+    /// in HOLDFAST_ADMIN_TOKEN).
+    Backup {
+        /// The data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The backup file to write.
+        #[arg(long)]
+        to: PathBuf,
+        /// The running server's admin address (default: from DATA/server.json).
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Make a backup the database of a data directory (refused if it holds one, unless --force;
+    /// never while a server has it open).
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+        /// The data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// Replace the database the data directory holds.
+        #[arg(long)]
+        force: bool,
+    },
     /// Compile every class of a config file into the code cache (servers started afterwards
     /// load them in milliseconds; `holdfast serve` compiles on its own what is not cached).
     Compile {
@@ -132,7 +158,7 @@ fn run() -> anyhow::Result<()> {
         }
         Command::Build { config } => {
             let config = Config::load(&config_path(config)?)?;
-            holdfast::dev_build(&config)?;
+            holdfast::build_all(&config)?;
             Ok(())
         }
         Command::Tail {
@@ -160,6 +186,33 @@ fn run() -> anyhow::Result<()> {
             }))?;
             Ok(())
         }
+        Command::Backup { data, to, url } => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the tokio runtime")?;
+            let token = std::env::var("HOLDFAST_ADMIN_TOKEN").ok();
+            let info = rt.block_on(holdfast::backup(&data, &to, url.as_deref(), token))?;
+            println!(
+                "backed up {} rows ({} bytes, the state after batch {}) to {}",
+                info.rows,
+                info.file_bytes,
+                info.seq,
+                to.display()
+            );
+            Ok(())
+        }
+        Command::Restore { file, data, force } => {
+            let info = holdfast::restore(&file, &data, force)?;
+            println!(
+                "restored {} (the state after batch {}, taken at {} ms) into {}",
+                file.display(),
+                info.seq,
+                info.taken_ms,
+                data.display()
+            );
+            Ok(())
+        }
         Command::Serve(args) => serve(args, false),
         Command::Dev(args) => serve(args, true),
     }
@@ -184,7 +237,7 @@ fn serve(args: ServeArgs, dev: bool) -> anyhow::Result<()> {
         config.admin.token = Some(token);
     }
     let watch = if dev {
-        holdfast::dev_build(&config)?;
+        holdfast::build_all(&config)?;
         Some(holdfast::DevWatch::start(config.clone())?)
     } else {
         None
@@ -201,6 +254,12 @@ fn serve(args: ServeArgs, dev: bool) -> anyhow::Result<()> {
     rt.block_on(async {
         let server = Server::start(&config).await?;
         let addr = server.local_addr()?;
+        // Printed (and logged) before the line tests and scripts wait for.
+        if let Some(admin) = server.admin_addr() {
+            let admin = admin?;
+            println!("holdfast admin API listening on http://{admin}");
+            tracing::info!(addr = %admin, "admin API and inspector listening");
+        }
         // Tests and scripts wait for this exact line.
         println!("holdfast listening on http://{addr}");
         tracing::info!(%addr, classes = config.classes.len(), "serving");

@@ -84,6 +84,8 @@ pub fn default_config() -> String {
 pub struct Server {
     child: Child,
     pub addr: SocketAddr,
+    /// The admin listener's address, when the config gives the admin API one (`[admin] listen`).
+    pub admin_addr: Option<SocketAddr>,
     /// Keeps the config, data and log directory alive.
     dir: tempfile::TempDir,
     pub data: PathBuf,
@@ -117,6 +119,21 @@ impl Server {
         Self::start_in(dir, data, config, Vec::new(), "dev")
     }
 
+    /// Starts a server with `config` (TOML) on the data directory `data` (e.g. a restored one).
+    pub fn start_on(config: &str, data: &Path) -> Result<Server> {
+        let dir = tempfile::tempdir()?;
+        Self::start_in(dir, data.to_owned(), config, Vec::new(), "serve")
+    }
+
+    /// Stops the process with SIGKILL and waits for it; its data directory, which lives as long
+    /// as the returned directory.
+    pub fn kill9(mut self) -> Result<(tempfile::TempDir, PathBuf)> {
+        self.child.kill()?;
+        self.child.wait()?;
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir()?);
+        Ok((dir, self.data.clone()))
+    }
+
     fn start_with_env(config: &str, env: Vec<(String, String)>) -> Result<Server> {
         let dir = tempfile::tempdir()?;
         let data = dir.path().join("data");
@@ -133,10 +150,11 @@ impl Server {
         let config_path = dir.path().join("holdfast.toml");
         std::fs::write(&config_path, config)?;
         let log = dir.path().join("server.log");
-        let (child, addr) = spawn(command, &config_path, &data, &log, &env)?;
+        let (child, addr, admin_addr) = spawn(command, &config_path, &data, &log, &env)?;
         Ok(Server {
             child,
             addr,
+            admin_addr,
             dir,
             data,
             config: config_path,
@@ -281,7 +299,7 @@ fn spawn(
     data: &Path,
     log: &Path,
     env: &[(String, String)],
-) -> Result<(Child, SocketAddr)> {
+) -> Result<(Child, SocketAddr, Option<SocketAddr>)> {
     let log_file = std::fs::File::create(log)?;
     let mut child = Command::new(holdfast_bin())
         .arg(command)
@@ -302,22 +320,30 @@ fn spawn(
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
-            if let Some(addr) = line.strip_prefix("holdfast listening on http://") {
-                let _ = tx.send(addr.to_owned());
+            if line.starts_with("holdfast listening on http://")
+                || line.starts_with("holdfast admin API listening on http://")
+            {
+                let _ = tx.send(line);
             }
         }
     });
-    match rx.recv_timeout(Duration::from_secs(120)) {
-        Ok(addr) => Ok((child, addr.parse()?)),
-        Err(_) => {
-            let _ = child.kill();
-            let status = child.wait()?;
-            bail!(
-                "holdfast did not start ({status}): {}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            )
+    let mut admin = None;
+    loop {
+        let Ok(line) = rx.recv_timeout(Duration::from_secs(120)) else {
+            break;
+        };
+        if let Some(addr) = line.strip_prefix("holdfast admin API listening on http://") {
+            admin = Some(addr.parse()?);
+        } else if let Some(addr) = line.strip_prefix("holdfast listening on http://") {
+            return Ok((child, addr.parse()?, admin));
         }
     }
+    let _ = child.kill();
+    let status = child.wait()?;
+    bail!(
+        "holdfast did not start ({status}): {}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    )
 }
 
 /// Runs `holdfast serve` with `config` and returns its exit status and stderr; for configs that

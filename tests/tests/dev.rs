@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use holdfast_tests::{Server, client, eventually, root};
+use holdfast_tests::{Server, client, eventually, root, run_cli};
 use serde_json::{Value, json};
 
 async fn version(c: &reqwest::Client, s: &Server) -> Result<Value> {
@@ -71,5 +71,79 @@ async fn dev_rebuilds_an_edited_class_and_keeps_the_last_good_code_after_a_broke
         "the compiler's message names the file: {log}"
     );
     assert_eq!(version(&c, &s).await?, json!({"version": 2, "count": 2}));
+    Ok(())
+}
+
+#[tokio::test]
+async fn holdfast_build_runs_a_build_command_or_the_default_build_of_the_sources_language()
+-> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let p = dir.path();
+    std::fs::create_dir(p.join("src"))?;
+    std::fs::copy(
+        root().join("tests/js-guests/probe.js"),
+        p.join("src/probe.js"),
+    )?;
+    let counter = holdfast_tests::guest("counter");
+    // One class built by its own command; one from a JavaScript source by the SDK's build, into
+    // the component it names.
+    let config = format!(
+        "[[class]]\nbinding = \"counter\"\nclass = \"Counter\"\ncomponent = \"{out}/counter.wasm\"\nbuild = \"mkdir -p {out} && cp {counter} {out}/counter.wasm\"\n\
+         [[class]]\nbinding = \"probe\"\nclass = \"Probe\"\nsource = \"{p}/src/probe.js\"\ncomponent = \"{p}/out/probe.wasm\"\n",
+        out = p.join("out").display(),
+        counter = counter.display(),
+        p = p.display(),
+    );
+    let path = p.join("holdfast.toml");
+    std::fs::write(&path, &config)?;
+    let (ok, log) = run_cli(&["build", "--config", path.to_str().unwrap()])?;
+    assert!(ok, "{log}");
+    assert!(log.contains("[dev] building counter: mkdir -p "), "{log}");
+    assert!(
+        log.contains(&format!(
+            "[dev] building probe: the JavaScript SDK's build of {}/src/probe.js",
+            p.display()
+        )),
+        "{log}"
+    );
+    assert!(log.contains("[dev] built probe in "), "{log}");
+    let s = Server::start(&config)?;
+    let c = client();
+    let r = c.post(s.url("/counter/a/increment")).send().await?;
+    assert_eq!(r.status(), 200);
+    let r: Value = c.get(s.url("/probe/a/whoami")).send().await?.json().await?;
+    assert_eq!(r["constructions"], 1, "{r}");
+
+    // A source that is not there, and one whose build fails: each named, with the tool's output.
+    let missing = p.join("gone.toml");
+    std::fs::write(
+        &missing,
+        "[[class]]\nbinding = \"gone\"\nclass = \"Gone\"\nsource = \"app.py\"\n",
+    )?;
+    let (ok, log) = run_cli(&["build", "--config", missing.to_str().unwrap()])?;
+    assert!(!ok);
+    assert!(
+        log.contains(&format!(
+            "error: cannot build class `gone`: its source `{}/app.py` does not exist",
+            p.display()
+        )),
+        "{log}"
+    );
+    std::fs::write(
+        p.join("src/broken.js"),
+        "export class Broken {\n  fetch( {\n}\n",
+    )?;
+    let broken = p.join("broken.toml");
+    std::fs::write(
+        &broken,
+        "[[class]]\nbinding = \"broken\"\nclass = \"Broken\"\nsource = \"src/broken.js\"\n",
+    )?;
+    let (ok, log) = run_cli(&["build", "--config", broken.to_str().unwrap()])?;
+    assert!(!ok);
+    assert!(
+        log.contains("error: the build of class `broken` failed:") && log.contains("broken.js"),
+        "{log}"
+    );
+    assert!(!p.join(".holdfast/build/broken.wasm").exists());
     Ok(())
 }

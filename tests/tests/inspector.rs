@@ -687,3 +687,48 @@ async fn the_inspector_page_finds_an_object_edits_a_key_and_runs_its_alarm() -> 
         .await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn the_admin_api_and_the_inspector_can_have_their_own_listener() -> Result<()> {
+    let config = format!(
+        "{}listen = \"127.0.0.1:0\"\n{}",
+        admin_config(),
+        kv_class("probe", "Probe", &built("target/js-guests/probe.wasm")),
+    );
+    let s = Server::start(&config)?;
+    let admin_addr = s
+        .admin_addr
+        .context("the server names its admin listener")?;
+    assert_ne!(admin_addr, s.addr);
+    let admin_url = |path: &str| format!("http://{admin_addr}{path}");
+    let c = client();
+    put(&c, &s, "alice", "k", json!(7)).await?;
+
+    // On the main listener: the objects, but neither the admin API nor the page.
+    for path in ["/_/admin/namespaces", "/_/inspector", "/_/inspector/app.js"] {
+        let r = c.get(s.url(path)).bearer_auth(ADMIN_TOKEN).send().await?;
+        assert_eq!(r.status(), 404, "{path}");
+        assert_eq!(
+            r.json::<Value>().await?["error"],
+            "the admin API and the inspector are served on the admin listener ([admin] listen), not here"
+        );
+    }
+    // On the admin listener: the API (with its guard) and the page, but no object routes.
+    let r = c
+        .get(admin_url("/_/admin/objects/probe/alice/keys?prefix=k"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await?;
+    assert_eq!(r.status(), 200);
+    let keys = r.json::<Value>().await?;
+    assert_eq!(keys["keys"][0]["key"], "k", "{keys}");
+    let r = c.get(admin_url("/_/admin/namespaces")).send().await?;
+    assert_eq!(r.status(), 401);
+    let r = c.get(admin_url("/_/inspector")).send().await?;
+    assert_eq!(r.status(), 200);
+    let r = c.get(admin_url("/probe/alice/get?key=k")).send().await?;
+    assert_eq!(r.status(), 404);
+    let r = c.get(admin_url("/_/health")).send().await?;
+    assert_eq!(r.status(), 200);
+    Ok(())
+}

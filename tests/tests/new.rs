@@ -51,7 +51,7 @@ fn made(lang: &str) -> Result<(tempfile::TempDir, std::path::PathBuf)> {
 #[test]
 fn the_rust_template_passes_its_test() -> Result<()> {
     let (_tmp, dir) = made("rust")?;
-    // The project builds into its own target/ (its config names the component there). That
+    // The project builds into its own target/ (cargo's, of its workspace). That
     // directory is kept between runs of this test, so the dependencies compile once.
     let kept = root().join("target/new-rust-target");
     if kept.is_dir() {

@@ -4,8 +4,8 @@
 use tokio::sync::oneshot;
 
 use super::event::{Edit, EditRefusal, Edited, EventError, EventResult, Outcome};
-use super::object::Actor;
-use crate::store::{ObjectStorage, StoreError};
+use super::object::{Actor, drain_commits};
+use crate::store::{CommitError, Job, ObjectStorage, StoreError, WriteSet};
 
 /// What applying an edit to the storage view gave.
 type Applied = Result<Result<Edited, EditRefusal>, StoreError>;
@@ -45,10 +45,52 @@ fn apply(storage: &mut ObjectStorage, edit: Edit) -> Applied {
             storage.set_alarm(None);
             Edited::DeletedAll
         }
+        Edit::Restore { .. } => unreachable!("a restore is not a view edit (Actor::restore)"),
     }))
 }
 
 impl Actor {
+    /// Restores the object to its state before history `position`, as one commit the committer
+    /// works out from its undo records. Waits for the object's commits in flight first (so the
+    /// undo bookmark holds all of them) and for the restore to be durable after (so the next
+    /// event reads restored state through a fresh view). The instance goes, and sockets whose
+    /// listeners lived in it close with 1012, as after any edit that writes.
+    pub(super) async fn restore(&mut self, position: u64, reply: oneshot::Sender<EventResult>) {
+        drain_commits(self.shared.commit.clone()).await;
+        let undo = match self.services.db.current_bookmark(&self.key) {
+            Ok(b) => b,
+            Err(e) => {
+                let _ = reply.send(Err(EventError::Store(e)));
+                return;
+            }
+        };
+        if self.drop_instance() {
+            self.services.hub.close_pinned_for_update(&self.key);
+        }
+        let (done, committed) = oneshot::channel();
+        self.services.committer.submit(Job {
+            object: self.key.clone(),
+            state: self.shared.commit.clone(),
+            generation: self.generation,
+            writes: Some(WriteSet {
+                restore_to: Some(position),
+                ..WriteSet::default()
+            }),
+            event_no: 0,
+            release: Box::new(move |r| {
+                let _ = done.send(r);
+            }),
+        });
+        let result = committed.await.unwrap_or(Err(CommitError::ShuttingDown));
+        // Whatever the view cached is of the state before.
+        self.storage().reset();
+        let _ = reply.send(
+            result
+                .map(|()| Outcome::Edited(Edited::Restored { undo }))
+                .map_err(EventError::from),
+        );
+    }
+
     /// Applies `edit` as one event: all of it or (refused, or storage failed) none of it.
     pub(super) fn edit(&mut self, edit: Edit, reply: oneshot::Sender<EventResult>) {
         let applied = apply(self.storage(), edit);

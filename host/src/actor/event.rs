@@ -5,7 +5,7 @@ use tokio::sync::oneshot;
 use super::classes::Served;
 use super::waits::Wait;
 use crate::runtime::{Chain, GuestFailure, types};
-use crate::store::{CommitError, Refusal, SqlOutput, SqlRefusal, SqlValue, StoreError};
+use crate::store::{Bookmark, CommitError, Refusal, SqlOutput, SqlRefusal, SqlValue, StoreError};
 
 /// What an object is asked to handle.
 #[derive(Debug)]
@@ -73,15 +73,25 @@ pub enum Edit {
     },
     /// Deletes every key, the SQL database and the alarm.
     DeleteAll,
+    /// Brings the object's storage (keys, SQL database, alarm) back to its state before this
+    /// history position (point-in-time recovery); see `store/history.rs`.
+    Restore { position: u64 },
 }
 
 /// What an edit did.
 #[derive(Debug)]
 pub enum Edited {
-    Storage { put: usize, deleted: u32 },
+    Storage {
+        put: usize,
+        deleted: u32,
+    },
     Alarm(Option<i64>),
     Sql(SqlOutput),
     DeletedAll,
+    /// Restored; the bookmark of the state just before (restoring to it undoes the restore).
+    Restored {
+        undo: Bookmark,
+    },
 }
 
 /// What a handled event produced.

@@ -18,7 +18,7 @@ use std::time::Instant;
 use tokio::sync::oneshot;
 
 use super::classes::{Served, view_limits};
-use super::event::{Event, EventError, EventResult, Msg, Outcome};
+use super::event::{Edit, Event, EventError, EventResult, Msg, Outcome};
 use super::hosts::{Home, Hosts};
 use super::response::check_response;
 use super::services::Services;
@@ -336,6 +336,7 @@ impl Actor {
                 was_clean,
             } => HandlerCall::WsClose(socket, code, reason, was_clean),
             Event::WsError { socket, error } => HandlerCall::WsError(socket, error),
+            Event::Edit(Edit::Restore { position }) => return self.restore(position, reply).await,
             Event::Edit(edit) => return self.edit(edit, reply),
             Event::Alarm {
                 scheduled_time,
@@ -583,7 +584,7 @@ pub(super) async fn wait_for_pool(slots: &Slots, attempts: &mut u32) -> bool {
 }
 
 /// Waits until none of the object's commits are in flight.
-async fn drain_commits(commit: Arc<CommitState>) {
+pub(super) async fn drain_commits(commit: Arc<CommitState>) {
     wait_in_flight_below(commit, 1).await;
 }
 

@@ -11,7 +11,6 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -19,7 +18,8 @@ use std::time::{Duration, Instant};
 use notify::{RecursiveMode, Watcher};
 
 use super::Reloader;
-use crate::config::{ClassBuild, Config};
+use super::build::{ClassBuildError, build_class, say};
+use crate::config::Config;
 
 /// How long changes are gathered before a rebuild starts.
 const SETTLE: Duration = Duration::from_millis(300);
@@ -30,65 +30,10 @@ const IGNORED: [&str; 4] = ["target", "node_modules", ".holdfast", ".git"];
 /// Why `holdfast dev` could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum DevError {
-    #[error("the build of class `{class}` failed:\n{output}")]
-    Build { class: String, output: String },
-    #[error("cannot run the build of class `{class}` (`{command}`): {source}")]
-    Spawn {
-        class: String,
-        command: String,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Build(#[from] ClassBuildError),
     #[error("cannot watch `{path}`: {message}")]
     Watch { path: String, message: String },
-}
-
-/// Prints one progress line.
-fn say(line: &str) {
-    eprintln!("[dev] {line}");
-}
-
-/// Runs one class's build; the compiler's output is the error if it fails.
-fn run_build(class: &str, build: &ClassBuild) -> Result<(), DevError> {
-    say(&format!("building {class}: {}", build.command));
-    let started = Instant::now();
-    let dir = if build.dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        &build.dir
-    };
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(&build.command)
-        .current_dir(dir)
-        .output()
-        .map_err(|source| DevError::Spawn {
-            class: class.to_owned(),
-            command: build.command.clone(),
-            source,
-        })?;
-    if !out.status.success() {
-        let mut output = String::from_utf8_lossy(&out.stdout).into_owned();
-        output.push_str(&String::from_utf8_lossy(&out.stderr));
-        return Err(DevError::Build {
-            class: class.to_owned(),
-            output: output.trim_end().to_owned(),
-        });
-    }
-    say(&format!(
-        "built {class} in {:.1} s",
-        started.elapsed().as_secs_f64()
-    ));
-    Ok(())
-}
-
-/// Runs every class's build before the server starts; the first failure stops `dev`.
-pub fn build_all(config: &Config) -> Result<(), DevError> {
-    for c in &config.classes {
-        if let Some(b) = &c.build {
-            run_build(&c.binding, b)?;
-        }
-    }
-    Ok(())
 }
 
 /// What the watcher looks at, and what a change under each path means.
@@ -258,14 +203,9 @@ impl DevWatch {
         }
         tracing::debug!(?changed, "sources changed");
         for binding in &rebuild {
-            let build = self
-                .config
-                .classes
-                .iter()
-                .find(|c| &c.binding == binding)
-                .and_then(|c| c.build.as_ref());
-            if let Some(b) = build
-                && let Err(e) = run_build(binding, b)
+            let class = self.config.classes.iter().find(|c| &c.binding == binding);
+            if let Some(c) = class
+                && let Err(e) = build_class(c)
             {
                 say(&format!("{e}\n[dev] the last good version keeps serving"));
                 return;

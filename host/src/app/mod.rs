@@ -4,10 +4,13 @@
 //! (`new.rs`). The top layer: it wires every other
 //! one together and owns none of their rules.
 
+mod backup;
+mod build;
 mod dev;
 mod new;
 mod project;
 mod reload;
+mod sdks;
 mod tail;
 
 use std::collections::HashMap;
@@ -21,7 +24,9 @@ use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
-pub use dev::{DevError, DevWatch, build_all as dev_build};
+pub use backup::{BackupCliError, backup, restore};
+pub use build::{ClassBuildError, build_all};
+pub use dev::{DevError, DevWatch};
 pub use new::{Lang, NewError, new_project};
 pub use project::{BuildError, MigrateError};
 pub use reload::{ReloadError, Reloaded, Reloader};
@@ -29,7 +34,7 @@ pub use tail::{TailError, TailOptions, tail};
 
 use crate::actor::{ClassTable, Directory, Metrics, Services};
 use crate::config::Config;
-use crate::http::{AppState, ListenLimits, Reload, ReloadResult, router};
+use crate::http::{AppState, ListenLimits, Reload, ReloadResult, admin_router, router};
 use crate::id::{NamespaceKey, Namespaces};
 use crate::runtime::{
     Class, Engine, EngineError, PoolSize, Reach, WorkerClass, Workers, check_mappings,
@@ -187,6 +192,8 @@ pub fn compile(config: &Config) -> Result<usize, StartError> {
 /// A started server: bound, classes loaded, not yet serving.
 pub struct Server {
     listener: TcpListener,
+    /// `[admin] listen`: the admin API and the inspector, away from the objects' routes.
+    admin_listener: Option<TcpListener>,
     state: Arc<AppState>,
     limits: ListenLimits,
     reloader: Arc<Reloader>,
@@ -219,8 +226,9 @@ impl Server {
         if faults.is_some() {
             tracing::warn!("fault injection is on (HOLDFAST_FAULT_INJECTION): for tests only");
         }
+        crate::store::remove_leftovers(data);
         let db = Db::open(
-            &data.join("holdfast.redb"),
+            &data.join(crate::store::DB_FILE),
             (config.server.storage_cache_mib as usize) << 20,
             faults,
         )?;
@@ -236,8 +244,14 @@ impl Server {
         let namespaces = Namespaces::new(keys);
         let vars: Arc<[(String, String)]> = config.vars.clone().into();
         let alarm_changed = Arc::new(Notify::new());
-        let committer =
-            Committer::start(db.clone(), alarm_changed.clone(), CommitLimits::default());
+        let committer = Committer::start(
+            db.clone(),
+            alarm_changed.clone(),
+            CommitLimits {
+                history: config.history.retention(),
+                ..CommitLimits::default()
+            },
+        );
         let directory = Directory::new(
             Services {
                 engine,
@@ -284,8 +298,29 @@ impl Server {
                 addr: config.server.listen,
                 source,
             })?;
+        let admin_listener = match config.admin.listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartError::Listen { addr, source })?,
+            ),
+            None => None,
+        };
+        let url = |l: &TcpListener| {
+            l.local_addr()
+                .map(|a| format!("http://{a}"))
+                .unwrap_or_default()
+        };
+        backup::write_server_file(
+            data,
+            &backup::ServerFile {
+                url: url(&listener),
+                admin_url: admin_listener.as_ref().map_or_else(|| url(&listener), url),
+            },
+        );
         Ok(Server {
             listener,
+            admin_listener,
             state: Arc::new(AppState {
                 directory,
                 workers,
@@ -293,6 +328,7 @@ impl Server {
                 max_body_bytes: config.server.max_body_bytes,
                 body_timeout: Duration::from_millis(config.server.body_timeout_ms),
                 admin_token: config.admin.token.clone(),
+                backup_running: Arc::new(tokio::sync::Semaphore::new(1)),
             }),
             limits: ListenLimits {
                 max_connections: config.server.max_connections,
@@ -312,13 +348,42 @@ impl Server {
         self.listener.local_addr()
     }
 
+    /// The admin listener's bound address, if the admin API has its own (`[admin] listen`).
+    pub fn admin_addr(&self) -> Option<std::io::Result<SocketAddr>> {
+        self.admin_listener.as_ref().map(TcpListener::local_addr)
+    }
+
     /// Serves until `shutdown` resolves, then stops accepting connections and finishes the
     /// requests in progress (their commits included).
     pub async fn serve(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let app = router(self.state);
-        crate::http::serve(self.listener, app, self.limits, shutdown).await
+        let Some(admin) = self.admin_listener else {
+            let app = router(self.state, true);
+            return crate::http::serve(self.listener, app, self.limits, shutdown).await;
+        };
+        // One shutdown for both listeners.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let stopping = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let admin_app = admin_router(self.state.clone());
+        let admin_task = tokio::spawn(crate::http::serve(
+            admin,
+            admin_app,
+            self.limits,
+            stopping(stopped.clone()),
+        ));
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        });
+        let app = router(self.state, false);
+        let main = crate::http::serve(self.listener, app, self.limits, stopping(stopped)).await;
+        let admin = admin_task
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        main.and(admin)
     }
 }

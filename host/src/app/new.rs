@@ -8,14 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-/// The language of a new project (the CLI's `--lang`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Lang {
-    Rust,
-    Js,
-    Ts,
-    Python,
-}
+pub use crate::config::Lang;
 
 /// Why no project was made (nothing was written).
 #[derive(Debug, thiserror::Error)]
@@ -157,34 +150,6 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
-/// The Holdfast checkout: `HOLDFAST_HOME`, else a directory above the executable (or, for a
-/// binary run from elsewhere, the one it was built in) that holds the SDKs.
-fn checkout() -> Result<PathBuf, NewError> {
-    let is_checkout = |d: &Path| {
-        d.join("guest-sdk/js/build.mjs").is_file() && d.join("testing/Cargo.toml").is_file()
-    };
-    let mut looked = Vec::new();
-    if let Some(home) = std::env::var_os("HOLDFAST_HOME") {
-        let home = PathBuf::from(home);
-        if is_checkout(&home) {
-            return Ok(home);
-        }
-        looked.push(format!("HOLDFAST_HOME={}", home.display()));
-    }
-    if let Ok(exe) = std::env::current_exe() {
-        if let Some(d) = exe.ancestors().skip(1).find(|d| is_checkout(d)) {
-            return Ok(d.to_owned());
-        }
-        looked.push(format!("above {}", exe.display()));
-    }
-    let built_in = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    if is_checkout(&built_in) {
-        return Ok(built_in.canonicalize().unwrap_or(built_in));
-    }
-    looked.push(built_in.display().to_string());
-    Err(NewError::NoCheckout(looked.join(", ")))
-}
-
 /// Makes the project `name` in `parent`; returns its directory.
 pub fn new_project(parent: &Path, name: &str, lang: Lang) -> Result<PathBuf, NewError> {
     if !valid_name(name) {
@@ -194,7 +159,7 @@ pub fn new_project(parent: &Path, name: &str, lang: Lang) -> Result<PathBuf, New
     if dir.exists() {
         return Err(NewError::Exists(dir.display().to_string()));
     }
-    let home = checkout()?;
+    let home = super::sdks::checkout().map_err(NewError::NoCheckout)?;
     let fill = |text: &str| {
         text.replace("__NAME__", name)
             .replace("__CRATE__", &name.replace('-', "_"))

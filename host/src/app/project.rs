@@ -2,10 +2,10 @@
 //! JavaScript/TypeScript `main` (a wrangler project) with the JS SDK's build, and applying the
 //! config's namespace migrations to the database.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use crate::config::{Config, JsBuild};
+use crate::config::Config;
 use crate::store::{Db, MigrationError, StoreError};
 
 /// Why a project's module could not be built into its component.
@@ -50,7 +50,7 @@ pub fn build(config: &Config) -> Result<(), BuildError> {
         return Ok(());
     };
     let main = shown(&build.main, &build.project);
-    let sdk = find_sdk(build).map_err(|looked| BuildError::NoSdk {
+    let sdk = super::sdks::js_sdk(&build.project).map_err(|looked| BuildError::NoSdk {
         main: main.clone(),
         looked,
     })?;
@@ -115,41 +115,6 @@ fn shown(main: &Path, project: &Path) -> String {
         .unwrap_or(main)
         .display()
         .to_string()
-}
-
-/// The JS SDK's directory: `HOLDFAST_JS_SDK`, the project's `node_modules/@holdfast/sdk` (or an
-/// ancestor's), or the `guest-sdk/js` of the checkout this binary was built in. `Err` lists
-/// where it looked.
-fn find_sdk(build: &JsBuild) -> Result<PathBuf, String> {
-    let mut looked = Vec::new();
-    let has_build = |d: &Path| d.join("build.mjs").is_file();
-    if let Some(dir) = std::env::var_os("HOLDFAST_JS_SDK") {
-        let dir = PathBuf::from(dir);
-        if has_build(&dir) {
-            return Ok(dir);
-        }
-        looked.push(format!("HOLDFAST_JS_SDK={}", dir.display()));
-    }
-    for dir in build.project.ancestors() {
-        let d = dir.join("node_modules/@holdfast/sdk");
-        if has_build(&d) {
-            return Ok(d);
-        }
-    }
-    looked.push(format!(
-        "node_modules/@holdfast/sdk from {} up",
-        build.project.display()
-    ));
-    if let Ok(exe) = std::env::current_exe() {
-        for dir in exe.ancestors().skip(1) {
-            let d = dir.join("guest-sdk/js");
-            if has_build(&d) && d.join("node_modules").is_dir() {
-                return Ok(d);
-            }
-        }
-        looked.push(format!("guest-sdk/js above {}", exe.display()));
-    }
-    Err(looked.join(", "))
 }
 
 /// Why the database's namespaces could not be brought to the config's.

@@ -8,6 +8,7 @@
 //! works from any working directory. Unknown fields are refused so that a typo never silently
 //! falls back to a default.
 
+mod build;
 mod limits;
 mod migrations;
 mod wrangler;
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use build::{BuildStep, ClassBuild, Lang};
 pub use limits::Limits;
 use limits::{PartialLimits, validate_limits};
 pub use migrations::Migration;
@@ -54,6 +56,7 @@ pub struct Config {
     pub admin: AdminConfig,
     pub alarms: AlarmConfig,
     pub websockets: WebSocketConfig,
+    pub history: HistoryConfig,
     pub classes: Vec<ClassConfig>,
     /// `[worker]`: the stateless entry point, if one is configured.
     pub worker: Option<WorkerConfig>,
@@ -115,6 +118,34 @@ pub struct AdminConfig {
     /// Bearer token the admin API requires; without one the admin API is disabled. The
     /// environment variable `HOLDFAST_ADMIN_TOKEN` overrides it.
     pub token: Option<String>,
+    /// Serve the admin API and the inspector on this address alone (not on `server.listen`),
+    /// e.g. a loopback or private address while the objects' routes face the world. Unset:
+    /// both are under `/_/` of the main listener.
+    pub listen: Option<SocketAddr>,
+}
+
+/// `[history]`: point-in-time recovery (every commit keeps what it overwrote, per object).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HistoryConfig {
+    /// How long history is kept (bookmarks older than this are refused, and their records
+    /// reclaimed); 0 keeps none. Default 30 days, as on Cloudflare.
+    pub retention_seconds: u64,
+}
+
+impl Default for HistoryConfig {
+    fn default() -> Self {
+        HistoryConfig {
+            retention_seconds: 30 * 24 * 3600,
+        }
+    }
+}
+
+impl HistoryConfig {
+    /// The retention window, `None` when history is off.
+    pub fn retention(&self) -> Option<Duration> {
+        (self.retention_seconds > 0).then(|| Duration::from_secs(self.retention_seconds))
+    }
 }
 
 /// `[alarms]`: retries of failed alarm handlers.
@@ -233,18 +264,6 @@ pub struct ClassConfig {
     pub build: Option<ClassBuild>,
 }
 
-/// A class's build for `holdfast dev`: a shell command, and the sources that make it rerun.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClassBuild {
-    /// Run with `sh -c` in `dir`; its output is shown as it gave it when it fails.
-    pub command: String,
-    /// The config file's directory.
-    pub dir: PathBuf,
-    /// Files or directories (absolute) whose changes rerun it; build outputs (`target/`,
-    /// `node_modules/`, `.holdfast/`, `.git/`) under them do not count.
-    pub watch: Vec<PathBuf>,
-}
-
 /// `[worker]`: the component that receives every request outside `/_/`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorkerConfig {
@@ -328,6 +347,8 @@ struct RawConfig {
     alarms: AlarmConfig,
     #[serde(default)]
     websockets: WebSocketConfig,
+    #[serde(default)]
+    history: HistoryConfig,
     #[serde(default, rename = "class")]
     classes: Vec<RawClass>,
     #[serde(default)]
@@ -344,7 +365,8 @@ struct RawClass {
     class: String,
     namespace: Option<String>,
     route: Option<String>,
-    component: PathBuf,
+    /// The .wasm file; with a `source` and no `build`, `.holdfast/build/{binding}.wasm` unless set.
+    component: Option<PathBuf>,
     #[serde(default)]
     storage: StorageBackend,
     #[serde(default)]
@@ -355,6 +377,10 @@ struct RawClass {
     instances: Option<u32>,
     /// A shell command that builds `component` (`holdfast dev` runs it).
     build: Option<String>,
+    /// What the default build of its language builds (instead of a `build` command).
+    source: Option<PathBuf>,
+    /// The language of `source`, where its name does not tell.
+    lang: Option<Lang>,
     /// What `holdfast dev` watches to rebuild (relative to this file; default: its directory).
     #[serde(default)]
     watch: Vec<PathBuf>,
@@ -472,6 +498,18 @@ impl Config {
                     return Err(invalid(field(name), "must be at least 1".into()));
                 }
             }
+            let (component, build) = build::resolve(
+                build::RawBuild {
+                    binding: &c.binding,
+                    component: c.component.as_deref(),
+                    build: c.build,
+                    source: c.source.as_deref(),
+                    lang: c.lang,
+                    watch: &c.watch,
+                },
+                base_dir,
+            )
+            .map_err(|(f, m)| invalid(field(f), m))?;
             classes.push(ClassConfig {
                 outbound_key: format!(
                     "{} (the class with binding `{}`)",
@@ -482,21 +520,13 @@ impl Config {
                 class: c.class,
                 namespace,
                 route: Some(route),
-                component: base_dir.join(c.component),
+                component,
                 storage: c.storage,
                 limits,
                 outbound: c.outbound,
                 objects_per_instance: c.objects_per_instance,
                 instances: c.instances,
-                build: c.build.map(|command| ClassBuild {
-                    command,
-                    dir: base_dir.to_path_buf(),
-                    watch: if c.watch.is_empty() {
-                        vec![base_dir.to_path_buf()]
-                    } else {
-                        c.watch.iter().map(|w| base_dir.join(w)).collect()
-                    },
-                }),
+                build,
             });
         }
         check_unique(&classes).map_err(|(i, f, m)| invalid(format!("class[{i}].{f}"), m))?;
@@ -606,6 +636,7 @@ impl Config {
             admin: raw.admin,
             alarms: raw.alarms,
             websockets: raw.websockets,
+            history: raw.history,
             classes,
             worker,
             vars,
@@ -930,6 +961,31 @@ mod tests {
         assert!(e.contains("listen"), "{e}");
         let e = parse("[limits]\ncpu_ms = 0\n").unwrap_err().to_string();
         assert!(e.contains("limits.cpu_ms"), "{e}");
+    }
+
+    #[test]
+    fn a_class_without_a_component_needs_a_source() {
+        let e = parse("[[class]]\nbinding = \"a\"\nclass = \"A\"\n")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "invalid config file `/etc/hf/holdfast.toml`: class[0].component: missing: name the class's .wasm file, or a `source` to build it from"
+        );
+        let c = parse("[[class]]\nbinding = \"a\"\nclass = \"A\"\nsource = \"app.py\"\n").unwrap();
+        assert_eq!(
+            c.classes[0].component,
+            Path::new("/etc/hf/.holdfast/build/a.wasm")
+        );
+        let e = parse(
+            "[[class]]\nbinding = \"a\"\nclass = \"A\"\nsource = \"a.py\"\nlang = \"cobol\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("unknown variant `cobol`, expected one of `rust`, `js`, `ts`, `python`"),
+            "{e}"
+        );
     }
 
     #[test]

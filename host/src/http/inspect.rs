@@ -54,7 +54,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/stats", get(stats))
 }
 
-fn store_failed(e: StoreError) -> Response {
+pub(super) fn store_failed(e: StoreError) -> Response {
     error(
         StatusCode::SERVICE_UNAVAILABLE,
         format!("storage cannot be read: {e}"),
@@ -279,7 +279,7 @@ async fn keys(
 }
 
 /// Runs `edit` in the target's mailbox and answers what it did.
-async fn run_edit(st: &AppState, t: Target, edit: Edit) -> Result<Edited, Response> {
+pub(super) async fn run_edit(st: &AppState, t: Target, edit: Edit) -> Result<Edited, Response> {
     match st
         .directory
         .send(&t.class, t.id, t.name, Event::Edit(edit))
@@ -302,7 +302,7 @@ async fn run_edit(st: &AppState, t: Target, edit: Edit) -> Result<Edited, Respon
     }
 }
 
-fn bad_json(e: JsonRejection) -> Response {
+pub(super) fn bad_json(e: JsonRejection) -> Response {
     error(
         StatusCode::BAD_REQUEST,
         format!("invalid request body: {}", e.body_text()),

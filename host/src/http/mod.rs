@@ -13,10 +13,15 @@
 //! - `GET /_/inspector` → [`page`]: the storage inspector
 //! - `ANY /{binding}/{name}/...`, `ANY /_/id/{binding}/{id}/...` → [`objects`]
 //! - with a `[worker]`: every other request → [`worker`] (instead of `/{binding}/{name}/...`)
+//!
+//! With `[admin] listen`, `/_/admin/...` and `/_/inspector` move to a second listener
+//! ([`admin_router`]: those, health and metrics) and answer 404 on the main one.
 
 mod admin;
+mod backup;
 mod error;
 mod guard;
+mod history;
 mod inspect;
 mod listener;
 mod logs;
@@ -42,16 +47,20 @@ pub use state::{AppState, Reload, ReloadResult};
 
 use crate::store::StorageState;
 
-/// The axum router of the whole server.
-pub fn router(state: Arc<AppState>) -> Router {
+/// The axum router of the whole server; with `admin` false, without the admin API and the
+/// inspector (they are on [`admin_router`]'s listener, and 404 here says so).
+pub fn router(state: Arc<AppState>, admin: bool) -> Router {
     let host = Router::new()
         .route("/_/health", get(health))
-        .route("/_/metrics", get(metrics))
-        .nest("/_/admin", admin_routes(state.clone()))
-        .route("/_/inspector", get(page::index))
-        .route("/_/inspector/", get(page::index))
-        .route("/_/inspector/app.js", get(page::script))
-        .route("/_/inspector/style.css", get(page::style))
+        .route("/_/metrics", get(metrics));
+    let host = if admin {
+        with_admin(host, &state)
+    } else {
+        host.route("/_/admin/{*rest}", any(elsewhere))
+            .route("/_/inspector", any(elsewhere))
+            .route("/_/inspector/{*rest}", any(elsewhere))
+    };
+    let host = host
         .route("/_/id/{binding}/{id}", any(objects::by_id))
         .route("/_/id/{binding}/{id}/", any(objects::by_id))
         .route("/_/id/{binding}/{id}/{*rest}", any(objects::by_id))
@@ -67,10 +76,52 @@ pub fn router(state: Arc<AppState>) -> Router {
     app.with_state(state)
 }
 
+/// The router of the admin listener (`[admin] listen`): the admin API, the inspector, health
+/// and metrics; nothing of the objects.
+pub fn admin_router(state: Arc<AppState>) -> Router {
+    with_admin(
+        Router::new()
+            .route("/_/health", get(health))
+            .route("/_/metrics", get(metrics)),
+        &state,
+    )
+    .fallback(|| async { objects::no_route() })
+    .with_state(state)
+}
+
+fn with_admin(host: Router<Arc<AppState>>, state: &Arc<AppState>) -> Router<Arc<AppState>> {
+    host.nest("/_/admin", admin_routes(state.clone()))
+        .route("/_/inspector", get(page::index))
+        .route("/_/inspector/", get(page::index))
+        .route("/_/inspector/app.js", get(page::script))
+        .route("/_/inspector/style.css", get(page::style))
+}
+
+/// The admin API or the inspector asked of the main listener while they have their own.
+async fn elsewhere() -> Response {
+    error::error(
+        StatusCode::NOT_FOUND,
+        "the admin API and the inspector are served on the admin listener ([admin] listen), not here",
+    )
+}
+
 /// Everything under `/_/admin`, behind the token and the same-origin check.
 fn admin_routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
     admin::routes()
         .merge(inspect::routes())
+        .route("/backup", get(backup::backup))
+        .route(
+            "/{kind}/{binding}/{object}/bookmarks",
+            get(history::bookmarks),
+        )
+        .route(
+            "/{kind}/{binding}/{object}/bookmark",
+            get(history::bookmark_for_time),
+        )
+        .route(
+            "/{kind}/{binding}/{object}/restore",
+            axum::routing::post(history::restore),
+        )
         .route("/logs", get(logs::recent))
         .route("/tail", get(logs::tail))
         .route_layer(axum::middleware::from_fn_with_state(state, guard::admin))

@@ -31,4 +31,6 @@ pub struct AppState {
     pub body_timeout: Duration,
     /// The admin API's bearer token; `None` disables the admin API.
     pub admin_token: Option<String>,
+    /// One backup at a time (`GET /_/admin/backup`): each needs a copy's worth of disk.
+    pub backup_running: Arc<tokio::sync::Semaphore>,
 }

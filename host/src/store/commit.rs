@@ -25,8 +25,10 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
+use super::clock::now_ms;
 use super::db::{Db, apply, write_seq};
 use super::error::StoreError;
+use super::history;
 use super::key::ObjectKey;
 use super::write_set::WriteSet;
 
@@ -105,6 +107,8 @@ pub struct CommitLimits {
     /// A batch stops growing once it holds this many bytes of writes; one job larger than this
     /// alone is refused with [`CommitError::TooLarge`].
     pub max_batch_bytes: usize,
+    /// How long undo records are kept for point-in-time recovery (`None`: none are kept).
+    pub history: Option<Duration>,
 }
 
 impl Default for CommitLimits {
@@ -112,6 +116,7 @@ impl Default for CommitLimits {
         CommitLimits {
             max_batch_jobs: 4096,
             max_batch_bytes: 64 << 20,
+            history: Some(Duration::from_secs(30 * 24 * 3600)),
         }
     }
 }
@@ -135,6 +140,7 @@ pub struct CommitStats {
 pub struct Committer {
     tx: mpsc::Sender<Job>,
     stats: Arc<CommitStats>,
+    history: Option<Duration>,
 }
 
 impl Committer {
@@ -144,6 +150,7 @@ impl Committer {
         let stats = Arc::new(CommitStats::default());
         let mut worker = Worker {
             seq: db.last_seq().unwrap_or(0),
+            last_time: db.last_history_time().unwrap_or(0),
             db,
             stats: stats.clone(),
             alarm_changed,
@@ -155,7 +162,11 @@ impl Committer {
             .name("holdfast-commit".into())
             .spawn(move || worker.run(rx))
             .expect("spawn the committer thread");
-        Committer { tx, stats }
+        Committer {
+            tx,
+            stats,
+            history: limits.history,
+        }
     }
 
     /// Queues a job. Counts it in flight for its object until released.
@@ -168,6 +179,11 @@ impl Committer {
 
     pub fn stats(&self) -> &CommitStats {
         &self.stats
+    }
+
+    /// How long history is kept for point-in-time recovery (`None`: off).
+    pub fn history(&self) -> Option<Duration> {
+        self.history
     }
 }
 
@@ -187,6 +203,9 @@ struct Worker {
     limits: CommitLimits,
     /// Sequence number of the last committed batch (stored with each batch).
     seq: u64,
+    /// The time stamped on the last batch's history records: never goes backwards, so an
+    /// object's records sort by time as by position.
+    last_time: i64,
     /// A job taken from the queue that did not fit in the previous batch.
     carry: Option<Job>,
     last_probe: Instant,
@@ -250,7 +269,13 @@ impl Worker {
                 bytes += b;
                 batch.push(job);
             }
-            if batch.len() >= self.limits.max_batch_jobs {
+            // Positions (history) leave room for 4096 jobs per batch.
+            if batch.len()
+                >= self
+                    .limits
+                    .max_batch_jobs
+                    .min(history::JOBS_PER_BATCH as usize)
+            {
                 break;
             }
             next = rx.try_recv().ok();
@@ -263,7 +288,7 @@ impl Worker {
         let sets_alarm = batch.iter().any(|j| {
             j.writes
                 .as_ref()
-                .is_some_and(|w| matches!(w.alarm, Some(Some(_))))
+                .is_some_and(|w| matches!(w.alarm, Some(Some(_))) || w.restore_to.is_some())
         });
         self.stats
             .jobs
@@ -328,17 +353,35 @@ impl Worker {
 
     fn write(&mut self, batch: &[Job]) -> Result<(), StoreError> {
         let seq = self.seq + 1;
+        let time = now_ms().max(self.last_time);
         let tx = self.db.begin_write()?;
-        for job in batch {
-            if let Some(ws) = &job.writes
-                && !job.stale()
-            {
-                apply(&tx, &job.object, ws)?;
+        for (i, job) in batch.iter().enumerate() {
+            let Some(ws) = &job.writes else { continue };
+            if job.stale() {
+                continue;
             }
+            let restored;
+            let ws = match ws.restore_to {
+                Some(position) => {
+                    restored = history::restore_set(&tx, &job.object, position)?;
+                    &restored
+                }
+                None => ws,
+            };
+            if self.limits.history.is_some() {
+                let undo = history::capture(&tx, &job.object, ws)?;
+                let position = seq * history::JOBS_PER_BATCH + i as u64;
+                history::record(&tx, &job.object, time, position, &undo)?;
+            }
+            apply(&tx, &job.object, ws)?;
+        }
+        if let Some(keep) = self.limits.history {
+            history::reclaim(&tx, time - keep.as_millis().min(i64::MAX as u128) as i64)?;
         }
         write_seq(&tx, seq)?;
         tx.commit()?;
         self.seq = seq;
+        self.last_time = time;
         Ok(())
     }
 
@@ -379,13 +422,6 @@ impl Worker {
             Err(e) => tracing::debug!(error = %e, "storage probe: commit still fails"),
         }
     }
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 #[cfg(test)]
@@ -431,6 +467,7 @@ mod tests {
             CommitLimits {
                 max_batch_jobs: 16,
                 max_batch_bytes: 1000,
+                history: None,
             },
         );
         let (a, b) = (

@@ -7,6 +7,7 @@
 //! - `alarm_retries`: prefix → failures of the current alarm (absent = 0)
 //! - `names`: prefix → the name the ID was derived from
 //! - `sql_pages`, `sql_size`: each object's SQLite database (see `sql/schema.rs`)
+//! - `history`, `history_time`: undo records for point-in-time recovery (see `history.rs`)
 //! - `meta`: "secret/{namespace}" → the namespace's 32-byte ID secret; "commit/seq" → the
 //!   sequence number of the last committed batch (tells, after a failure, whether a commit
 //!   whose outcome was unknown became visible)
@@ -34,6 +35,9 @@ pub(super) const ALARM_INDEX: TableDefinition<(i64, &[u8]), ()> =
 pub(super) const ALARM_RETRIES: TableDefinition<&[u8], u32> = TableDefinition::new("alarm_retries");
 pub(super) const NAMES: TableDefinition<&[u8], &str> = TableDefinition::new("names");
 pub(super) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+pub(super) const HISTORY: TableDefinition<&[u8], &[u8]> = TableDefinition::new("history");
+pub(super) const HISTORY_TIME: TableDefinition<(i64, u64), &[u8]> =
+    TableDefinition::new("history_time");
 const SEQ: &str = "commit/seq";
 
 /// A due alarm, as the scheduler reads it.
@@ -84,6 +88,11 @@ impl Db {
                 health: Health::default(),
             }),
         })
+    }
+
+    /// The data directory (the database file's).
+    pub fn dir(&self) -> &Path {
+        dir_of(&self.inner.path)
     }
 
     pub fn health(&self) -> &Health {
@@ -259,15 +268,19 @@ impl Db {
 
     /// The sequence number of the last committed batch.
     pub(super) fn last_seq(&self) -> Result<u64, StoreError> {
-        let tx = self.database()?.begin_read()?;
-        let t = tx.open_table(META)?;
-        Ok(t.get(SEQ)?.map_or(0, |v| {
-            u64::from_le_bytes(v.value().try_into().unwrap_or([0; 8]))
-        }))
+        seq_in(&self.database()?.begin_read()?)
     }
 
     pub(super) fn begin_write(&self) -> Result<WriteTransaction, StoreError> {
         Ok(self.database()?.begin_write()?)
+    }
+}
+
+/// The directory of `file` (`.` for a bare name).
+pub(super) fn dir_of(file: &Path) -> &Path {
+    match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
     }
 }
 
@@ -289,6 +302,18 @@ fn open_database(
             path: shown(),
             source,
         })?;
+    // redb locks only the files it opens itself; this one goes through our backend, so the lock
+    // is ours: one server per database, and `holdfast backup` / `restore` can tell it is in use.
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Err(OpenError::InUse { path: shown() }),
+        Err(std::fs::TryLockError::Error(source)) => {
+            return Err(OpenError::File {
+                path: shown(),
+                source,
+            });
+        }
+    }
     let db = ObservedFile::new(file, faults.cloned(), observed.clone())
         .and_then(|b| {
             Database::builder()
@@ -310,6 +335,8 @@ fn open_database(
             tx.open_table(META)?;
             tx.open_table(super::sql::schema::SQL_PAGES)?;
             tx.open_table(super::sql::schema::SQL_SIZE)?;
+            tx.open_table(HISTORY)?;
+            tx.open_table(HISTORY_TIME)?;
         }
         tx.commit()?;
         Ok(())
@@ -322,6 +349,14 @@ fn open_database(
         })?;
     }
     Ok(db)
+}
+
+/// The sequence number of the last batch committed before the snapshot `tx`.
+pub(super) fn seq_in(tx: &redb::ReadTransaction) -> Result<u64, StoreError> {
+    let t = tx.open_table(META)?;
+    Ok(t.get(SEQ)?.map_or(0, |v| {
+        u64::from_le_bytes(v.value().try_into().unwrap_or([0; 8]))
+    }))
 }
 
 /// Records the batch's sequence number inside its transaction.

@@ -36,6 +36,10 @@ pub enum OpenError {
     },
     #[error("cannot prepare the database `{path}`: {source}")]
     Prepare { path: String, source: StoreError },
+    #[error(
+        "the database `{path}` is in use by another server (its file is locked): one server per data directory"
+    )]
+    InUse { path: String },
     /// An earlier handle of the database is still in use (reopen only).
     #[error("the database is still in use by a reader")]
     Busy,

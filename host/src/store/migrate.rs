@@ -84,7 +84,7 @@ impl Db {
         }
         (|| -> Result<(), StoreError> {
             let mut meta = tx.open_table(META)?;
-            let at = super::commit::now_ms().to_le_bytes();
+            let at = super::clock::now_ms().to_le_bytes();
             meta.insert(format!("migration/{tag}").as_str(), at.as_slice())?;
             Ok(())
         })()

@@ -8,11 +8,16 @@
 //! (PostgreSQL for cluster mode) would replace `db.rs` and `commit.rs`'s transaction calls; the
 //! view and the write set are backend-neutral.
 
+mod backup;
+mod clock;
 mod commit;
 mod db;
 mod error;
 mod fault;
 mod health;
+mod history;
+#[cfg(test)]
+mod history_tests;
 mod inspect;
 mod key;
 mod list;
@@ -22,11 +27,17 @@ mod sql;
 mod view;
 mod write_set;
 
-pub use commit::{CommitError, CommitLimits, CommitState, Committer, Job, now_ms};
+pub use backup::{
+    BackupError, BackupInfo, DB_FILE, RestoreError, backup_file, backup_info, in_use,
+    remove_leftovers, restore,
+};
+pub use clock::now_ms;
+pub use commit::{CommitError, CommitLimits, CommitState, Committer, Job};
 pub use db::{Db, DueAlarm};
 pub use error::{OpenError, StoreError};
 pub use fault::{FaultPlan, Faults};
 pub use health::StorageState;
+pub use history::{Bookmark, BookmarkError};
 pub use key::{ObjectKey, successor};
 pub use list::ListOptions;
 pub use migrate::MigrationError;

@@ -20,6 +20,10 @@ pub struct WriteSet {
     pub name: Option<String>,
     /// Pages of the object's SQL database the event changed.
     pub sql: Option<SqlWrites>,
+    /// Bring the object back to its state before this history position (point-in-time
+    /// recovery): the committer works out the writes inside the commit's transaction, from the
+    /// undo records it keeps, so no commit in flight is restored around. Alone in its set.
+    pub restore_to: Option<u64>,
 }
 
 impl WriteSet {
@@ -30,6 +34,7 @@ impl WriteSet {
             && self.alarm_retries.is_none()
             && self.name.is_none()
             && self.sql.is_none()
+            && self.restore_to.is_none()
     }
 
     /// Bytes of keys and values it writes (what a commit batch is capped by).

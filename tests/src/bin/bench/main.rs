@@ -18,6 +18,7 @@
 //!
 //! Run with `scripts/bench.sh` (builds first). Every figure line starts with `FIG`.
 
+mod backup;
 mod calls;
 mod dev;
 mod languages;
@@ -126,6 +127,18 @@ struct Args {
     /// Run only the code-update phase.
     #[arg(long, conflicts_with = "skip_update")]
     update_only: bool,
+    /// Skip the backup phase.
+    #[arg(long)]
+    skip_backup: bool,
+    /// Run only the backup phase.
+    #[arg(long, conflicts_with = "skip_backup")]
+    backup_only: bool,
+    /// Megabytes of data in the database the backup phase backs up.
+    #[arg(long, default_value_t = 1000)]
+    backup_mb: usize,
+    /// Increments per second served while the backup phase runs.
+    #[arg(long, default_value_t = 1000)]
+    backup_rate: u64,
     /// Hibernated WebSockets connected while the code-update phase updates the code.
     #[arg(long, default_value_t = 10_000)]
     update_sockets: usize,
@@ -152,6 +165,7 @@ fn main() -> Result<()> {
         args.languages_only,
         args.update_only,
         args.dev_only,
+        args.backup_only,
     ];
     if only.contains(&true) {
         args.skip_startup = !args.startup_only;
@@ -160,6 +174,7 @@ fn main() -> Result<()> {
         args.skip_languages = !args.languages_only;
         args.skip_update = !args.update_only;
         args.skip_dev = !args.dev_only;
+        args.skip_backup = !args.backup_only;
         args.skip_throughput = true;
         args.skip_cold = true;
         args.skip_alarms = true;
@@ -278,6 +293,12 @@ async fn run(args: Args) -> Result<()> {
     if !args.skip_update {
         let local = tokio::task::LocalSet::new();
         local.run_until(update::run(args.update_sockets)).await?;
+    }
+    if !args.skip_backup {
+        let local = tokio::task::LocalSet::new();
+        local
+            .run_until(backup::run(args.backup_mb, args.backup_rate))
+            .await?;
     }
     Ok(())
 }
