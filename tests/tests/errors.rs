@@ -140,7 +140,10 @@ fn config_errors_name_the_file_and_the_field() -> Result<()> {
     let (ok, err) = run_expecting_failure("[[class]]\nbinding = \"x\"\nclass = \"X\"\n")?;
     assert!(!ok);
     assert!(
-        err.contains("holdfast.toml") && err.contains("missing field `component`"),
+        err.contains("holdfast.toml")
+            && err.contains(
+                "class[0].component: missing: name the class's .wasm file, or a `source` to build it from"
+            ),
         "{err}"
     );
 
