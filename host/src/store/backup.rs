@@ -3,7 +3,7 @@
 //! A backup is a redb file holding every table of one read snapshot of the database: everything
 //! committed before the snapshot was taken, and nothing of a later batch (a batch is one redb
 //! transaction, so no event is half in it). Writers are never blocked: the snapshot is a read
-//! transaction, and the copy goes to a new file (`FILE.partial`, renamed to `FILE` once it is
+//! transaction, and the copy goes to a new file, synced a chunk at a time (`FILE.partial`, renamed to `FILE` once it is
 //! complete and synced, so a backup that is killed leaves no `FILE`). The copy ends with a
 //! `backup/taken` row in `meta` (the time and batch number of the snapshot): a file without it
 //! is not a backup, and is refused by restore.
@@ -29,7 +29,7 @@ use super::sql::schema::{SQL_PAGES, SQL_SIZE};
 /// The `meta` row that makes a file a complete backup: the snapshot's time (ms) and batch.
 const TAKEN: &str = "backup/taken";
 /// Bytes of rows copied per (non-durable) transaction of the copy.
-const CHUNK_BYTES: usize = 16 << 20;
+const CHUNK_BYTES: usize = 8 << 20;
 /// The database file's name in a data directory.
 pub const DB_FILE: &str = "holdfast.redb";
 
@@ -223,8 +223,7 @@ fn copy_snapshot(
     result
 }
 
-/// Copies tables from the snapshot, committing every [`CHUNK_BYTES`] without syncing (the last
-/// commit syncs them all).
+/// Copies tables from the snapshot, committing (and syncing) every [`CHUNK_BYTES`].
 struct Copier<'a> {
     src: &'a ReadTransaction,
     dst: &'a Database,
@@ -247,9 +246,9 @@ impl Copier<'_> {
             .range::<K::SelfType<'_>>(..)
             .map_err(|e| src_err(&e))?;
         loop {
-            let mut tx = self.dst.begin_write().map_err(|e| write_err(&e))?;
-            tx.set_durability(Durability::None)
-                .map_err(|e| write_err(&e))?;
+            // Each chunk is synced as it is written: one sync of the whole copy at the end would
+            // leave gigabytes of dirty pages whose writeback stalls the server's own commits.
+            let tx = self.dst.begin_write().map_err(|e| write_err(&e))?;
             let mut bytes = 0usize;
             let mut done = true;
             {
