@@ -382,6 +382,39 @@ pub fn run_cli(args: &[&str]) -> Result<(bool, String)> {
     bail!("holdfast {args:?} did not exit")
 }
 
+/// Writes `entries` (a JSON object) into the JavaScript probe object `name` through its own
+/// code (`/probe/{name}/put-many`), failing unless it answers 200.
+pub async fn probe_put_many(
+    c: &reqwest::Client,
+    s: &Server,
+    name: &str,
+    entries: serde_json::Value,
+) -> Result<()> {
+    let r = c
+        .post(s.url(&format!("/probe/{name}/put-many")))
+        .body(entries.to_string())
+        .send()
+        .await?;
+    anyhow::ensure!(r.status() == 200, "put-many: {}", r.text().await?);
+    Ok(())
+}
+
+/// The value of `key` in the probe object `name`, read through its own code (null if none).
+pub async fn probe_get(
+    c: &reqwest::Client,
+    s: &Server,
+    name: &str,
+    key: &str,
+) -> Result<serde_json::Value> {
+    let r: serde_json::Value = c
+        .get(s.url(&format!("/probe/{name}/get?key={key}")))
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(r["value"].clone())
+}
+
 /// A shared HTTP client.
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()

@@ -9,7 +9,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use holdfast_tests::{ADMIN_TOKEN, Server, admin_config, built, class, client, holdfast_bin};
+use holdfast_tests::{
+    ADMIN_TOKEN, Server, admin_config, built, class, client, holdfast_bin, probe_get as get,
+    probe_put_many as put_many,
+};
 use serde_json::{Value, json};
 
 fn config() -> String {
@@ -42,26 +45,6 @@ fn cli(args: &[&str], token: bool) -> Result<(bool, String)> {
 
 fn path(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
-}
-
-async fn put_many(c: &reqwest::Client, s: &Server, name: &str, entries: Value) -> Result<()> {
-    let r = c
-        .post(s.url(&format!("/probe/{name}/put-many")))
-        .body(entries.to_string())
-        .send()
-        .await?;
-    anyhow::ensure!(r.status() == 200, "put-many: {}", r.text().await?);
-    Ok(())
-}
-
-async fn get(c: &reqwest::Client, s: &Server, name: &str, key: &str) -> Result<Value> {
-    let r: Value = c
-        .get(s.url(&format!("/probe/{name}/get?key={key}")))
-        .send()
-        .await?
-        .json()
-        .await?;
-    Ok(r["value"].clone())
 }
 
 /// The stored size of a filled value (read through the admin API, as the fill wrote it).

@@ -6,7 +6,10 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use holdfast_tests::{ADMIN_TOKEN, Server, admin, admin_config, built, class, client, now_ms};
+use holdfast_tests::{
+    ADMIN_TOKEN, Server, admin, admin_config, built, class, client, now_ms, probe_get as get,
+    probe_put_many as put_many,
+};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -27,26 +30,6 @@ async fn post(c: &reqwest::Client, s: &Server, path: &str, body: Value) -> Resul
         .await?;
     let status = r.status().as_u16();
     Ok((status, r.json().await?))
-}
-
-async fn put_many(c: &reqwest::Client, s: &Server, name: &str, entries: Value) -> Result<()> {
-    let r = c
-        .post(s.url(&format!("/probe/{name}/put-many")))
-        .body(entries.to_string())
-        .send()
-        .await?;
-    anyhow::ensure!(r.status() == 200, "put-many: {}", r.text().await?);
-    Ok(())
-}
-
-async fn get(c: &reqwest::Client, s: &Server, name: &str, key: &str) -> Result<Value> {
-    let r: Value = c
-        .get(s.url(&format!("/probe/{name}/get?key={key}")))
-        .send()
-        .await?
-        .json()
-        .await?;
-    Ok(r["value"].clone())
 }
 
 async fn current(c: &reqwest::Client, s: &Server, name: &str) -> Result<String> {
