@@ -155,6 +155,7 @@ mod error;
 mod events;
 mod export;
 mod fetch;
+mod history;
 mod list_options;
 mod methods;
 mod object;

@@ -188,7 +188,7 @@ fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T> {
     })
 }
 
-fn from_wit(error: wit::StorageError) -> StorageError {
+pub(crate) fn from_wit(error: wit::StorageError) -> StorageError {
     let kind = match error.kind {
         wit::ErrorKind::KeyTooLarge => StorageErrorKind::KeyTooLarge,
         wit::ErrorKind::ValueTooLarge => StorageErrorKind::ValueTooLarge,

@@ -283,10 +283,37 @@ export class Probe {
         await storage.put('doomed', 1);
         this.state.abort('aborted on purpose');
         return json({ unreachable: true });
+      case '/bookmark':
+      case '/bookmark-for-time':
+      case '/restore-bookmark':
+      case '/snapshot':
+      case '/restore-snapshot':
+        return this.history(url.pathname, q, input, json);
       case '/not-a-response':
         return { status: 200 };
       default:
         return json({ error: 'not found' }, 404);
+    }
+  }
+
+  // Point-in-time recovery and snapshots; a refusal answers 400 with the host's message.
+  async history(path, q, input, json) {
+    const storage = this.state.storage;
+    try {
+      switch (path) {
+        case '/bookmark':
+          return json({ bookmark: await storage.getCurrentBookmark() });
+        case '/bookmark-for-time':
+          return json({ bookmark: await storage.getBookmarkForTime(Number(q('time'))) });
+        case '/restore-bookmark':
+          return json({ undo: await storage.onNextSessionRestoreBookmark(input.bookmark) });
+        case '/snapshot':
+          return json({ snapshot: await storage.snapshot() });
+        default:
+          return json({ undo: await this.state.onNextSessionRestore(input.snapshot) });
+      }
+    } catch (e) {
+      return json({ error: e.message, kind: e.kind ?? null }, 400);
     }
   }
 

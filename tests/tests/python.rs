@@ -313,3 +313,51 @@ async fn python_objects_see_their_storage_and_the_namespaces() -> Result<()> {
     );
     Ok(())
 }
+
+/// Point-in-time recovery from the Python SDK: a bookmark, later writes, a restore asked for
+/// and the failed event that restarts the object; a snapshot forked into another object; a bad
+/// bookmark raises StorageError with the host's message.
+#[tokio::test]
+async fn the_python_sdk_restores_an_object_to_a_bookmark_and_forks_a_snapshot() -> Result<()> {
+    let s = start()?;
+    let c = client();
+    let run = |object: &'static str, script: Value| {
+        let (c, s) = (&c, &s);
+        async move {
+            let (status, body) = ops(c, s, object, script).await?;
+            anyhow::ensure!(status == 200, "{body}");
+            Ok::<_, anyhow::Error>(body["results"].clone())
+        }
+    };
+    run("o", json!([{"put": ["k", 1]}])).await?;
+    let bookmark = run("o", json!([{"bookmark": null}])).await?[0].clone();
+    run("o", json!([{"put": ["k", 2]}])).await?;
+    let (status, _) = ops(
+        &c,
+        &s,
+        "o",
+        json!([{"restore_to": bookmark}, {"raise": "restart"}]),
+    )
+    .await?;
+    assert_eq!(status, 500);
+    assert_eq!(stored(&c, &s, "o", "k").await?, 1);
+
+    let snapshot = run("o", json!([{"snapshot": null}])).await?[0].clone();
+    let (status, _) = ops(
+        &c,
+        &s,
+        "copy",
+        json!([{"restore_snapshot": snapshot}, {"raise": "restart"}]),
+    )
+    .await?;
+    assert_eq!(status, 500);
+    assert_eq!(stored(&c, &s, "copy", "k").await?, 1);
+
+    let got = run("o", json!([{"catch": [{"restore_to": "nope"}]}])).await?;
+    assert_eq!(got[0]["kind"], "invalid-argument", "{got}");
+    assert_eq!(
+        got[0]["caught"],
+        "`nope` is not a bookmark (a bookmark is three groups of hex digits, as getCurrentBookmark() returns)"
+    );
+    Ok(())
+}

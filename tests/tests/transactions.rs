@@ -246,3 +246,58 @@ async fn nesting_deeper_than_64_is_an_invalid_argument() -> Result<()> {
     assert_eq!((status, body), (500, json!({"error": DEPTH_ERROR})));
     Ok(())
 }
+
+/// Point-in-time recovery from the Rust SDK: a bookmark taken, later writes, a restore asked
+/// for, and the failed event that restarts the object brings it back; a snapshot makes another
+/// object a copy; a bad bookmark is a storage error with the host's message.
+#[tokio::test]
+async fn the_rust_sdk_restores_an_object_to_a_bookmark_and_forks_a_snapshot() -> Result<()> {
+    let s = start()?;
+    let c = client();
+    results(&c, &s, "o", json!([{"put": ["k", 1]}])).await?;
+    let bookmark = results(&c, &s, "o", json!([{"bookmark": null}])).await?[0].clone();
+    results(
+        &c,
+        &s,
+        "o",
+        json!([{"put": ["k", 2]}, {"put": ["later", true]}]),
+    )
+    .await?;
+    let before = now_ms();
+    let at = results(&c, &s, "o", json!([{"bookmark_at": before}])).await?[0].clone();
+    assert!(
+        bookmark.as_str() < at.as_str(),
+        "in time order: {bookmark} {at}"
+    );
+    let (status, body) = ops(
+        &c,
+        &s,
+        "o",
+        json!([{"restore_to": bookmark}, {"put": ["doomed", 1]}, {"fail": "restart"}]),
+    )
+    .await?;
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(all(&c, &s, "o").await?, json!({"k": 1}));
+
+    let snapshot = results(&c, &s, "o", json!([{"snapshot": null}])).await?[0].clone();
+    results(&c, &s, "copy", json!([{"put": ["own", 1]}])).await?;
+    let (status, _) = ops(
+        &c,
+        &s,
+        "copy",
+        json!([{"restore_snapshot": snapshot}, {"fail": "restart"}]),
+    )
+    .await?;
+    assert_eq!(status, 500);
+    assert_eq!(all(&c, &s, "copy").await?, json!({"k": 1}));
+
+    let got = results(&c, &s, "o", json!([{"catch": [{"restore_to": "nope"}]}])).await?;
+    assert_eq!(
+        got,
+        json!([{
+            "caught": "`nope` is not a bookmark (a bookmark is three groups of hex digits, as getCurrentBookmark() returns)",
+            "kind": "invalid-argument",
+        }])
+    );
+    Ok(())
+}

@@ -5,7 +5,8 @@
 
 import * as context from 'holdfast:object/context@0.1.0';
 import { DurableObjectId } from './env.js';
-import { DurableObjectStorage } from './storage.js';
+import * as storageHost from 'holdfast:object/storage@0.1.0';
+import { DurableObjectStorage, host } from './storage.js';
 import * as websocketHost from 'holdfast:object/websockets@0.1.0';
 import { WebSocketRequestResponsePair, acceptSocket, socketFor } from './websocket.js';
 
@@ -71,6 +72,14 @@ export class DurableObjectState {
   getWebSocketAutoResponseTimestamp(ws) {
     const ms = ws._id === null ? undefined : websocketHost.getAutoResponseTimestamp(ws._id);
     return ms === undefined ? null : new Date(Number(ms));
+  }
+
+  /**
+   * Makes this object a copy of `snapshot` (from `ctx.storage.snapshot()` of an object of the
+   * same class) when it next starts, e.g. after `ctx.abort()`; resolves to the undo bookmark.
+   */
+  async onNextSessionRestore(snapshot) {
+    return host(() => storageHost.onNextSessionRestore(String(snapshot)));
   }
 
   /** Ends the running event with `reason` as its error and starts the object afresh. */

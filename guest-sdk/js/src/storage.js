@@ -19,7 +19,7 @@ export class StorageError extends Error {
 }
 
 /** Calls a storage import, turning a refused call into a StorageError. */
-function host(call) {
+export function host(call) {
   try {
     return call();
   } catch (e) {
@@ -68,10 +68,10 @@ function listOptions(options = {}) {
   };
 }
 
-function alarmTime(time) {
+function alarmTime(time, call = 'setAlarm()') {
   const ms = time instanceof Date ? time.getTime() : time;
   if (typeof ms !== 'number' || !Number.isFinite(ms)) {
-    throw new TypeError(`setAlarm() takes a Date or milliseconds since the epoch, got ${time}`);
+    throw new TypeError(`${call} takes a Date or milliseconds since the epoch, got ${time}`);
   }
   return Math.trunc(ms);
 }
@@ -271,6 +271,33 @@ export class DurableObjectStorage extends AsyncStorageOps {
   async deleteAll() {
     wit.deleteAll();
     forgetKnown();
+  }
+
+  // Point-in-time recovery (bookmarks compare in time order as strings). "Now" is the state
+  // the object's earlier events left; restores take effect when the object next starts (e.g.
+  // after `ctx.abort()`). A refusal rejects with a StorageError ('invalid-argument').
+
+  /** The bookmark of the state the object's earlier events left. */
+  async getCurrentBookmark() {
+    return host(() => wit.getCurrentBookmark());
+  }
+
+  /** The bookmark of the object's state at `time` (a Date or ms since the Unix epoch). */
+  async getBookmarkForTime(time) {
+    return host(() => wit.getBookmarkForTime(BigInt(alarmTime(time, 'getBookmarkForTime()'))));
+  }
+
+  /** Restores the object to `bookmark` when it next starts; resolves to the undo bookmark. */
+  async onNextSessionRestoreBookmark(bookmark) {
+    return host(() => wit.onNextSessionRestoreBookmark(String(bookmark)));
+  }
+
+  /**
+   * A snapshot of the state the object's earlier events left (a string): an object of the same
+   * class becomes a copy of it with `ctx.onNextSessionRestore(snapshot)`.
+   */
+  async snapshot() {
+    return host(() => wit.snapshot());
   }
 
   /**

@@ -159,3 +159,31 @@ class Storage:
     def delete_alarm(self):
         """Removes the alarm, if any."""
         _wit.delete_alarm()
+
+    # Point-in-time recovery (bookmarks compare in time order as strings). "Now" is the state
+    # the object's earlier events left; restores take effect when the object next starts (after
+    # a failed event, an eviction, a code update or a restart). Refusals raise StorageError with
+    # kind "invalid-argument".
+
+    def get_current_bookmark(self):
+        """The bookmark of the state the object's earlier events left."""
+        return _call(_wit.get_current_bookmark)
+
+    def get_bookmark_for_time(self, time):
+        """The bookmark of the object's state at ``time`` (ms since the Unix epoch, or a ``datetime``)."""
+        if hasattr(time, "timestamp"):
+            time = round(time.timestamp() * 1000)
+        return _call(_wit.get_bookmark_for_time, int(time))
+
+    def on_next_session_restore_bookmark(self, bookmark):
+        """Restores the object to ``bookmark`` when it next starts; returns the undo bookmark."""
+        return _call(_wit.on_next_session_restore_bookmark, str(bookmark))
+
+    def snapshot(self):
+        """A snapshot of the state the object's earlier events left (a string), for an object of
+        the same class to become a copy of with ``on_next_session_restore``."""
+        return _call(_wit.snapshot)
+
+    def on_next_session_restore(self, snapshot):
+        """Makes this object a copy of ``snapshot`` when it next starts; returns the undo bookmark."""
+        return _call(_wit.on_next_session_restore, str(snapshot))

@@ -437,6 +437,7 @@ impl Seed {
                 self.key.clone(),
                 view_limits(&class),
                 commit,
+                self.services.committer.clone(),
             )),
             name_recorded: false,
             key: self.key.clone(),

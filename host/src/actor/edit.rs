@@ -5,7 +5,9 @@ use tokio::sync::oneshot;
 
 use super::event::{Edit, EditRefusal, Edited, EventError, EventResult, Outcome};
 use super::object::{Actor, drain_commits};
-use crate::store::{CommitError, Job, ObjectStorage, StoreError, WriteSet};
+use crate::store::{
+    Bookmark, CommitError, Job, ObjectKey, ObjectStorage, StoreError, WriteSet, now_ms,
+};
 
 /// What applying an edit to the storage view gave.
 type Applied = Result<Result<Edited, EditRefusal>, StoreError>;
@@ -50,20 +52,25 @@ fn apply(storage: &mut ObjectStorage, edit: Edit) -> Applied {
 }
 
 impl Actor {
-    /// Restores the object to its state before history `position`, as one commit the committer
-    /// works out from its undo records. Waits for the object's commits in flight first (so the
-    /// undo bookmark holds all of them) and for the restore to be durable after (so the next
-    /// event reads restored state through a fresh view). The instance goes, and sockets whose
-    /// listeners lived in it close with 1012, as after any edit that writes.
-    pub(super) async fn restore(&mut self, position: u64, reply: oneshot::Sender<EventResult>) {
+    /// Restores the object to the state before history `position` of its own history, or of
+    /// `from`'s (a fork), as one commit the committer works out from the undo records (and
+    /// that removes a pending restore of the object's code, `clear_pending`). Waits for the
+    /// object's commits in flight first (so the undo bookmark holds all of them) and for the
+    /// restore to be durable after (so the next event reads restored state through a fresh
+    /// view). The instance goes, and sockets whose listeners lived in it close with 1012, as
+    /// after any edit that writes. The bookmark that undoes it.
+    async fn restore_now(
+        &mut self,
+        position: u64,
+        from: Option<ObjectKey>,
+        clear_pending: bool,
+    ) -> Result<Bookmark, EventError> {
         drain_commits(self.shared.commit.clone()).await;
-        let undo = match self.services.db.current_bookmark(&self.key) {
-            Ok(b) => b,
-            Err(e) => {
-                let _ = reply.send(Err(EventError::Store(e)));
-                return;
-            }
-        };
+        let undo = self
+            .services
+            .db
+            .current_bookmark(&self.key)
+            .map_err(EventError::Store)?;
         if self.drop_instance() {
             self.services.hub.close_pinned_for_update(&self.key);
         }
@@ -74,6 +81,8 @@ impl Actor {
             generation: self.generation,
             writes: Some(WriteSet {
                 restore_to: Some(position),
+                restore_from: from,
+                pending: clear_pending.then_some(None),
                 ..WriteSet::default()
             }),
             event_no: 0,
@@ -84,11 +93,58 @@ impl Actor {
         let result = committed.await.unwrap_or(Err(CommitError::ShuttingDown));
         // Whatever the view cached is of the state before.
         self.storage().reset();
-        let _ = reply.send(
-            result
-                .map(|()| Outcome::Edited(Edited::Restored { undo }))
-                .map_err(EventError::from),
-        );
+        result.map(|()| undo).map_err(EventError::from)
+    }
+
+    /// An [`Edit::Restore`](super::event::Edit::Restore) from the admin API.
+    pub(super) async fn restore(
+        &mut self,
+        position: u64,
+        from: Option<ObjectKey>,
+        reply: oneshot::Sender<EventResult>,
+    ) {
+        let r = self.restore_now(position, from, false).await;
+        let _ = reply.send(r.map(|undo| Outcome::Edited(Edited::Restored { undo })));
+    }
+
+    /// Applies the restore the object's code asked for before its next start, if any. One
+    /// whose history was reclaimed in the meantime is dropped (with a warning), not applied by
+    /// halves.
+    pub(super) async fn apply_pending_restore(&mut self) -> Result<(), EventError> {
+        let db = &self.services.db;
+        let Some(p) = db.pending_restore(&self.key).map_err(EventError::Store)? else {
+            return Ok(());
+        };
+        let retention = self.services.committer.history();
+        let kept = retention.is_some_and(|keep| {
+            p.time_ms >= now_ms() - keep.as_millis().min(i64::MAX as u128) as i64
+        });
+        if !kept {
+            tracing::warn!(namespace = %self.identity.binding, object = %self.identity.id, "dropping a restore the object asked for: the history it needs is no longer kept");
+            return self.clear_pending().await;
+        }
+        let undo = self.restore_now(p.position, p.source, true).await?;
+        tracing::info!(namespace = %self.identity.binding, object = %self.identity.id, undo = %undo, "restored the object as its code asked, before its start");
+        Ok(())
+    }
+
+    async fn clear_pending(&mut self) -> Result<(), EventError> {
+        let (done, committed) = oneshot::channel();
+        self.services.committer.submit(Job {
+            object: self.key.clone(),
+            state: self.shared.commit.clone(),
+            generation: self.generation,
+            writes: Some(WriteSet {
+                pending: Some(None),
+                ..WriteSet::default()
+            }),
+            event_no: 0,
+            release: Box::new(move |r| {
+                let _ = done.send(r);
+            }),
+        });
+        let result = committed.await.unwrap_or(Err(CommitError::ShuttingDown));
+        result.map_err(EventError::from)
     }
 
     /// Applies `edit` as one event: all of it or (refused, or storage failed) none of it.

@@ -5,7 +5,9 @@ use tokio::sync::oneshot;
 use super::classes::Served;
 use super::waits::Wait;
 use crate::runtime::{Chain, GuestFailure, types};
-use crate::store::{Bookmark, CommitError, Refusal, SqlOutput, SqlRefusal, SqlValue, StoreError};
+use crate::store::{
+    Bookmark, CommitError, ObjectKey, Refusal, SqlOutput, SqlRefusal, SqlValue, StoreError,
+};
 
 /// What an object is asked to handle.
 #[derive(Debug)]
@@ -73,9 +75,13 @@ pub enum Edit {
     },
     /// Deletes every key, the SQL database and the alarm.
     DeleteAll,
-    /// Brings the object's storage (keys, SQL database, alarm) back to its state before this
-    /// history position (point-in-time recovery); see `store/history.rs`.
-    Restore { position: u64 },
+    /// Brings the object's storage (keys, SQL database, alarm) to the state before this
+    /// history position of its own history (point-in-time recovery, `store/history.rs`), or,
+    /// with `from`, of that object's (a fork: this object becomes a copy, `store/fork.rs`).
+    Restore {
+        position: u64,
+        from: Option<ObjectKey>,
+    },
 }
 
 /// What an edit did.

@@ -209,6 +209,7 @@ impl Actor {
             self.key.clone(),
             view_limits(&served.class),
             self.shared.commit.clone(),
+            self.services.committer.clone(),
         ));
         self.identity.class = served.class.config.class.as_str().into();
         self.class = served.class;
@@ -336,7 +337,9 @@ impl Actor {
                 was_clean,
             } => HandlerCall::WsClose(socket, code, reason, was_clean),
             Event::WsError { socket, error } => HandlerCall::WsError(socket, error),
-            Event::Edit(Edit::Restore { position }) => return self.restore(position, reply).await,
+            Event::Edit(Edit::Restore { position, from }) => {
+                return self.restore(position, from, reply).await;
+            }
             Event::Edit(edit) => return self.edit(edit, reply),
             Event::Alarm {
                 scheduled_time,
@@ -379,6 +382,12 @@ impl Actor {
                 return self.release(writes, None, reply, Ok(Outcome::Done));
             }
         };
+        if self.live.is_none() && self.home.is_none() {
+            // The object starts: first, a restore its code asked for (view_history.rs).
+            if let Err(e) = self.apply_pending_restore().await {
+                return self.release(None, None, reply, Err(e));
+            }
+        }
         let is_alarm = matches!(call, HandlerCall::Alarm(_));
         let limits = self.limits();
         let cold_start = (self.live.is_none() && self.home.is_none()).then(Instant::now);
@@ -590,13 +599,5 @@ pub(super) async fn drain_commits(commit: Arc<CommitState>) {
 
 /// Waits until fewer than `bound` of the object's commits are in flight.
 async fn wait_in_flight_below(commit: Arc<CommitState>, bound: usize) {
-    loop {
-        let released = commit.released.notified();
-        tokio::pin!(released);
-        released.as_mut().enable();
-        if commit.in_flight.load(Ordering::SeqCst) < bound {
-            return;
-        }
-        released.await;
-    }
+    commit.wait_in_flight_below(bound).await;
 }

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::error::error;
-use super::inspect::{bad_json, run_edit, store_failed};
+use super::inspect::{bad_json, page_size, run_edit, store_failed};
 use super::state::AppState;
 use super::target::{ObjectPath, target};
 use crate::actor::{Edit, Edited};
@@ -28,9 +28,7 @@ use crate::store::BookmarkError;
 
 type St = State<Arc<AppState>>;
 
-const MAX_PAGE: usize = 1000;
-
-fn refused(e: BookmarkError) -> Response {
+pub(super) fn refused(e: BookmarkError) -> Response {
     match e {
         BookmarkError::Storage(e) => store_failed(e),
         e => error(StatusCode::BAD_REQUEST, e.to_string()),
@@ -52,13 +50,10 @@ pub(super) async fn bookmarks(
         Ok(t) => t,
         Err(r) => return *r,
     };
-    let limit = q.limit.unwrap_or(50);
-    if limit == 0 || limit > MAX_PAGE {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!("limit must be from 1 to {MAX_PAGE}"),
-        );
-    }
+    let limit = match page_size(q.limit) {
+        Ok(n) => n,
+        Err(r) => return *r,
+    };
     let db = &st.directory.services().db;
     let current = match db.current_bookmark(&t.key) {
         Ok(b) => b,
@@ -151,7 +146,11 @@ pub(super) async fn restore(
         Ok(p) => p,
         Err(e) => return refused(e),
     };
-    match run_edit(&st, t, Edit::Restore { position }).await {
+    let edit = Edit::Restore {
+        position,
+        from: None,
+    };
+    match run_edit(&st, t, edit).await {
         Ok(Edited::Restored { undo }) => Json(json!({
             "restored_to": bookmark,
             "undo": undo.to_string(),

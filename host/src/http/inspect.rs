@@ -61,7 +61,7 @@ pub(super) fn store_failed(e: StoreError) -> Response {
     )
 }
 
-fn page_size(limit: Option<usize>) -> Result<usize, Box<Response>> {
+pub(super) fn page_size(limit: Option<usize>) -> Result<usize, Box<Response>> {
     match limit.unwrap_or(DEFAULT_PAGE) {
         0 => Err(Box::new(error(
             StatusCode::BAD_REQUEST,

@@ -9,7 +9,9 @@
 //! - `GET /_/health` → 200 `ok` while storage can write, else 503 with the storage state
 //! - `GET /_/metrics` → Prometheus text
 //! - `/_/admin/...` → [`admin`] (test controls, code updates), [`inspect`] (the inspector's
-//!   JSON API), [`logs`] (recent lines, the live feed); all behind [`guard`]
+//!   JSON API), [`history`] (bookmarks, point-in-time restores), [`fork`] (copies between
+//!   objects), [`backup`] (the streamed backup), [`logs`] (recent lines, the live feed); all
+//!   behind [`guard`]
 //! - `GET /_/inspector` → [`page`]: the storage inspector
 //! - `ANY /{binding}/{name}/...`, `ANY /_/id/{binding}/{id}/...` → [`objects`]
 //! - with a `[worker]`: every other request → [`worker`] (instead of `/{binding}/{name}/...`)
@@ -20,6 +22,7 @@
 mod admin;
 mod backup;
 mod error;
+mod fork;
 mod guard;
 mod history;
 mod inspect;
@@ -121,6 +124,10 @@ fn admin_routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route(
             "/{kind}/{binding}/{object}/restore",
             axum::routing::post(history::restore),
+        )
+        .route(
+            "/{kind}/{binding}/{object}/fork",
+            axum::routing::post(fork::fork),
         )
         .route("/logs", get(logs::recent))
         .route("/tail", get(logs::tail))

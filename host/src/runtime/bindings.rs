@@ -2,8 +2,9 @@
 //! stateless entry point (sharing the interfaces of the first).
 //!
 //! Imports are synchronous and trappable (a database failure traps the guest: it is a host
-//! failure, not something the guest can handle), except the calls to other objects and outbound
-//! HTTP requests, which are async: the guest's fiber is suspended while the callee runs, and its thread serves others.
+//! failure, not something the guest can handle), except the calls to other objects, outbound
+//! HTTP requests and the point-in-time recovery calls that wait for the object's commits, which
+//! are async: the guest's fiber is suspended while the callee runs, and its thread serves others.
 //! Exports are async so that guests run on wasmtime fibers and yield to tokio at epoch ticks.
 
 wasmtime::component::bindgen!({
@@ -13,6 +14,10 @@ wasmtime::component::bindgen!({
         "holdfast:object/calls.fetch": async | trappable,
         "holdfast:object/calls.call": async | trappable,
         "holdfast:object/outbound.fetch": async | trappable,
+        "holdfast:object/storage.get-current-bookmark": async | trappable,
+        "holdfast:object/storage.on-next-session-restore-bookmark": async | trappable,
+        "holdfast:object/storage.snapshot": async | trappable,
+        "holdfast:object/storage.on-next-session-restore": async | trappable,
         default: trappable,
     },
     exports: { default: async },

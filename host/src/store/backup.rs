@@ -22,7 +22,8 @@ use redb::{
 };
 
 use super::db::{
-    ALARM_INDEX, ALARM_RETRIES, ALARMS, Db, HISTORY, HISTORY_TIME, KV, META, NAMES, dir_of,
+    ALARM_INDEX, ALARM_RETRIES, ALARMS, Db, HISTORY, HISTORY_TIME, KV, META, NAMES,
+    PENDING_RESTORES, dir_of,
 };
 use super::sql::schema::{SQL_PAGES, SQL_SIZE};
 
@@ -142,6 +143,7 @@ fn copy_snapshot(
         SQL_SIZE.name(),
         HISTORY.name(),
         HISTORY_TIME.name(),
+        PENDING_RESTORES.name(),
     ];
     for t in src.list_tables().map_err(|e| src_err(&e))? {
         if !known.contains(&t.name()) {
@@ -169,7 +171,8 @@ fn copy_snapshot(
                 + count(src.open_table(SQL_PAGES).map_err(t)?.len())
                 + count(src.open_table(SQL_SIZE).map_err(t)?.len())
                 + count(src.open_table(HISTORY).map_err(t)?.len())
-                + count(src.open_table(HISTORY_TIME).map_err(t)?.len());
+                + count(src.open_table(HISTORY_TIME).map_err(t)?.len())
+                + count(src.open_table(PENDING_RESTORES).map_err(t)?.len());
         }
         progress(p);
         let mut c = Copier {
@@ -188,6 +191,7 @@ fn copy_snapshot(
         c.table(SQL_SIZE)?;
         c.table(HISTORY)?;
         c.table(HISTORY_TIME)?;
+        c.table(PENDING_RESTORES)?;
         let p = c.p;
         let seq = super::db::seq_in(src).map_err(|e| src_err(&e))?;
         let taken_ms = super::clock::now_ms();
@@ -307,13 +311,12 @@ pub fn backup_info(path: &Path) -> Result<BackupInfo, RestoreError> {
         .map(|v| v.value().to_vec())
         .filter(|r| r.len() == 16)
         .ok_or_else(|| RestoreError::NotABackup(path.to_owned()))?;
-    let rows = [
-        tx.open_table(KV).ok().and_then(|t| t.len().ok()),
-        tx.open_table(SQL_PAGES).ok().and_then(|t| t.len().ok()),
-    ]
-    .into_iter()
-    .flatten()
-    .sum();
+    // Every table's rows, as the backup's own report counts them.
+    let rows = tx
+        .list_tables()
+        .map_err(|e| read_err(&e))?
+        .filter_map(|t| tx.open_untyped_table(t).ok()?.len().ok())
+        .sum();
     Ok(BackupInfo {
         taken_ms: i64::from_le_bytes(record[..8].try_into().expect("16 bytes")),
         seq: u64::from_le_bytes(record[8..].try_into().expect("16 bytes")),

@@ -28,9 +28,9 @@ use tokio::sync::Notify;
 use super::clock::now_ms;
 use super::db::{Db, apply, write_seq};
 use super::error::StoreError;
-use super::history;
 use super::key::ObjectKey;
 use super::write_set::WriteSet;
+use super::{fork, history, pending};
 
 /// How long a failed batch is retried (after reopening the database) before its clients hear.
 pub const RETRY_WINDOW: Duration = Duration::from_secs(1);
@@ -76,6 +76,22 @@ pub struct CommitState {
     /// The highest event number (counted by the object's storage view) whose writes are
     /// durable: cached entries written at or before it equal committed state.
     pub durable: AtomicU64,
+}
+
+impl CommitState {
+    /// Waits until fewer than `bound` of the object's jobs are in flight (`1`: until every job
+    /// queued so far is released).
+    pub async fn wait_in_flight_below(&self, bound: usize) {
+        loop {
+            let released = self.released.notified();
+            tokio::pin!(released);
+            released.as_mut().enable();
+            if self.in_flight.load(Ordering::SeqCst) < bound {
+                return;
+            }
+            released.await;
+        }
+    }
 }
 
 /// Called with the outcome once the job's writes are durable (or refused).
@@ -141,6 +157,14 @@ pub struct Committer {
     tx: mpsc::Sender<Job>,
     stats: Arc<CommitStats>,
     history: Option<Duration>,
+}
+
+impl std::fmt::Debug for Committer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Committer")
+            .field("history", &self.history)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Committer {
@@ -360,15 +384,24 @@ impl Worker {
             if job.stale() {
                 continue;
             }
+            if let Some(p) = &ws.pending {
+                pending::set(&tx, &job.object, p.as_ref())?;
+            }
             let restored;
-            let ws = match ws.restore_to {
-                Some(position) => {
+            let ws = match (ws.restore_to, &ws.restore_from) {
+                (Some(position), None) => {
                     restored = history::restore_set(&tx, &job.object, position)?;
                     &restored
                 }
-                None => ws,
+                (Some(position), Some(source)) => {
+                    restored = fork::fork_set(&tx, source, &job.object, position)?;
+                    &restored
+                }
+                (None, _) => ws,
             };
-            if self.limits.history.is_some() {
+            let changes =
+                ws.cleared || !ws.puts.is_empty() || ws.alarm.is_some() || ws.sql.is_some();
+            if self.limits.history.is_some() && changes {
                 let undo = history::capture(&tx, &job.object, ws)?;
                 let position = seq * history::JOBS_PER_BATCH + i as u64;
                 history::record(&tx, &job.object, time, position, &undo)?;

@@ -38,6 +38,9 @@ pub(super) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta
 pub(super) const HISTORY: TableDefinition<&[u8], &[u8]> = TableDefinition::new("history");
 pub(super) const HISTORY_TIME: TableDefinition<(i64, u64), &[u8]> =
     TableDefinition::new("history_time");
+/// object → the restore its next activation applies (`pending.rs`).
+pub(super) const PENDING_RESTORES: TableDefinition<&[u8], &[u8]> =
+    TableDefinition::new("pending_restores");
 const SEQ: &str = "commit/seq";
 
 /// A due alarm, as the scheduler reads it.
@@ -337,6 +340,7 @@ fn open_database(
             tx.open_table(super::sql::schema::SQL_SIZE)?;
             tx.open_table(HISTORY)?;
             tx.open_table(HISTORY_TIME)?;
+            tx.open_table(PENDING_RESTORES)?;
         }
         tx.commit()?;
         Ok(())

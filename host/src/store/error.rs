@@ -19,6 +19,9 @@ pub enum StoreError {
     /// the host itself opened).
     #[error("SQL storage failed: {reason}")]
     Sql { reason: String },
+    /// A stored point-in-time recovery record (undo record or pending restore) does not decode.
+    #[error("a point-in-time recovery record does not decode: {reason}")]
+    History { reason: String },
 }
 
 /// The database file could not be opened.

@@ -70,6 +70,12 @@ pub enum BookmarkError {
     Expired { what: String, kept: String },
     #[error("point-in-time recovery is off on this server ([history] retention_seconds = 0)")]
     Off,
+    #[error("`{0}` is not a snapshot (a snapshot is the string snapshot() returns)")]
+    NotASnapshot(String),
+    #[error(
+        "the snapshot is of an object of class `{snapshot}` and this object is of class `{here}`: a snapshot restores only into an object of its own class"
+    )]
+    OtherClass { snapshot: String, here: String },
     #[error(transparent)]
     Storage(#[from] StoreError),
 }
@@ -120,7 +126,7 @@ fn history_row(obj: &ObjectKey, time_ms: i64, position: u64) -> Vec<u8> {
     row
 }
 
-fn chunk_rows_of_page(obj: &ObjectKey, page: u32) -> [Vec<u8>; PAGE_SIZE / CHUNK] {
+pub(super) fn chunk_rows_of_page(obj: &ObjectKey, page: u32) -> [Vec<u8>; PAGE_SIZE / CHUNK] {
     std::array::from_fn(|c| {
         let p = page.to_be_bytes();
         obj.row(&[p[0], p[1], p[2], p[3], c as u8])
@@ -229,13 +235,26 @@ pub(super) fn reclaim(tx: &WriteTransaction, cutoff_ms: i64) -> Result<usize, St
     Ok(old.len())
 }
 
-/// The write set that brings `obj` back to its state before `position`: its records at or
-/// after it, folded newest first (so the oldest one's "before" wins for each row).
-pub(super) fn restore_set(
+/// What `obj`'s records at or after a position overwrote, folded newest first (so the oldest
+/// one's "before" wins for each row): laid over the current state, the state before it.
+#[derive(Debug, Default)]
+pub(super) struct Folded {
+    /// User key → its value then (`None`: absent).
+    pub kv: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// SQL page chunk row (without the object prefix) → its bytes then.
+    pub sql_rows: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// The SQL database's size then, if it changed since.
+    pub sql_size: Option<u64>,
+    /// The alarm then, if it changed since.
+    pub alarm: Option<Option<i64>>,
+}
+
+/// `obj`'s records at or after `position`, folded.
+pub(super) fn fold_since(
     tx: &WriteTransaction,
     obj: &ObjectKey,
     position: u64,
-) -> Result<WriteSet, StoreError> {
+) -> Result<Folded, StoreError> {
     let n = obj.as_bytes().len();
     let history = tx.open_table(HISTORY)?;
     let lo = obj.as_bytes().to_vec();
@@ -244,10 +263,7 @@ pub(super) fn restore_set(
         Some(hi) => history.range::<&[u8]>(lo.as_slice()..hi.as_slice())?,
         None => history.range::<&[u8]>(lo.as_slice()..)?,
     };
-    let mut kv: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
-    let mut sql_rows: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
-    let mut sql_size = None;
-    let mut alarm = None;
+    let mut f = Folded::default();
     for row in rows.rev() {
         let (k, v) = row?;
         let key = k.value();
@@ -255,25 +271,35 @@ pub(super) fn restore_set(
         if pos < position {
             break;
         }
-        let undo: Undo = postcard::from_bytes(v.value()).map_err(|e| StoreError::Sql {
-            reason: format!("a history record does not decode: {e}"),
+        let undo: Undo = postcard::from_bytes(v.value()).map_err(|e| StoreError::History {
+            reason: e.to_string(),
         })?;
-        kv.extend(undo.kv);
-        sql_rows.extend(undo.sql_rows);
+        f.kv.extend(undo.kv);
+        f.sql_rows.extend(undo.sql_rows);
         if undo.sql_size.is_some() {
-            sql_size = undo.sql_size;
+            f.sql_size = undo.sql_size;
         }
         if undo.alarm.is_some() {
-            alarm = undo.alarm;
+            f.alarm = undo.alarm;
         }
     }
+    Ok(f)
+}
+
+/// The write set that brings `obj` back to its state before `position`.
+pub(super) fn restore_set(
+    tx: &WriteTransaction,
+    obj: &ObjectKey,
+    position: u64,
+) -> Result<WriteSet, StoreError> {
+    let f = fold_since(tx, obj, position)?;
     let mut ws = WriteSet {
-        puts: kv,
-        alarm,
+        puts: f.kv,
+        alarm: f.alarm,
         ..WriteSet::default()
     };
-    if sql_size.is_some() || !sql_rows.is_empty() {
-        ws.sql = Some(sql_pages(tx, obj, sql_rows, sql_size)?);
+    if f.sql_size.is_some() || !f.sql_rows.is_empty() {
+        ws.sql = Some(sql_pages(tx, obj, f.sql_rows, f.sql_size)?);
     }
     Ok(ws)
 }

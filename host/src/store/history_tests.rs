@@ -1,7 +1,7 @@
 //! Point-in-time recovery against a model: random commits (keys, deletes, delete-all, alarms,
 //! SQL pages and cuts) on two interleaved objects, bookmarks taken at random moments; restoring
 //! to each bookmark, in random order (so restores undo restores), gives exactly the model's
-//! state at that moment.
+//! state at that moment, and so does forking a third object from it.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -165,6 +165,8 @@ proptest! {
             ObjectKey::new("ns", &ObjectId::from_bytes([2; 32])),
         ];
         let states = [Arc::new(CommitState::default()), Arc::new(CommitState::default())];
+        let fork = ObjectKey::new("other", &ObjectId::from_bytes([3; 32]));
+        let fork_state = Arc::new(CommitState::default());
         let mut models = [Model::default(), Model::default()];
         let mut marks: Vec<(usize, String, Model)> = Vec::new();
         for (second, op) in &ops {
@@ -189,8 +191,15 @@ proptest! {
             let other = Model::read(&db, &objs[1 - i]);
             let position = db.restore_position(&objs[i], &bookmark, retention).unwrap();
             commit(&c, &objs[i], &states[i], WriteSet { restore_to: Some(position), ..WriteSet::default() });
-            prop_assert_eq!(Model::read(&db, &objs[i]), expected, "restored to {}", bookmark);
+            prop_assert_eq!(Model::read(&db, &objs[i]), expected.clone(), "restored to {}", bookmark);
             prop_assert_eq!(Model::read(&db, &objs[1 - i]), other, "the other object is untouched");
+            // A fork of the same bookmark makes a third object exactly that state.
+            commit(&c, &fork, &fork_state, WriteSet {
+                restore_to: Some(position),
+                restore_from: Some(objs[i].clone()),
+                ..WriteSet::default()
+            });
+            prop_assert_eq!(Model::read(&db, &fork), expected, "forked at {}", bookmark);
         }
     }
 }

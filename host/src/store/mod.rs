@@ -14,6 +14,7 @@ mod commit;
 mod db;
 mod error;
 mod fault;
+mod fork;
 mod health;
 mod history;
 #[cfg(test)]
@@ -22,7 +23,9 @@ mod inspect;
 mod key;
 mod list;
 mod migrate;
+mod pending;
 mod refusal;
+mod snapshot;
 mod sql;
 mod view;
 mod write_set;

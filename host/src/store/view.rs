@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::commit::CommitState;
+use super::commit::{CommitState, Committer};
 use super::db::Db;
 use super::error::StoreError;
 use super::key::ObjectKey;
@@ -108,6 +108,9 @@ pub struct ObjectStorage {
     limits: ViewLimits,
     /// Shared with the committer: which of this object's writes are durable.
     commit: Arc<CommitState>,
+    /// Where the object's own restore requests go (`view_history.rs`), outside its events'
+    /// write sets: a restore asked for is kept whether or not the event asking succeeds.
+    committer: Committer,
     cache: Cache,
     /// Writes of the running event.
     event: WriteSet,
@@ -125,12 +128,19 @@ pub struct ObjectStorage {
 }
 
 impl ObjectStorage {
-    pub fn new(db: Db, object: ObjectKey, limits: ViewLimits, commit: Arc<CommitState>) -> Self {
+    pub fn new(
+        db: Db,
+        object: ObjectKey,
+        limits: ViewLimits,
+        commit: Arc<CommitState>,
+        committer: Committer,
+    ) -> Self {
         ObjectStorage {
             db,
             object,
             limits,
             commit,
+            committer,
             cache: Cache::default(),
             event: WriteSet::default(),
             event_bytes: 0,
@@ -598,6 +608,9 @@ fn no_transaction() -> Refusal {
 
 #[path = "view_sql.rs"]
 mod sql_calls;
+
+#[path = "view_history.rs"]
+mod history_calls;
 
 #[cfg(test)]
 #[path = "view_tests.rs"]

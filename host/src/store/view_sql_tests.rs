@@ -59,6 +59,7 @@ impl Fixture {
             self.object.clone(),
             limits(max_database_bytes),
             self.commit.clone(),
+            self.committer.clone(),
         )
     }
 
@@ -332,7 +333,13 @@ fn a_key_value_class_has_no_sql() {
     let f = Fixture::new();
     let mut l = limits(1 << 30);
     l.sql.enabled = false;
-    let mut v = ObjectStorage::new(f.db.clone(), f.object.clone(), l, f.commit.clone());
+    let mut v = ObjectStorage::new(
+        f.db.clone(),
+        f.object.clone(),
+        l,
+        f.commit.clone(),
+        f.committer.clone(),
+    );
     let e = refused(&mut v, "SELECT 1");
     assert_eq!(
         e.to_string(),

@@ -57,6 +57,7 @@ impl Fixture {
             self.object.clone(),
             limits(cache_bytes),
             self.commit.clone(),
+            self.committer.clone(),
         )
     }
 

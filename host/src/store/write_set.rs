@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use super::key::ObjectKey;
+use super::pending::PendingRestore;
 use super::sql::SqlWrites;
 
 /// One object's changes. Keys are byte-ordered (UTF-8 strings from the guest).
@@ -24,6 +26,12 @@ pub struct WriteSet {
     /// recovery): the committer works out the writes inside the commit's transaction, from the
     /// undo records it keeps, so no commit in flight is restored around. Alone in its set.
     pub restore_to: Option<u64>,
+    /// With `restore_to`: whose state at that position the object takes (a fork, `fork.rs`);
+    /// `None`, its own.
+    pub restore_from: Option<ObjectKey>,
+    /// `Some(Some(p))` records a restore for the object's next start, `Some(None)` removes the
+    /// recorded one (in the commit that applies it). Not part of the object's history.
+    pub pending: Option<Option<PendingRestore>>,
 }
 
 impl WriteSet {
@@ -35,6 +43,7 @@ impl WriteSet {
             && self.name.is_none()
             && self.sql.is_none()
             && self.restore_to.is_none()
+            && self.pending.is_none()
     }
 
     /// Bytes of keys and values it writes (what a commit batch is capped by).

@@ -11,8 +11,10 @@
 Ops (one key each): {"put": [k, v]}, {"get": k}, {"delete": k}, {"delete_all": null},
 {"alarm": ms}, {"get_alarm": null}, {"raise": message}, {"tx": [ops]} (a `with
 storage.transaction()` block), {"catch": [ops]} (records {"caught": message, "kind": ...} for an
-exception escaping them), {"nest": n} (n nested blocks, block i putting `depth{i}`). `get`,
-`get_alarm` and `catch` append to the results.
+exception escaping them), {"nest": n} (n nested blocks, block i putting `depth{i}`),
+{"bookmark": null}, {"bookmark_at": ms}, {"restore_to": bookmark}, {"snapshot": null},
+{"restore_snapshot": snapshot} (point-in-time recovery). `get`, `get_alarm`, `catch` and the
+point-in-time recovery ops append to the results.
 
 `alarm(info)` counts deliveries in `alarms_seen`, records `last_alarm`, and raises while the
 retry count is below `alarm_fail`. WebSocket messages are JSON commands (see `websocket_message`);
@@ -56,6 +58,16 @@ def run(storage, ops, results):
                 results.append({"caught": str(e), "kind": getattr(e, "kind", None)})
         elif name == "nest":
             nest(storage, arg, 1)
+        elif name == "bookmark":
+            results.append(storage.get_current_bookmark())
+        elif name == "bookmark_at":
+            results.append(storage.get_bookmark_for_time(arg))
+        elif name == "restore_to":
+            results.append(storage.on_next_session_restore_bookmark(arg))
+        elif name == "snapshot":
+            results.append(storage.snapshot())
+        elif name == "restore_snapshot":
+            results.append(storage.on_next_session_restore(arg))
         else:
             raise ValueError(f"unknown op {name}")
 

@@ -6,7 +6,7 @@ use wasmtime::Result;
 
 use crate::runtime::bindings::storage;
 use crate::runtime::store_data::StoreData;
-use crate::store::{CallResult, ListOptions, Refusal};
+use crate::store::{BookmarkError, CallResult, ListOptions, Refusal};
 
 type Guest<T> = std::result::Result<T, storage::StorageError>;
 
@@ -28,7 +28,24 @@ fn to_wit(e: Refusal) -> storage::StorageError {
     }
 }
 
+/// A refused point-in-time recovery call, as the guest gets it.
+fn refused(e: BookmarkError) -> storage::StorageError {
+    storage::StorageError {
+        kind: storage::ErrorKind::InvalidArgument,
+        message: e.to_string(),
+    }
+}
+
 impl StoreData {
+    /// A point-in-time recovery call's outcome: refusals are the guest's, store failures trap.
+    fn lift_history<T>(&mut self, r: Result<T, BookmarkError>) -> Result<Guest<T>> {
+        match r {
+            Ok(v) => Ok(Ok(v)),
+            Err(BookmarkError::Storage(e)) => Err(self.fault(e)),
+            Err(e) => Ok(Err(refused(e))),
+        }
+    }
+
     fn lift<T>(&mut self, r: CallResult<T>) -> Result<Guest<T>> {
         match r {
             Ok(inner) => Ok(inner.map_err(to_wit)),
@@ -113,5 +130,47 @@ impl storage::Host for StoreData {
     fn delete_alarm(&mut self) -> Result<()> {
         self.storage()?.set_alarm(None);
         Ok(())
+    }
+
+    async fn get_current_bookmark(&mut self) -> Result<Guest<String>> {
+        let _waiting = self.reach.waiting();
+        let r = self.storage()?.history().current_bookmark().await;
+        self.lift_history(r.map(|b| b.to_string()))
+    }
+
+    fn get_bookmark_for_time(&mut self, time: i64) -> Result<Guest<String>> {
+        let r = self.storage()?.history().bookmark_for_time(time);
+        self.lift_history(r.map(|b| b.to_string()))
+    }
+
+    async fn on_next_session_restore_bookmark(
+        &mut self,
+        bookmark: String,
+    ) -> Result<Guest<String>> {
+        let _waiting = self.reach.waiting();
+        let r = self
+            .storage()?
+            .history()
+            .restore_on_next_start(&bookmark)
+            .await;
+        self.lift_history(r.map(|b| b.to_string()))
+    }
+
+    async fn snapshot(&mut self) -> Result<Guest<String>> {
+        let _waiting = self.reach.waiting();
+        let class = self.identity.class.clone();
+        let r = self.storage()?.history().snapshot(&class).await;
+        self.lift_history(r)
+    }
+
+    async fn on_next_session_restore(&mut self, snapshot: String) -> Result<Guest<String>> {
+        let _waiting = self.reach.waiting();
+        let class = self.identity.class.clone();
+        let r = self
+            .storage()?
+            .history()
+            .restore_snapshot_on_next_start(&snapshot, &class)
+            .await;
+        self.lift_history(r.map(|b| b.to_string()))
     }
 }

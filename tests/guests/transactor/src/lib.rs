@@ -2,7 +2,7 @@
 //! `{"tx": [...]}` runs its ops inside `Storage::transaction`.
 //!
 //! - `POST /ops` with a list of [`Op`]s: `{"results": [...]}` (one entry per `get`,
-//!   `get_alarm` and `catch`); an error escaping the script fails the event (500 with it).
+//!   `get_alarm`, `catch` and point-in-time recovery call); an error escaping the script fails the event (500 with it).
 //! - `GET /all`: `{"entries": {key: value, ...}}`; `GET /alarm`: `{"alarm": ms or null}`.
 //! - `alarm(info)` counts its deliveries under `alarms_seen`.
 
@@ -38,6 +38,16 @@ enum Op {
     /// Runs the ops and records `{"caught": message, "kind": storage error kind or null}` if
     /// they fail, instead of failing.
     Catch(Vec<Op>),
+    /// Records `Storage::get_current_bookmark`.
+    Bookmark,
+    /// Records `Storage::get_bookmark_for_time` of this time.
+    BookmarkAt(i64),
+    /// Records the undo bookmark of `Storage::on_next_session_restore_bookmark`.
+    RestoreTo(String),
+    /// Records `Storage::snapshot`.
+    Snapshot,
+    /// Records the undo bookmark of `Storage::on_next_session_restore`.
+    RestoreSnapshot(String),
     /// `n` nested transactions, transaction `i` putting `depth{i}`.
     Nest(u32),
 }
@@ -100,6 +110,11 @@ fn run(storage: &Storage, ops: Vec<Op>, results: &mut Vec<Value>) -> Result<()> 
                 }
             }
             Op::Nest(depth) => nest(storage, 1, depth)?,
+            Op::Bookmark => results.push(json!(storage.get_current_bookmark()?)),
+            Op::BookmarkAt(t) => results.push(json!(storage.get_bookmark_for_time(t)?)),
+            Op::RestoreTo(b) => results.push(json!(storage.on_next_session_restore_bookmark(&b)?)),
+            Op::Snapshot => results.push(json!(storage.snapshot()?)),
+            Op::RestoreSnapshot(s) => results.push(json!(storage.on_next_session_restore(&s)?)),
         }
     }
     Ok(())

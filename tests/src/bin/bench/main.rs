@@ -14,6 +14,8 @@
 //!   the object-to-object RPC round trip and the cycle error's latency (calls.rs);
 //! - sql: a SQL counter beside a key-value one, point selects, bulk inserts, cold activation of
 //!   an object with a 100 MiB database, memory per object with SQL open (sql.rs);
+//! - history: point-in-time recovery's cost on increments, restore time, disk per write
+//!   (history.rs);
 //! - startup: time to the first answer with every example class, and idle memory (startup.rs).
 //!
 //! Run with `scripts/bench.sh` (builds first). Every figure line starts with `FIG`.
@@ -21,6 +23,7 @@
 mod backup;
 mod calls;
 mod dev;
+mod history;
 mod languages;
 mod sql;
 mod startup;
@@ -139,6 +142,24 @@ struct Args {
     /// Increments per second served while the backup phase runs.
     #[arg(long, default_value_t = 1000)]
     backup_rate: u64,
+    /// Skip the point-in-time recovery phase.
+    #[arg(long)]
+    skip_history: bool,
+    /// Run only the point-in-time recovery phase (history.rs).
+    #[arg(long, conflicts_with = "skip_history")]
+    history_only: bool,
+    /// Alternating rounds of the history-on/history-off increment comparison.
+    #[arg(long, default_value_t = 3)]
+    history_rounds: usize,
+    /// Megabytes of data in the object the restore figure restores.
+    #[arg(long, default_value_t = 100)]
+    pitr_mb: usize,
+    /// Key writes in that object's history.
+    #[arg(long, default_value_t = 1_000_000)]
+    pitr_writes: usize,
+    /// Increments for the bytes-per-write figure (history on, then off).
+    #[arg(long, default_value_t = 100_000)]
+    pitr_disk_writes: u64,
     /// Hibernated WebSockets connected while the code-update phase updates the code.
     #[arg(long, default_value_t = 10_000)]
     update_sockets: usize,
@@ -166,6 +187,7 @@ fn main() -> Result<()> {
         args.update_only,
         args.dev_only,
         args.backup_only,
+        args.history_only,
     ];
     if only.contains(&true) {
         args.skip_startup = !args.startup_only;
@@ -175,6 +197,7 @@ fn main() -> Result<()> {
         args.skip_update = !args.update_only;
         args.skip_dev = !args.dev_only;
         args.skip_backup = !args.backup_only;
+        args.skip_history = !args.history_only;
         args.skip_throughput = true;
         args.skip_cold = true;
         args.skip_alarms = true;
@@ -299,6 +322,11 @@ async fn run(args: Args) -> Result<()> {
         local
             .run_until(backup::run(args.backup_mb, args.backup_rate))
             .await?;
+    }
+    if !args.skip_history {
+        history::cost(args.connections, d, args.objects, args.history_rounds).await?;
+        history::disk(args.pitr_disk_writes, args.connections).await?;
+        history::restore(args.pitr_mb, args.pitr_writes).await?;
     }
     Ok(())
 }
