@@ -24,8 +24,8 @@ mod store;
 
 pub use actor::Update;
 pub use app::{
-    BackupCliError, ClassBuildError, DevError, DevWatch, Lang, NewError, ReloadError, Reloaded,
-    Reloader, Server, StartError, TailError, TailOptions, backup, build_all, compile, new_project,
-    restore, tail,
+    At, BackupCliError, ClassBuildError, DevError, DevWatch, HistoryCliError, Lang, NewError,
+    ObjectAt, ReloadError, Reloaded, Reloader, Server, StartError, TailError, TailOptions, backup,
+    bookmarks, build_all, compile, fork, new_project, restore, restore_object, tail,
 };
 pub use config::{Config, ConfigError};

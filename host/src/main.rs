@@ -87,6 +87,36 @@ enum Command {
         #[arg(long)]
         url: Option<String>,
     },
+    /// List an object's commits, newest first, with the bookmark of the state before each
+    /// (needs the admin token in HOLDFAST_ADMIN_TOKEN, as the other history commands).
+    Bookmarks {
+        #[command(flatten)]
+        object: ObjectArgs,
+        /// At most this many commits.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Restore an object to a bookmark or a time (ms since the Unix epoch, or -90s, -15m, -2h,
+    /// -3d); prints the bookmark that undoes it.
+    RestoreObject {
+        #[command(flatten)]
+        object: ObjectArgs,
+        /// A bookmark, or a time.
+        #[arg(long, allow_hyphen_values = true)]
+        to: String,
+    },
+    /// Make another object of the same class ([BINDING/]NAME) a copy of this one, now or as it
+    /// was at a bookmark or a time; prints the bookmark that undoes it in the destination.
+    Fork {
+        #[command(flatten)]
+        object: ObjectArgs,
+        /// The destination: NAME in the same binding, or BINDING/NAME.
+        #[arg(long)]
+        to: String,
+        /// The source's state to copy: a bookmark or a time (default: now).
+        #[arg(long, allow_hyphen_values = true)]
+        at: Option<String>,
+    },
     /// Make a backup the database of a data directory (refused if it holds one, unless --force;
     /// never while a server has it open).
     Restore {
@@ -213,9 +243,74 @@ fn run() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Bookmarks { object, limit } => {
+            let at = object.resolve()?;
+            runtime()?.block_on(holdfast::bookmarks(&at, limit, &mut std::io::stdout()))?;
+            Ok(())
+        }
+        Command::RestoreObject { object, to } => {
+            let at = object.resolve()?;
+            let to = holdfast::At::parse(&to, now_ms())?;
+            let undo = runtime()?.block_on(holdfast::restore_object(&at, to))?;
+            println!("restored {}; to undo: --to {undo}", at.object);
+            Ok(())
+        }
+        Command::Fork {
+            object,
+            to,
+            at: from,
+        } => {
+            let at = object.resolve()?;
+            let from = from
+                .map(|f| holdfast::At::parse(&f, now_ms()))
+                .transpose()?;
+            let undo = runtime()?.block_on(holdfast::fork(&at, &to, from))?;
+            println!("forked {} into {to}; its state before: {undo}", at.object);
+            Ok(())
+        }
         Command::Serve(args) => serve(args, false),
         Command::Dev(args) => serve(args, true),
     }
+}
+
+/// The object a history command is about, on which server.
+#[derive(clap::Args)]
+struct ObjectArgs {
+    /// BINDING/NAME (or BINDING/ID with --id).
+    object: String,
+    /// The object is named by its ID.
+    #[arg(long)]
+    id: bool,
+    /// The server's admin address.
+    #[arg(long, default_value = "http://127.0.0.1:8787")]
+    url: String,
+}
+
+impl ObjectArgs {
+    fn resolve(self) -> anyhow::Result<holdfast::ObjectAt> {
+        let token = std::env::var("HOLDFAST_ADMIN_TOKEN").context(
+            "the history commands need the server's admin token in HOLDFAST_ADMIN_TOKEN",
+        )?;
+        Ok(holdfast::ObjectAt {
+            url: self.url,
+            token,
+            object: self.object,
+            id: self.id,
+        })
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// `serve`, or with `dev` set `dev`: builds first, then watches the sources while serving.

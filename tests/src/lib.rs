@@ -382,6 +382,21 @@ pub fn run_cli(args: &[&str]) -> Result<(bool, String)> {
     bail!("holdfast {args:?} did not exit")
 }
 
+/// Runs the binary with `args` and the admin token in `HOLDFAST_ADMIN_TOKEN`, waiting for it to
+/// exit; returns (success, stdout, stderr).
+pub fn run_admin_cli(args: &[&str]) -> Result<(bool, String, String)> {
+    let out = Command::new(holdfast_bin())
+        .args(args)
+        .env("HOLDFAST_ADMIN_TOKEN", ADMIN_TOKEN)
+        .stdin(Stdio::null())
+        .output()?;
+    Ok((
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
+}
+
 /// Writes `entries` (a JSON object) into the JavaScript probe object `name` through its own
 /// code (`/probe/{name}/put-many`), failing unless it answers 200.
 pub async fn probe_put_many(

@@ -270,3 +270,59 @@ async fn a_server_killed_during_restores_leaves_each_object_wholly_before_or_aft
     }
     Ok(())
 }
+
+/// The history commands: an object's commits listed, a restore to a time before now and its
+/// undo, a fork into another object, and their refusals.
+#[tokio::test]
+async fn the_history_commands_list_restore_and_fork() -> Result<()> {
+    let s = Server::start(&config())?;
+    let c = client();
+    put_many(&c, &s, "a", json!({"k": 1})).await?;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    put_many(&c, &s, "a", json!({"k": 2})).await?;
+    let url = format!("http://{}", s.addr);
+    let cli = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--url", url.as_str()]);
+        holdfast_tests::run_admin_cli(&all)
+    };
+    let (ok, out, err) = cli(&["bookmarks", "probe/a", "--limit", "5"])?;
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("now      "), "{out}");
+    assert!(lines.len() >= 3, "two commits at least: {out}");
+    assert!(lines[1].contains("changed"), "{out}");
+
+    let (ok, out, err) = cli(&["restore-object", "probe/a", "--to", "-1s"])?;
+    assert!(ok, "{err}");
+    assert_eq!(get(&c, &s, "a", "k").await?, 1);
+    let undo = out.trim().rsplit(' ').next().unwrap().to_owned();
+    let (ok, _, err) = cli(&["restore-object", "probe/a", "--to", &undo])?;
+    assert!(ok, "{err}");
+    assert_eq!(get(&c, &s, "a", "k").await?, 2);
+
+    let (ok, out, err) = cli(&["fork", "probe/a", "--to", "copy"])?;
+    assert!(ok, "{err}");
+    assert!(out.starts_with("forked probe/a into copy"), "{out}");
+    assert_eq!(get(&c, &s, "copy", "k").await?, 2);
+
+    let (ok, _, err) = cli(&["restore-object", "probe/a", "--to", "-2w"])?;
+    assert!(!ok);
+    assert!(
+        err.contains("`-2w` is not a time: give milliseconds since the Unix epoch, or a time before now as -90s, -15m, -2h or -3d"),
+        "{err}"
+    );
+    let (ok, _, err) = cli(&["restore-object", "probe/a", "--to", "nope"])?;
+    assert!(!ok);
+    assert!(
+        err.contains("the server refused (400): `nope` is not a bookmark"),
+        "{err}"
+    );
+    let (ok, _, err) = cli(&["bookmarks", "a"])?;
+    assert!(!ok);
+    assert!(
+        err.contains("`a` is not an object: write BINDING/NAME"),
+        "{err}"
+    );
+    Ok(())
+}

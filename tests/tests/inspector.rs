@@ -674,6 +674,41 @@ async fn the_inspector_page_finds_an_object_edits_a_key_and_runs_its_alarm() -> 
         json!("3"),
         "the live-objects chart shows the three objects"
     );
+    // History: the newest commit is the alarm's run (it recorded `fired`); restoring to before
+    // it from its row undoes that. Then a fork into a new object copies what the object holds.
+    click(&mut b, &page, "#refresh-history").await?;
+    b.wait_for(
+        &page,
+        &format!(
+            "{}.textContent.includes('alarm')",
+            q("#history tbody tr:first-child")
+        ),
+        wait,
+    )
+    .await?;
+    click(&mut b, &page, "#history tbody tr:first-child button").await?;
+    eventually(wait, || async {
+        let (_, v) = call(&c, Method::GET, s.url("/probe/shop-cart-17/alarm-get")).await?;
+        Ok(v["fired"]
+            .as_array()
+            .is_none_or(Vec::is_empty)
+            .then_some(()))
+    })
+    .await?;
+    b.eval(
+        &page,
+        &format!(
+            "{}.value = 'shop-copy'; {}.click(); true",
+            q("#fork-name"),
+            q("#fork")
+        ),
+    )
+    .await?;
+    eventually(wait, || async {
+        let (_, v) = call(&c, Method::GET, s.url("/probe/shop-copy/get?key=items")).await?;
+        Ok((v["value"] == json!({"apples": 3})).then_some(()))
+    })
+    .await?;
     let token_in_url: bool = b
         .eval(
             &page,

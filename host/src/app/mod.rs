@@ -1,12 +1,13 @@
 //! Start-up: open the database, compile the classes, start the committer and the alarm
 //! scheduler, and serve HTTP; code updates while serving (`reload.rs`), `holdfast dev`
-//! (`dev.rs`), the `holdfast tail` client (`tail.rs`) and `holdfast new`'s templates
+//! (`dev.rs`), the `holdfast tail` client (`tail.rs`), the history commands' client (`history.rs`) and `holdfast new`'s templates
 //! (`new.rs`). The top layer: it wires every other
 //! one together and owns none of their rules.
 
 mod backup;
 mod build;
 mod dev;
+mod history;
 mod new;
 mod project;
 mod reload;
@@ -27,6 +28,7 @@ use tokio::sync::Notify;
 pub use backup::{BackupCliError, backup, restore};
 pub use build::{ClassBuildError, build_all};
 pub use dev::{DevError, DevWatch};
+pub use history::{At, HistoryCliError, ObjectAt, bookmarks, fork, restore_object};
 pub use new::{Lang, NewError, new_project};
 pub use project::{BuildError, MigrateError};
 pub use reload::{ReloadError, Reloaded, Reloader};

@@ -18,6 +18,7 @@ const state = {
   binding: null, search: '', objectsNext: null, objectsSeq: 0, // namespace and object listing
   object: null,                                                 // the open object {binding, id, name}
   keyPrefix: '', keysNext: null, keysSeq: 0, editingKey: null,  // its keys and the key in #editor
+  historyBefore: null,                                          // the next page of its history
   pollGen: 0, pollTimer: null, lastStats: null,                 // the stats loop (bump pollGen to stop)
   series: { events: [], commit: [], live: [] },
 };
@@ -297,8 +298,11 @@ async function openObject(ref) {
   $('#object-title').textContent = objectLabel(obj);
   $('#object-id').textContent = obj.id;
   for (const id of ['#object-live', '#object-storage', '#alarm-current']) $(id).textContent = '…';
-  for (const id of ['#key-prefix', '#alarm-at', '#sql-query', '#new-key', '#new-value']) $(id).value = '';
-  for (const id of ['#sql-tables', '#sql-result', '#sockets', '#logs', '#keys tbody']) $(id).replaceChildren();
+  for (const id of ['#key-prefix', '#alarm-at', '#sql-query', '#new-key', '#new-value', '#restore-at',
+    '#fork-binding', '#fork-name']) $(id).value = '';
+  for (const id of ['#sql-tables', '#sql-result', '#sockets', '#logs', '#keys tbody', '#history tbody']) {
+    $(id).replaceChildren();
+  }
   $('#keys-more').hidden = true;
   $('#keys-empty').hidden = true;
   await refreshObject();
@@ -311,7 +315,7 @@ function closeObject() {
 }
 
 /** Reloads the open object's details and its first page of keys. */
-const refreshObject = () => Promise.all([loadObject(), loadKeys(true)]);
+const refreshObject = () => Promise.all([loadObject(), loadKeys(true), loadHistory(true)]);
 
 async function loadObject() {
   const obj = state.object;
@@ -527,6 +531,63 @@ function pickTable(name) {
 
 // ---------------------------------------------------------------- sockets and logs
 
+// ---------------------------------------------------------------- history
+
+/** Loads the open object's commits, newest first (a page at a time). */
+async function loadHistory(reset) {
+  const obj = state.object;
+  if (reset) state.historyBefore = null;
+  const page = await api('GET', withQuery(objectPath(obj, '/bookmarks'),
+    { limit: 20, before: reset ? null : state.historyBefore }));
+  if (state.object !== obj) return;
+  $('#history-current').textContent = page.current;
+  $('#history-kept').textContent = isNone(page.retention_seconds) ? '(history is off on this server)'
+    : `(kept ${Math.round(page.retention_seconds / 86400 * 10) / 10} days)`;
+  const body = $('#history tbody');
+  if (reset) body.replaceChildren();
+  for (const point of page.history) body.append(historyRow(point));
+  state.historyBefore = page.next;
+  $('#history-more').hidden = isNone(page.next);
+  $('#history-empty').hidden = body.children.length > 0;
+}
+
+function historyRow(point) {
+  const changed = [];
+  if (point.keys) changed.push(`${point.keys} key${point.keys === 1 ? '' : 's'}`);
+  if (point.sql_rows) changed.push(`${point.sql_rows} SQL piece${point.sql_rows === 1 ? '' : 's'}`);
+  if (point.alarm) changed.push('alarm');
+  const back = el('button', { type: 'button', className: 'small danger', text: 'Restore to before' });
+  back.addEventListener('click', () => run(() => restoreObject({ bookmark: point.before }), back));
+  return el('tr', { dataset: { bookmark: point.before } }, [
+    el('td', { className: 'mono', text: new Date(point.time_ms).toISOString() }),
+    el('td', { text: changed.join(', ') || '—' }),
+    el('td', {}, [back]),
+  ]);
+}
+
+/** Restores the open object (`{bookmark}` or `{time}`), then shows what it holds now. */
+async function restoreObject(to) {
+  const result = await api('POST', objectPath(state.object, '/restore'), to);
+  setStatus(`restored to ${result.restored_to}; undo with ${result.undo}`);
+  await Promise.all([refreshObject(), loadHistory(true)]);
+}
+
+async function restoreToTime() {
+  const at = $('#restore-at').value;
+  if (!at) throw new Error('choose the time to restore the object to');
+  await restoreObject({ time: new Date(at).getTime() });
+}
+
+async function forkObject() {
+  const name = $('#fork-name').value.trim();
+  if (!name) throw new Error('name the object to fork into');
+  const binding = $('#fork-binding').value.trim();
+  const to = binding ? { binding, name } : { name };
+  const result = await api('POST', objectPath(state.object, '/fork'), { to });
+  setStatus(`forked into ${result.to.binding}/${name} (its undo bookmark: ${result.undo})`);
+  await loadNamespaces();
+}
+
 function renderSockets(sockets) {
   if (!sockets.length) {
     $('#sockets').replaceChildren(note('no open WebSockets'));
@@ -712,6 +773,10 @@ function bindEvents() {
     '#run-alarm': runAlarm,
     '#run-sql': runSql,
     '#refresh-logs': refreshLogs,
+    '#refresh-history': () => loadHistory(true),
+    '#history-more': () => loadHistory(false),
+    '#restore-time': restoreToTime,
+    '#fork': forkObject,
   };
   for (const [selector, action] of Object.entries(clicks)) onClick(selector, action);
   onEnter('#search', () => loadObjects(true));
