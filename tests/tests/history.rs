@@ -224,10 +224,12 @@ async fn bad_bookmarks_and_times_are_refused_and_nothing_changes() -> Result<()>
 async fn a_server_killed_during_restores_leaves_each_object_wholly_before_or_after() -> Result<()> {
     let mut s = Server::start(&config())?;
     let c = client();
-    // 120 keys written by each event: a restore rewrites all of them.
+    // 120 keys of 4 KB written by each event: a restore rewrites all of them (about 0.5 MB,
+    // and as much again for its own undo record), so a kill can land while it commits.
+    let pad = "x".repeat(4000);
     let all = |n: u32| -> Value {
         (0..120)
-            .map(|i| (format!("k{i:03}"), json!(n)))
+            .map(|i| (format!("k{i:03}"), json!({"n": n, "pad": pad})))
             .collect::<serde_json::Map<_, _>>()
             .into()
     };
@@ -258,7 +260,7 @@ async fn a_server_killed_during_restores_leaves_each_object_wholly_before_or_aft
             .unwrap()
             .iter()
             .filter(|e| e[0].as_str().is_some_and(|k| k.starts_with('k')))
-            .map(|e| &e[1])
+            .map(|e| &e[1]["n"])
             .collect();
         assert_eq!(values.len(), 120);
         let v0 = values[0].as_u64().unwrap() as u32;
@@ -266,6 +268,11 @@ async fn a_server_killed_during_restores_leaves_each_object_wholly_before_or_aft
         assert!(
             values.iter().all(|v| v.as_u64() == Some(u64::from(v0))),
             "round {round}: all 120 keys from one state"
+        );
+        eprintln!(
+            "round {round}: killed {} ms after asking: {}",
+            delay.as_millis(),
+            if v0 == 1 { "restored" } else { "not restored" }
         );
     }
     Ok(())
