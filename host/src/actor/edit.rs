@@ -74,23 +74,14 @@ impl Actor {
         if self.drop_instance() {
             self.services.hub.close_pinned_for_update(&self.key);
         }
-        let (done, committed) = oneshot::channel();
-        self.services.committer.submit(Job {
-            object: self.key.clone(),
-            state: self.shared.commit.clone(),
-            generation: self.generation,
-            writes: Some(WriteSet {
+        let result = self
+            .commit_alone(WriteSet {
                 restore_to: Some(position),
                 restore_from: from,
                 pending: clear_pending.then_some(None),
                 ..WriteSet::default()
-            }),
-            event_no: 0,
-            release: Box::new(move |r| {
-                let _ = done.send(r);
-            }),
-        });
-        let result = committed.await.unwrap_or(Err(CommitError::ShuttingDown));
+            })
+            .await;
         // Whatever the view cached is of the state before.
         self.storage().reset();
         result.map(|()| undo).map_err(EventError::from)
@@ -129,22 +120,27 @@ impl Actor {
     }
 
     async fn clear_pending(&mut self) -> Result<(), EventError> {
+        let ws = WriteSet {
+            pending: Some(None),
+            ..WriteSet::default()
+        };
+        self.commit_alone(ws).await.map_err(EventError::from)
+    }
+
+    /// Commits `writes` as a job of its own (not an event's) and waits until it is durable.
+    async fn commit_alone(&mut self, writes: WriteSet) -> Result<(), CommitError> {
         let (done, committed) = oneshot::channel();
         self.services.committer.submit(Job {
             object: self.key.clone(),
             state: self.shared.commit.clone(),
             generation: self.generation,
-            writes: Some(WriteSet {
-                pending: Some(None),
-                ..WriteSet::default()
-            }),
+            writes: Some(writes),
             event_no: 0,
             release: Box::new(move |r| {
                 let _ = done.send(r);
             }),
         });
-        let result = committed.await.unwrap_or(Err(CommitError::ShuttingDown));
-        result.map_err(EventError::from)
+        committed.await.unwrap_or(Err(CommitError::ShuttingDown))
     }
 
     /// Applies `edit` as one event: all of it or (refused, or storage failed) none of it.

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::error::error;
-use super::history::refused;
+use super::history::{bookmark_of, refused};
 use super::inspect::{bad_json, run_edit, store_failed};
 use super::state::AppState;
 use super::target::{ObjectPath, target};
@@ -79,25 +79,23 @@ pub(super) async fn fork(
     }
     let s = st.directory.services();
     let retention = s.committer.history();
-    let bookmark = match (body.bookmark, body.time) {
-        (Some(b), None) => b,
-        (None, Some(time)) => match s.db.bookmark_for_time(&src.key, time, retention) {
-            Ok(b) => b.to_string(),
-            Err(e) => return refused(e),
-        },
-        (None, None) => match retention {
+    let both = body.bookmark.is_some() && body.time.is_some();
+    let bookmark = match bookmark_of(&st, &src.key, body.bookmark, body.time) {
+        Ok(Some(b)) => b,
+        Ok(None) if both => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "give {\"bookmark\": \"...\"} or {\"time\": ms} of the source, not both (neither: its state now)",
+            );
+        }
+        Ok(None) => match retention {
             None => return refused(BookmarkError::Off),
             Some(_) => match s.db.current_bookmark(&src.key) {
                 Ok(b) => b.to_string(),
                 Err(e) => return store_failed(e),
             },
         },
-        (Some(_), Some(_)) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "give {\"bookmark\": \"...\"} or {\"time\": ms} of the source, not both (neither: its state now)",
-            );
-        }
+        Err(r) => return *r,
     };
     let position = match s.db.restore_position(&src.key, &bookmark, retention) {
         Ok(p) => p,

@@ -24,7 +24,7 @@ use super::inspect::{bad_json, page_size, run_edit, store_failed};
 use super::state::AppState;
 use super::target::{ObjectPath, target};
 use crate::actor::{Edit, Edited};
-use crate::store::BookmarkError;
+use crate::store::{BookmarkError, ObjectKey};
 
 type St = State<Arc<AppState>>;
 
@@ -129,18 +129,15 @@ pub(super) async fn restore(
     };
     let s = st.directory.services();
     let retention = s.committer.history();
-    let bookmark = match (body.bookmark, body.time) {
-        (Some(b), None) => b,
-        (None, Some(time)) => match s.db.bookmark_for_time(&t.key, time, retention) {
-            Ok(b) => b.to_string(),
-            Err(e) => return refused(e),
-        },
-        _ => {
+    let bookmark = match bookmark_of(&st, &t.key, body.bookmark, body.time) {
+        Ok(Some(b)) => b,
+        Ok(None) => {
             return error(
                 StatusCode::BAD_REQUEST,
                 "give {\"bookmark\": \"...\"} or {\"time\": ms}, one of them",
             );
         }
+        Err(r) => return *r,
     };
     let position = match s.db.restore_position(&t.key, &bookmark, retention) {
         Ok(p) => p,
@@ -161,5 +158,24 @@ pub(super) async fn restore(
             "the object answered a restore with something else (a host bug)",
         ),
         Err(r) => r,
+    }
+}
+
+/// The bookmark a request names: given as one, or the state at a time (getBookmarkForTime);
+/// `None` when it gives neither or both.
+pub(super) fn bookmark_of(
+    st: &AppState,
+    key: &ObjectKey,
+    bookmark: Option<String>,
+    time: Option<i64>,
+) -> Result<Option<String>, Box<Response>> {
+    let s = st.directory.services();
+    match (bookmark, time) {
+        (Some(b), None) => Ok(Some(b)),
+        (None, Some(time)) => match s.db.bookmark_for_time(key, time, s.committer.history()) {
+            Ok(b) => Ok(Some(b.to_string())),
+            Err(e) => Err(Box::new(refused(e))),
+        },
+        _ => Ok(None),
     }
 }
