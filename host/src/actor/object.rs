@@ -323,6 +323,12 @@ impl Actor {
             self.services.max_in_flight_commits,
         )
         .await;
+        // The object starts (an event for its code, no instance): first, a restore its code
+        // asked for (store/view_history.rs), before an alarm is checked against the state.
+        let starts = !matches!(event, Event::Edit(_)) && self.live.is_none() && self.home.is_none();
+        if starts && let Err(e) = self.apply_pending_restore().await {
+            return self.release(None, None, reply, Err(e));
+        }
         let services = self.services.clone();
         let metrics = &services.metrics;
         metrics.events.fetch_add(1, Ordering::Relaxed);
@@ -382,12 +388,6 @@ impl Actor {
                 return self.release(writes, None, reply, Ok(Outcome::Done));
             }
         };
-        if self.live.is_none() && self.home.is_none() {
-            // The object starts: first, a restore its code asked for (view_history.rs).
-            if let Err(e) = self.apply_pending_restore().await {
-                return self.release(None, None, reply, Err(e));
-            }
-        }
         let is_alarm = matches!(call, HandlerCall::Alarm(_));
         let limits = self.limits();
         let cold_start = (self.live.is_none() && self.home.is_none()).then(Instant::now);

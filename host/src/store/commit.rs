@@ -379,13 +379,17 @@ impl Worker {
         let seq = self.seq + 1;
         let time = now_ms().max(self.last_time);
         let tx = self.db.begin_write()?;
+        let mut removed_pending = 0;
         for (i, job) in batch.iter().enumerate() {
             let Some(ws) = &job.writes else { continue };
             if job.stale() {
                 continue;
             }
             if let Some(p) = &ws.pending {
-                pending::set(&tx, &job.object, p.as_ref())?;
+                // A replaced row counts as removed too: its insert was counted.
+                if pending::set(&tx, &self.db, &job.object, p.as_ref())? {
+                    removed_pending += 1;
+                }
             }
             let restored;
             let ws = match (ws.restore_to, &ws.restore_from) {
@@ -413,6 +417,11 @@ impl Worker {
         }
         write_seq(&tx, seq)?;
         tx.commit()?;
+        if removed_pending > 0 {
+            self.db
+                .pending_hint()
+                .fetch_sub(removed_pending, Ordering::SeqCst);
+        }
         self.seq = seq;
         self.last_time = time;
         Ok(())

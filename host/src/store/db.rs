@@ -69,6 +69,11 @@ struct Inner {
     /// `Arc` under a short read lock; the committer takes the write lock only to swap handles.
     current: RwLock<Option<Arc<Database>>>,
     health: Health,
+    /// At least the number of rows in `pending_restores` (`pending.rs`): the committer adds one
+    /// before a commit that records a restore and takes one off after a commit that removed
+    /// one, so it never undercounts. At zero, an object's start reads nothing to learn it has
+    /// no restore waiting.
+    pub(super) pending_hint: std::sync::atomic::AtomicUsize,
 }
 
 impl Db {
@@ -81,6 +86,14 @@ impl Db {
     ) -> Result<Db, OpenError> {
         let observed = Arc::new(Observed::default());
         let db = open_database(path, cache_bytes, faults.as_ref(), &observed, true)?;
+        // Unknown counts as some: every start then reads.
+        let pending = db
+            .begin_read()
+            .ok()
+            .and_then(|tx| {
+                redb::ReadableTableMetadata::len(&tx.open_table(PENDING_RESTORES).ok()?).ok()
+            })
+            .map_or(usize::MAX / 2, |n| n as usize);
         Ok(Db {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
@@ -89,6 +102,7 @@ impl Db {
                 cache_bytes,
                 current: RwLock::new(Some(Arc::new(db))),
                 health: Health::default(),
+                pending_hint: pending.into(),
             }),
         })
     }
@@ -110,6 +124,11 @@ impl Db {
     /// What the file backend saw fail.
     pub(super) fn observed(&self) -> &Observed {
         &self.inner.observed
+    }
+
+    /// See [`Inner::pending_hint`].
+    pub(super) fn pending_hint(&self) -> &std::sync::atomic::AtomicUsize {
+        &self.inner.pending_hint
     }
 
     pub(super) fn database(&self) -> Result<Arc<Database>, StoreError> {

@@ -3,25 +3,15 @@
 //! starts. Its actor then applies it as one commit that also removes the row, so a restore is
 //! applied once, wholly, even across a crash (`pending_restores`: object → this, postcard).
 
+use std::sync::atomic::Ordering;
+
 use redb::{ReadableDatabase, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::db::PENDING_RESTORES;
 use super::error::StoreError;
 use super::key::ObjectKey;
-
-/// A restore waiting for the object's next start.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PendingRestore {
-    /// Whose history it restores from: `None` the object's own (a bookmark), `Some` another
-    /// object's (a snapshot: the object becomes a copy of that one's state).
-    pub source: Option<ObjectKey>,
-    /// The history position of the state it restores (see `history.rs`).
-    pub position: u64,
-    /// The bookmark's time: a restore whose history was reclaimed before it could apply is
-    /// dropped rather than applied by halves.
-    pub time_ms: i64,
-}
+use super::write_set::PendingRestore;
 
 #[derive(Serialize, Deserialize)]
 struct Stored {
@@ -30,12 +20,15 @@ struct Stored {
     time_ms: i64,
 }
 
-/// Records (`Some`) or removes (`None`) `obj`'s pending restore.
+/// Records (`Some`) or removes (`None`) `obj`'s pending restore; whether a row was removed
+/// (the committer takes it off the hint once the commit is durable; a recorded one is added to
+/// the hint here, before the commit, so the hint never undercounts).
 pub(super) fn set(
     tx: &WriteTransaction,
+    db: &super::db::Db,
     obj: &ObjectKey,
     pending: Option<&PendingRestore>,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let mut t = tx.open_table(PENDING_RESTORES)?;
     match pending {
         Some(p) => {
@@ -45,18 +38,20 @@ pub(super) fn set(
                 time_ms: p.time_ms,
             };
             let bytes = postcard::to_allocvec(&stored).expect("a pending restore serializes");
-            t.insert(obj.as_bytes(), bytes.as_slice())?;
+            db.pending_hint().fetch_add(1, Ordering::SeqCst);
+            let replaced = t.insert(obj.as_bytes(), bytes.as_slice())?.is_some();
+            Ok(replaced)
         }
-        None => {
-            t.remove(obj.as_bytes())?;
-        }
+        None => Ok(t.remove(obj.as_bytes())?.is_some()),
     }
-    Ok(())
 }
 
 impl super::db::Db {
     /// The restore `obj`'s next start applies, if its code asked for one.
     pub fn pending_restore(&self, obj: &ObjectKey) -> Result<Option<PendingRestore>, StoreError> {
+        if self.pending_hint().load(Ordering::SeqCst) == 0 {
+            return Ok(None);
+        }
         let tx = self.database()?.begin_read()?;
         let t = tx.open_table(PENDING_RESTORES)?;
         let Some(v) = t.get(obj.as_bytes())? else {

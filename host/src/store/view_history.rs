@@ -20,9 +20,8 @@ use crate::store::db::Db;
 use crate::store::error::StoreError;
 use crate::store::history::{Bookmark, BookmarkError};
 use crate::store::key::ObjectKey;
-use crate::store::pending::PendingRestore;
 use crate::store::snapshot::Snapshot;
-use crate::store::write_set::WriteSet;
+use crate::store::write_set::{PendingRestore, WriteSet};
 
 /// What the calls need of the view, owned: they wait for commits, and the view (with its SQL
 /// connection) is not `Sync`, so no borrow of it may be held across the wait.

@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 
 use super::key::ObjectKey;
-use super::pending::PendingRestore;
 use super::sql::SqlWrites;
 
 /// One object's changes. Keys are byte-ordered (UTF-8 strings from the guest).
@@ -55,4 +54,17 @@ impl WriteSet {
             + self.name.as_ref().map_or(0, String::len)
             + self.sql.as_ref().map_or(0, SqlWrites::bytes)
     }
+}
+
+/// A restore waiting for the object's next start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingRestore {
+    /// Whose history it restores from: `None` the object's own (a bookmark), `Some` another
+    /// object's (a snapshot: the object becomes a copy of that one's state).
+    pub source: Option<ObjectKey>,
+    /// The history position of the state it restores (see `history.rs`).
+    pub position: u64,
+    /// The bookmark's time: a restore whose history was reclaimed before it could apply is
+    /// dropped rather than applied by halves.
+    pub time_ms: i64,
 }
