@@ -566,6 +566,9 @@ async fn the_inspector_page_finds_an_object_edits_a_key_and_runs_its_alarm() -> 
     b.set_viewport(&page, 1280, 900).await?;
     let wait = Duration::from_secs(15);
     appears(&mut b, &page, "#login").await?;
+    // The page's script is deferred: #login exists before its click handler does.
+    b.wait_for(&page, "document.readyState === 'complete'", wait)
+        .await?;
     b.eval(
         &page,
         &format!(
