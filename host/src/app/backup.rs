@@ -62,7 +62,7 @@ impl Tenths {
     }
 
     fn at(&mut self, done: u64, total: u64, detail: impl FnOnce() -> String) {
-        let pct = if total == 0 { 100 } else { done * 100 / total };
+        let pct = (done * 100).checked_div(total).unwrap_or(100);
         if pct >= self.shown + 10 || (pct == 100 && self.shown < 100) {
             self.shown = pct - pct % 10;
             eprintln!("[{}] {pct:>3}% {}", self.what, detail());

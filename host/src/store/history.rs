@@ -181,10 +181,10 @@ pub(super) fn capture(
         }
         for page in sql.pages.keys() {
             for row in chunk_rows_of_page(obj, *page) {
-                let suffix = row[n..].to_vec();
-                if !rows.contains_key(&suffix) {
-                    let old = pages.get(row.as_slice())?.map(|v| v.value().to_vec());
-                    rows.insert(suffix, old);
+                if let std::collections::btree_map::Entry::Vacant(slot) =
+                    rows.entry(row[n..].to_vec())
+                {
+                    slot.insert(pages.get(row.as_slice())?.map(|v| v.value().to_vec()));
                 }
             }
         }
@@ -322,7 +322,9 @@ fn sql_pages(
         cut: Some(size.div_ceil(PAGE_SIZE as u64) as u32),
         ..SqlWrites::default()
     };
-    let mut by_page: BTreeMap<u32, Vec<(usize, Option<Vec<u8>>)>> = BTreeMap::new();
+    // Page → (chunk index, its bytes then).
+    type ChunksThen = Vec<(usize, Option<Vec<u8>>)>;
+    let mut by_page: BTreeMap<u32, ChunksThen> = BTreeMap::new();
     for (suffix, old) in rows {
         let page = u32::from_be_bytes(suffix[..4].try_into().expect("a chunk row"));
         by_page
