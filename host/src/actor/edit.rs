@@ -5,9 +5,7 @@ use tokio::sync::oneshot;
 
 use super::event::{Edit, EditRefusal, Edited, EventError, EventResult, Outcome};
 use super::object::{Actor, drain_commits};
-use crate::store::{
-    Bookmark, CommitError, Job, ObjectKey, ObjectStorage, StoreError, WriteSet, now_ms,
-};
+use crate::store::{Bookmark, CommitError, ObjectKey, ObjectStorage, StoreError, WriteSet, now_ms};
 
 /// What applying an edit to the storage view gave.
 type Applied = Result<Result<Edited, EditRefusal>, StoreError>;
@@ -129,18 +127,11 @@ impl Actor {
 
     /// Commits `writes` as a job of its own (not an event's) and waits until it is durable.
     async fn commit_alone(&mut self, writes: WriteSet) -> Result<(), CommitError> {
-        let (done, committed) = oneshot::channel();
-        self.services.committer.submit(Job {
-            object: self.key.clone(),
-            state: self.shared.commit.clone(),
-            generation: self.generation,
-            writes: Some(writes),
-            event_no: 0,
-            release: Box::new(move |r| {
-                let _ = done.send(r);
-            }),
-        });
-        committed.await.unwrap_or(Err(CommitError::ShuttingDown))
+        let (key, state) = (self.key.clone(), self.shared.commit.clone());
+        let committer = self.services.committer.clone();
+        committer
+            .commit_alone(key, state, self.generation, writes)
+            .await
     }
 
     /// Applies `edit` as one event: all of it or (refused, or storage failed) none of it.

@@ -201,6 +201,29 @@ impl Committer {
         }
     }
 
+    /// Commits `writes` of `object` as a job of its own (no event's: a restore, a pending
+    /// restore recorded or removed) and answers once it is durable or refused.
+    pub async fn commit_alone(
+        &self,
+        object: ObjectKey,
+        state: Arc<CommitState>,
+        generation: u64,
+        writes: WriteSet,
+    ) -> Result<(), CommitError> {
+        let (done, committed) = tokio::sync::oneshot::channel();
+        self.submit(Job {
+            object,
+            state,
+            generation,
+            writes: Some(writes),
+            event_no: 0,
+            release: Box::new(move |r| {
+                let _ = done.send(r);
+            }),
+        });
+        committed.await.unwrap_or(Err(CommitError::ShuttingDown))
+    }
+
     pub fn stats(&self) -> &CommitStats {
         &self.stats
     }

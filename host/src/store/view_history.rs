@@ -12,10 +12,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tokio::sync::oneshot;
-
 use super::ObjectStorage;
-use crate::store::commit::{CommitError, CommitState, Committer, Job};
+use crate::store::commit::{CommitState, Committer};
 use crate::store::db::Db;
 use crate::store::error::StoreError;
 use crate::store::history::{Bookmark, BookmarkError};
@@ -121,25 +119,16 @@ impl ObjectHistory {
 
     /// Commits `pending` as the object's restore for its next start and waits until durable.
     async fn record(&self, pending: PendingRestore) -> Result<(), StoreError> {
-        let (done, committed) = oneshot::channel();
-        self.committer.submit(Job {
-            object: self.object.clone(),
-            state: self.commit.clone(),
-            generation: self.commit.generation.load(Ordering::SeqCst),
-            writes: Some(WriteSet {
-                pending: Some(Some(pending)),
-                ..WriteSet::default()
-            }),
-            event_no: 0,
-            release: Box::new(move |r| {
-                let _ = done.send(r);
-            }),
-        });
-        match committed.await.unwrap_or(Err(CommitError::ShuttingDown)) {
-            Ok(()) => Ok(()),
-            Err(e) => Err(StoreError::Unavailable {
+        let writes = WriteSet {
+            pending: Some(Some(pending)),
+            ..WriteSet::default()
+        };
+        let generation = self.commit.generation.load(Ordering::SeqCst);
+        self.committer
+            .commit_alone(self.object.clone(), self.commit.clone(), generation, writes)
+            .await
+            .map_err(|e| StoreError::Unavailable {
                 reason: e.to_string(),
-            }),
-        }
+            })
     }
 }
