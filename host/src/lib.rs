@@ -8,12 +8,13 @@
 //!
 //! The layers, bottom to top (each imports only from those below it; `tests/layers.rs` checks
 //! it, and ARCHITECTURE.md at the repository root describes them): `config`, `id`, `store`,
-//! `sockets`, `logs`, `runtime`, `actor`, `alarms`, `http`, `app`. The binary and the tests need only
+//! `sockets`, `logs`, `runtime`, `actor`, `cluster`, `alarms`, `http`, `app`. The binary and the tests need only
 //! [`Config`] and [`Server`] (and its [`Reloader`] for code updates).
 
 mod actor;
 mod alarms;
 mod app;
+mod cluster;
 mod config;
 mod http;
 mod id;

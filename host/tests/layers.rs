@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 /// Bottom to top. A layer may use the ones before it.
 const LAYERS: &[&str] = &[
-    "config", "id", "store", "sockets", "logs", "runtime", "actor", "alarms", "http", "app",
+    "config", "id", "store", "sockets", "logs", "runtime", "actor", "cluster", "alarms", "http",
+    "app",
 ];
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -5,6 +5,7 @@
 //! `scripts/setup.sh`). `HOLDFAST_BIN` overrides the binary's path.
 
 pub mod cdp;
+pub mod cluster;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -301,7 +302,7 @@ fn spawn(
     env: &[(String, String)],
 ) -> Result<(Child, SocketAddr, Option<SocketAddr>)> {
     let log_file = std::fs::File::create(log)?;
-    let mut child = Command::new(holdfast_bin())
+    let child = Command::new(holdfast_bin())
         .arg(command)
         .arg("--config")
         .arg(config)
@@ -315,6 +316,12 @@ fn spawn(
         .stderr(log_file)
         .spawn()
         .context("starting holdfast")?;
+    wait_listening(child, log)
+}
+
+/// Waits up to 120 s for a just-spawned holdfast (stdout piped, stderr to `log`) to print its
+/// listening line; returns it with its address and its admin listener's. Kills it on failure.
+fn wait_listening(mut child: Child, log: &Path) -> Result<(Child, SocketAddr, Option<SocketAddr>)> {
     let stdout = child.stdout.take().expect("piped stdout");
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {

@@ -440,6 +440,7 @@ impl Seed {
                 self.services.committer.clone(),
             )),
             name_recorded: false,
+            owned: false,
             key: self.key.clone(),
             hosts: served.hosts,
             class,

@@ -25,6 +25,8 @@ pub struct Metrics {
     pub store_failures: AtomicU64,
     /// Requests refused because the object's mailbox was full.
     pub overloaded: AtomicU64,
+    /// Cluster mode: requests passed to the node their object is placed on.
+    pub forwarded: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -38,6 +40,7 @@ impl Default for Metrics {
             failed_events: AtomicU64::new(0),
             store_failures: AtomicU64::new(0),
             overloaded: AtomicU64::new(0),
+            forwarded: AtomicU64::new(0),
         }
     }
 }

@@ -51,6 +51,9 @@ pub(super) struct Actor {
     pub home: Option<Home>,
     /// Whether the object's name is known to be stored.
     pub name_recorded: bool,
+    /// Whether this activation holds the object (cluster mode: took it with an epoch not yet
+    /// found superseded; always, once the first event ran, on one node).
+    pub owned: bool,
 }
 
 impl Drop for Actor {
@@ -245,8 +248,28 @@ impl Actor {
         }
     }
 
-    /// Drops cached state if a commit of this object failed since the last event.
+    /// Takes the object for this node (cluster mode: a new epoch in the database, which every
+    /// later commit of another node's activation is refused by).
+    async fn take_ownership(&mut self) -> Result<(), EventError> {
+        let db = &self.services.db;
+        if db.is_cluster() {
+            let epoch = db
+                .take_ownership(&self.key)
+                .await
+                .map_err(EventError::Store)?;
+            tracing::debug!(namespace = %self.identity.binding, object = %self.identity.id, epoch, "took the object");
+            self.shared.commit.epoch.store(epoch, Ordering::SeqCst);
+        }
+        self.owned = true;
+        Ok(())
+    }
+
+    /// Drops cached state if a commit of this object failed since the last event (and, in
+    /// cluster mode, gives the object up if the failure was another node's takeover).
     fn check_generation(&mut self) {
+        if self.shared.commit.fenced.swap(false, Ordering::SeqCst) {
+            self.owned = false;
+        }
         let g = self.shared.commit.generation.load(Ordering::SeqCst);
         if g != self.generation {
             tracing::warn!(namespace = %self.identity.binding, object = %self.identity.id, "resetting object after a failed commit");
@@ -317,6 +340,11 @@ impl Actor {
         reply: oneshot::Sender<EventResult>,
     ) {
         self.check_generation();
+        if !self.owned
+            && let Err(e) = self.take_ownership().await
+        {
+            return self.release(None, None, reply, Err(e));
+        }
         // Bound this object's commits in flight: past the bound, wait for the committer.
         wait_in_flight_below(
             self.shared.commit.clone(),

@@ -1,7 +1,7 @@
 //! The alarm scheduler: wakes objects whose alarm is due, through their mailboxes.
 //!
-//! Owns: when alarms fire and their retries. Imports `actor` (to deliver), `store` and
-//! `config`; nothing imports it but start-up.
+//! Owns: when alarms fire and their retries. Imports `actor` (to deliver), `cluster` (which
+//! alarms are this node's), `store` and `config`; nothing imports it but start-up.
 //!
 //! Alarms live in the database (`alarms` plus an index by time), written in the transaction of
 //! the event that set them. The scheduler reads due alarms from the index, so an alarm set before
@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 use crate::actor::{Directory, Event, EventError, Outcome};
+use crate::cluster::Cluster;
 use crate::config::AlarmConfig;
 use crate::store::{DueAlarm, ObjectKey, now_ms};
 
@@ -51,7 +52,15 @@ struct Tracked {
 type Tracking = Arc<Mutex<HashMap<ObjectKey, Tracked>>>;
 
 /// Runs the scheduler until the process ends.
-pub async fn run(directory: Arc<Directory>, changed: Arc<Notify>, config: AlarmConfig) {
+///
+/// In cluster mode (`cluster`), only the alarms of objects placed on this node fire here; the
+/// scheduler looks at least every [`MAX_SLEEP`], so an alarm another node set is found by then.
+pub async fn run(
+    directory: Arc<Directory>,
+    changed: Arc<Notify>,
+    config: AlarmConfig,
+    cluster: Option<Arc<Cluster>>,
+) {
     let tracked: Tracking = Arc::default();
     let mut warned_unknown = std::collections::HashSet::new();
     loop {
@@ -60,6 +69,9 @@ pub async fn run(directory: Arc<Directory>, changed: Arc<Notify>, config: AlarmC
         let due = {
             let t = tracked.lock().expect("alarm lock");
             let wanted = |k: &ObjectKey| {
+                if cluster.as_ref().is_some_and(|c| !c.is_here(k)) {
+                    return false;
+                }
                 let (ns, _) = k.parts();
                 if directory.class_of_namespace(ns).is_none() {
                     if warned_unknown.insert(ns.to_owned()) {

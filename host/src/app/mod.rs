@@ -35,6 +35,7 @@ pub use reload::{ReloadError, Reloaded, Reloader};
 pub use tail::{TailError, TailOptions, tail};
 
 use crate::actor::{ClassTable, Directory, Metrics, Services};
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::http::{AppState, ListenLimits, Reload, ReloadResult, admin_router, router};
 use crate::id::{NamespaceKey, Namespaces};
@@ -42,7 +43,7 @@ use crate::runtime::{
     Class, Engine, EngineError, PoolSize, Reach, WorkerClass, Workers, check_mappings,
 };
 use crate::sockets::{Hub, WsLimits};
-use crate::store::{CommitLimits, Committer, Db, Faults, OpenError, StoreError};
+use crate::store::{CommitLimits, Committer, Db, Faults, OpenError, PgOptions, StoreError};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +62,8 @@ pub enum StartError {
     Open(#[from] OpenError),
     #[error("cannot read the namespace secrets: {0}")]
     Secrets(#[from] StoreError),
+    #[error("cannot join the cluster: {0}")]
+    Join(StoreError),
     #[error(transparent)]
     Engine(#[from] EngineError),
     #[error(transparent)]
@@ -228,12 +231,26 @@ impl Server {
         if faults.is_some() {
             tracing::warn!("fault injection is on (HOLDFAST_FAULT_INJECTION): for tests only");
         }
-        crate::store::remove_leftovers(data);
-        let db = Db::open(
-            &data.join(crate::store::DB_FILE),
-            (config.server.storage_cache_mib as usize) << 20,
-            faults,
-        )?;
+        let db = match &config.cluster {
+            None => {
+                crate::store::remove_leftovers(data);
+                Db::open(
+                    &data.join(crate::store::DB_FILE),
+                    (config.server.storage_cache_mib as usize) << 20,
+                    faults,
+                )?
+            }
+            Some(c) => Db::open_postgres(
+                data,
+                PgOptions {
+                    url: c.database_url.clone(),
+                    node: c.node.clone(),
+                    connections: c.connections,
+                    io_timeout: Duration::from_millis(c.lease_ms),
+                },
+                c.audit,
+            )?,
+        };
         project::migrate(&db, config)?;
         let mut keys = Vec::new();
         for c in &config.classes {
@@ -289,10 +306,26 @@ impl Server {
             workers.clone(),
             max_memory,
         ));
+        let cluster = match &config.cluster {
+            None => None,
+            Some(c) => {
+                let cluster = Cluster::new(
+                    c.node.clone(),
+                    c.advertise.clone(),
+                    Duration::from_millis(c.lease_ms),
+                );
+                crate::cluster::join(&cluster, &directory.services().db)
+                    .await
+                    .map_err(StartError::Join)?;
+                tokio::spawn(crate::cluster::run(cluster.clone(), directory.clone()));
+                Some(cluster)
+            }
+        };
         tokio::spawn(crate::alarms::run(
             directory.clone(),
             alarm_changed,
             config.alarms,
+            cluster.clone(),
         ));
         let listener = TcpListener::bind(config.server.listen)
             .await
@@ -331,6 +364,7 @@ impl Server {
                 body_timeout: Duration::from_millis(config.server.body_timeout_ms),
                 admin_token: config.admin.token.clone(),
                 backup_running: Arc::new(tokio::sync::Semaphore::new(1)),
+                cluster,
             }),
             limits: ListenLimits {
                 max_connections: config.server.max_connections,
@@ -358,6 +392,21 @@ impl Server {
     /// Serves until `shutdown` resolves, then stops accepting connections and finishes the
     /// requests in progress (their commits included).
     pub async fn serve(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let db = self.state.directory.services().db.clone();
+        let served = self.serve_until(shutdown).await;
+        // A clean stop gives the cluster lease up, so this node's objects move at once.
+        if db.is_cluster()
+            && let Err(e) = db.leave_cluster().await
+        {
+            tracing::warn!(error = %e, "cannot give the cluster lease up; it runs out by itself");
+        }
+        served
+    }
+
+    async fn serve_until(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {

@@ -9,6 +9,7 @@
 //! falls back to a default.
 
 mod build;
+mod cluster;
 mod limits;
 mod migrations;
 mod wrangler;
@@ -20,6 +21,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use build::{BuildStep, ClassBuild, Lang};
+pub use cluster::ClusterConfig;
 pub use limits::Limits;
 use limits::{PartialLimits, validate_limits};
 pub use migrations::Migration;
@@ -57,6 +59,8 @@ pub struct Config {
     pub alarms: AlarmConfig,
     pub websockets: WebSocketConfig,
     pub history: HistoryConfig,
+    /// Cluster mode, if configured (`[cluster]`).
+    pub cluster: Option<ClusterConfig>,
     pub classes: Vec<ClassConfig>,
     /// `[worker]`: the stateless entry point, if one is configured.
     pub worker: Option<WorkerConfig>,
@@ -349,6 +353,7 @@ struct RawConfig {
     websockets: WebSocketConfig,
     #[serde(default)]
     history: HistoryConfig,
+    cluster: Option<ClusterConfig>,
     #[serde(default, rename = "class")]
     classes: Vec<RawClass>,
     #[serde(default)]
@@ -620,6 +625,18 @@ impl Config {
                 "must be greater than 0".into(),
             ));
         }
+        let mut cluster = raw.cluster;
+        if let Some(c) = &mut cluster {
+            if let Ok(url) = std::env::var("HOLDFAST_DATABASE_URL") {
+                c.database_url = url;
+            }
+            c.check().map_err(|(f, m)| invalid(f, m))?;
+        }
+        let mut history = raw.history;
+        if cluster.is_some() && history.retention_seconds > 0 {
+            // Its undo records live in the redb file; cluster mode has none yet.
+            history.retention_seconds = 0;
+        }
         let mut server = raw.server;
         if server.data.is_relative() {
             server.data = base_dir.join(&server.data);
@@ -636,7 +653,8 @@ impl Config {
             admin: raw.admin,
             alarms: raw.alarms,
             websockets: raw.websockets,
-            history: raw.history,
+            history,
+            cluster,
             classes,
             worker,
             vars,

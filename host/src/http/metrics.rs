@@ -91,6 +91,12 @@ pub fn render(directory: &Directory) -> String {
             c(&m.overloaded),
         ),
         (
+            "forwarded_total",
+            "counter",
+            "Cluster mode: requests passed to the node their object is placed on.",
+            c(&m.forwarded),
+        ),
+        (
             "alarms_total",
             "counter",
             "Alarm handlers that succeeded.",

@@ -21,6 +21,7 @@
 
 mod admin;
 mod backup;
+mod cluster;
 mod error;
 mod fork;
 mod guard;
@@ -55,7 +56,8 @@ use crate::store::StorageState;
 pub fn router(state: Arc<AppState>, admin: bool) -> Router {
     let host = Router::new()
         .route("/_/health", get(health))
-        .route("/_/metrics", get(metrics));
+        .route("/_/metrics", get(metrics))
+        .route("/_/cluster", get(cluster::status));
     let host = if admin {
         with_admin(host, &state)
     } else {
@@ -85,7 +87,8 @@ pub fn admin_router(state: Arc<AppState>) -> Router {
     with_admin(
         Router::new()
             .route("/_/health", get(health))
-            .route("/_/metrics", get(metrics)),
+            .route("/_/metrics", get(metrics))
+            .route("/_/cluster", get(cluster::status)),
         &state,
     )
     .fallback(|| async { objects::no_route() })

@@ -150,6 +150,13 @@ async fn deliver(
     rest: String,
     req: Request,
 ) -> Response {
+    let req = match &st.cluster {
+        Some(cluster) => match super::cluster::route(st, cluster, &class.key(&id), req).await {
+            Ok(req) => req,
+            Err(answer) => return answer,
+        },
+        None => req,
+    };
     let (mut parts, body) = req.into_parts();
     let upgrade = if is_websocket_upgrade(&parts.headers) {
         match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {

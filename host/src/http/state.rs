@@ -33,4 +33,6 @@ pub struct AppState {
     pub admin_token: Option<String>,
     /// One backup at a time (`GET /_/admin/backup`): each needs a copy's worth of disk.
     pub backup_running: Arc<tokio::sync::Semaphore>,
+    /// Cluster mode: where objects are placed, and forwarding to the other nodes.
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
 }

@@ -30,7 +30,7 @@ use super::db::{Db, apply, write_seq};
 use super::error::StoreError;
 use super::key::ObjectKey;
 use super::write_set::WriteSet;
-use super::{fork, history, pending};
+use super::{fork, history, pending, pg};
 
 /// How long a failed batch is retried (after reopening the database) before its clients hear.
 pub const RETRY_WINDOW: Duration = Duration::from_secs(1);
@@ -57,6 +57,11 @@ pub enum CommitError {
     TooLarge { bytes: usize, limit: usize },
     #[error("the server is shutting down")]
     ShuttingDown,
+    /// Cluster mode: another node took the object since this one did (its epoch moved on).
+    #[error(
+        "this object moved to another node of the cluster; nothing of this event was kept: retry the request"
+    )]
+    Fenced,
 }
 
 /// Commit bookkeeping one object shares with the committer.
@@ -76,6 +81,14 @@ pub struct CommitState {
     /// The highest event number (counted by the object's storage view) whose writes are
     /// durable: cached entries written at or before it equal committed state.
     pub durable: AtomicU64,
+    /// Cluster mode: the epoch this node took the object with (written by the actor when it
+    /// takes the object, before the event whose writes carry it; read by the committer for the
+    /// fence). 0 on one node.
+    pub epoch: AtomicU64,
+    /// Cluster mode: set by the committer (with a generation bump) when a commit found the
+    /// object's epoch moved on; the actor then drops its state and takes the object anew before
+    /// its next event.
+    pub fenced: std::sync::atomic::AtomicBool,
 }
 
 impl CommitState {
@@ -181,6 +194,7 @@ impl Committer {
             limits,
             carry: None,
             last_probe: Instant::now(),
+            pg: None,
         };
         thread::Builder::new()
             .name("holdfast-commit".into())
@@ -256,6 +270,8 @@ struct Worker {
     /// A job taken from the queue that did not fit in the previous batch.
     carry: Option<Job>,
     last_probe: Instant,
+    /// Cluster mode: the committer's own connection (opened on first use, again after an error).
+    pg: Option<postgres::Client>,
 }
 
 impl Worker {
@@ -364,7 +380,11 @@ impl Worker {
         }
         for job in batch {
             let result = if job.stale() {
-                Err(CommitError::Reset)
+                Err(if job.state.fenced.load(Ordering::SeqCst) {
+                    CommitError::Fenced
+                } else {
+                    CommitError::Reset
+                })
             } else {
                 Ok(())
             };
@@ -399,6 +419,9 @@ impl Worker {
     }
 
     fn write(&mut self, batch: &[Job]) -> Result<(), StoreError> {
+        if self.db.is_cluster() {
+            return self.write_pg(batch);
+        }
         let seq = self.seq + 1;
         let time = now_ms().max(self.last_time);
         let tx = self.db.begin_write()?;
@@ -447,6 +470,49 @@ impl Worker {
         }
         self.seq = seq;
         self.last_time = time;
+        Ok(())
+    }
+
+    /// Cluster mode: the batch in one PostgreSQL transaction, fenced by each object's epoch.
+    /// Objects found fenced are reset and marked; the rest of the batch commits.
+    fn write_pg(&mut self, batch: &[Job]) -> Result<(), StoreError> {
+        let pg = self.db.pg().expect("cluster mode");
+        let jobs: Vec<_> = batch
+            .iter()
+            .filter(|j| !j.stale())
+            .filter_map(|j| {
+                let ws = j.writes.as_ref()?;
+                debug_assert!(
+                    ws.sql.is_none() && ws.restore_to.is_none() && ws.pending.is_none(),
+                    "cluster mode refuses SQL and history before they reach a write set"
+                );
+                Some((&j.object, j.state.epoch.load(Ordering::SeqCst), ws))
+            })
+            .collect();
+        if self.pg.as_ref().is_none_or(postgres::Client::is_closed) {
+            self.pg = None;
+            let c = pg::connect(&pg.opts)
+                .map_err(|e| StoreError::Postgres(super::pg::PoolError::Connect(e.to_string())))?;
+            self.pg = Some(c);
+        }
+        let client = self.pg.as_mut().expect("connected");
+        let fenced = match pg::write_batch(client, &pg.opts.node, pg.audit, &jobs) {
+            Ok(f) => f,
+            Err(e) => {
+                if matches!(e, pg::BatchError::InDoubt(_)) {
+                    self.db.observed().sync_failed.store(true, Ordering::SeqCst);
+                }
+                let (pg::BatchError::Failed(e) | pg::BatchError::InDoubt(e)) = e;
+                return Err(StoreError::Postgres(super::pg::PoolError::Postgres(e)));
+            }
+        };
+        for object in &fenced.0 {
+            if let Some(job) = batch.iter().find(|j| &j.object == object) {
+                tracing::warn!(object = ?object.parts().1, "commit refused: another node took the object");
+                job.state.fenced.store(true, Ordering::SeqCst);
+                job.state.generation.fetch_add(1, Ordering::SeqCst);
+            }
+        }
         Ok(())
     }
 

@@ -26,6 +26,7 @@ use super::error::{OpenError, StoreError};
 use super::fault::{Faults, Observed, ObservedFile};
 use super::health::Health;
 use super::key::{ObjectKey, successor};
+use super::pg::{self, PgOptions};
 use super::write_set::WriteSet;
 
 pub(super) const KV: TableDefinition<&[u8], &[u8]> = TableDefinition::new("kv");
@@ -74,6 +75,17 @@ struct Inner {
     /// one, so it never undercounts. At zero, an object's start reads nothing to learn it has
     /// no restore waiting.
     pub(super) pending_hint: std::sync::atomic::AtomicUsize,
+    /// Cluster mode: committed state lives in PostgreSQL instead (`current` stays `None`).
+    pg: Option<PgBackend>,
+}
+
+/// The PostgreSQL side of a database handle in cluster mode.
+#[derive(Debug)]
+pub(super) struct PgBackend {
+    pub pool: pg::Pool,
+    pub opts: pg::PgOptions,
+    /// Record every commit's epoch per object (`hf_commit_log`), for checks.
+    pub audit: bool,
 }
 
 impl Db {
@@ -103,8 +115,84 @@ impl Db {
                 current: RwLock::new(Some(Arc::new(db))),
                 health: Health::default(),
                 pending_hint: pending.into(),
+                pg: None,
             }),
         })
+    }
+
+    /// Connects to the cluster's PostgreSQL database (creating its tables if missing). `dir` is
+    /// the node's data directory (its code cache and server file; no database file).
+    pub fn open_postgres(dir: &Path, opts: PgOptions, audit: bool) -> Result<Db, OpenError> {
+        let shown = |e: &dyn std::fmt::Display| OpenError::Postgres(format!("{e}"));
+        // Off the runtime's threads: the client runs a runtime of its own.
+        let prepared = std::thread::scope(|s| {
+            s.spawn(|| {
+                let mut c = pg::connect(&opts).map_err(|e| shown(&e))?;
+                pg::prepare(&mut c).map_err(|e| shown(&e))
+            })
+            .join()
+            .unwrap_or_else(|_| Err(OpenError::Postgres("the connection thread panicked".into())))
+        });
+        prepared?;
+        Ok(Db {
+            inner: Arc::new(Inner {
+                path: dir.join("cluster"),
+                faults: None,
+                observed: Arc::default(),
+                cache_bytes: 0,
+                current: RwLock::new(None),
+                health: Health::default(),
+                pending_hint: 0.into(),
+                pg: Some(PgBackend {
+                    pool: pg::Pool::start(&opts),
+                    opts,
+                    audit,
+                }),
+            }),
+        })
+    }
+
+    /// The PostgreSQL side, in cluster mode.
+    pub(super) fn pg(&self) -> Option<&PgBackend> {
+        self.inner.pg.as_ref()
+    }
+
+    /// Whether committed state lives in the cluster's PostgreSQL database.
+    pub fn is_cluster(&self) -> bool {
+        self.inner.pg.is_some()
+    }
+
+    /// Makes this node the owner of `obj` with a new epoch (cluster mode; `0` on one node,
+    /// where nothing else can own it).
+    pub async fn take_ownership(&self, obj: &ObjectKey) -> Result<u64, StoreError> {
+        match self.pg() {
+            Some(pg) => Ok(pg.pool.take_ownership(obj, &pg.opts.node).await?),
+            None => Ok(0),
+        }
+    }
+
+    /// Renews this node's lease in the cluster for `lease_ms` (cluster mode only).
+    pub async fn renew_lease(&self, addr: &str, lease_ms: u64) -> Result<(), StoreError> {
+        let pg = self
+            .pg()
+            .ok_or(StoreError::NotInCluster { what: "a lease" })?;
+        Ok(pg.pool.renew_lease(&pg.opts.node, addr, lease_ms).await?)
+    }
+
+    /// The cluster's live nodes (cluster mode only).
+    pub async fn live_members(&self) -> Result<Vec<pg::Member>, StoreError> {
+        let pg = self
+            .pg()
+            .ok_or(StoreError::NotInCluster { what: "membership" })?;
+        Ok(pg.pool.live_members().await?)
+    }
+
+    /// Gives this node's lease up (a clean shutdown; cluster mode only).
+    pub async fn leave_cluster(&self) -> Result<(), StoreError> {
+        let pg = self
+            .pg()
+            .ok_or(StoreError::NotInCluster { what: "a lease" })?;
+        Ok(pg.pool.leave(&pg.opts.node).await?)
     }
 
     /// The data directory (the database file's).
@@ -132,6 +220,11 @@ impl Db {
     }
 
     pub(super) fn database(&self) -> Result<Arc<Database>, StoreError> {
+        if self.is_cluster() {
+            return Err(StoreError::NotInCluster {
+                what: "this feature (SQL storage, point-in-time recovery, backups, listing an object's keys in the inspector or namespace migrations)",
+            });
+        }
         self.inner
             .current
             .read()
@@ -145,6 +238,9 @@ impl Db {
     /// Closes and opens the database file again (clearing redb's failed state after an I/O
     /// error). Waits up to a second for readers of the old handle to finish.
     pub(super) fn reopen(&self) -> Result<(), OpenError> {
+        if self.is_cluster() {
+            return Ok(());
+        }
         let mut current = self.inner.current.write().expect("db lock");
         if let Some(old) = current.take() {
             let deadline = Instant::now() + Duration::from_secs(1);
@@ -172,6 +268,12 @@ impl Db {
 
     /// The namespace's ID secret, created on first use and kept forever.
     pub fn namespace_secret(&self, namespace: &str) -> Result<[u8; 32], StoreError> {
+        if let Some(pg) = self.pg() {
+            let v = pg.pool.namespace_secret(namespace)?;
+            return v.try_into().map_err(|_| StoreError::Unavailable {
+                reason: format!("the stored ID secret of namespace `{namespace}` is not 32 bytes"),
+            });
+        }
         let key = format!("secret/{namespace}");
         let db = self.database()?;
         let tx = db.begin_write()?;
@@ -193,6 +295,9 @@ impl Db {
 
     /// The committed value of one key.
     pub fn get(&self, obj: &ObjectKey, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return Ok(pg.pool.get(obj, key)?);
+        }
         let tx = self.database()?.begin_read()?;
         let t = tx.open_table(KV)?;
         Ok(t.get(obj.row(key).as_slice())?.map(|v| v.value().to_vec()))
@@ -208,6 +313,9 @@ impl Db {
         reverse: bool,
         max: usize,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return Ok(pg.pool.scan(obj, lower, upper, reverse, max)?);
+        }
         let tx = self.database()?.begin_read()?;
         let t = tx.open_table(KV)?;
         let lo = obj.row_lower(lower);
@@ -233,6 +341,9 @@ impl Db {
 
     /// The committed alarm time of `obj`.
     pub fn alarm(&self, obj: &ObjectKey) -> Result<Option<i64>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return Ok(pg.pool.alarm(obj)?);
+        }
         let tx = self.database()?.begin_read()?;
         let t = tx.open_table(ALARMS)?;
         Ok(t.get(obj.as_bytes())?.map(|v| v.value()))
@@ -240,6 +351,9 @@ impl Db {
 
     /// The recorded name of `obj`.
     pub fn name(&self, obj: &ObjectKey) -> Result<Option<String>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return Ok(pg.pool.name(obj)?);
+        }
         let tx = self.database()?.begin_read()?;
         let t = tx.open_table(NAMES)?;
         Ok(t.get(obj.as_bytes())?.map(|v| v.value().to_owned()))
@@ -255,6 +369,12 @@ impl Db {
         max_scan: usize,
         mut wanted: impl FnMut(&ObjectKey) -> bool,
     ) -> Result<Vec<DueAlarm>, StoreError> {
+        if let Some(pg) = self.pg() {
+            let mut due = pg.pool.due_alarms(now_ms, max_scan)?;
+            due.retain(|a| wanted(&a.object));
+            due.truncate(limit);
+            return Ok(due);
+        }
         let tx = self.database()?.begin_read()?;
         let index = tx.open_table(ALARM_INDEX)?;
         let retries = tx.open_table(ALARM_RETRIES)?;
@@ -283,6 +403,9 @@ impl Db {
 
     /// The earliest alarm time of any object.
     pub fn next_alarm(&self) -> Result<Option<i64>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return Ok(pg.pool.next_alarm()?);
+        }
         let tx = self.database()?.begin_read()?;
         let t = tx.open_table(ALARM_INDEX)?;
         Ok(t.first()?.map(|(k, _)| k.value().0))
@@ -290,6 +413,9 @@ impl Db {
 
     /// The sequence number of the last committed batch.
     pub(super) fn last_seq(&self) -> Result<u64, StoreError> {
+        if self.is_cluster() {
+            return Ok(0);
+        }
         seq_in(&self.database()?.begin_read()?)
     }
 

@@ -19,6 +19,14 @@ pub enum StoreError {
     /// the host itself opened).
     #[error("SQL storage failed: {reason}")]
     Sql { reason: String },
+    /// A read or write of the cluster's PostgreSQL database failed (or got no answer).
+    #[error("storage (PostgreSQL) failed: {0}")]
+    Postgres(#[from] super::pg::PoolError),
+    /// The feature keeps its state in the redb file, which cluster mode does not have.
+    #[error(
+        "{what} is not available in cluster mode yet (its storage is the single-node redb file; cluster mode stores keys, alarms and names in PostgreSQL)"
+    )]
+    NotInCluster { what: &'static str },
     /// A stored point-in-time recovery record (undo record or pending restore) does not decode.
     #[error("a point-in-time recovery record does not decode: {reason}")]
     History { reason: String },
@@ -43,6 +51,8 @@ pub enum OpenError {
         "the database `{path}` is in use by another server (its file is locked): one server per data directory"
     )]
     InUse { path: String },
+    #[error("cannot use the cluster's database: {0}")]
+    Postgres(String),
     /// An earlier handle of the database is still in use (reopen only).
     #[error("the database is still in use by a reader")]
     Busy,

@@ -1,0 +1,85 @@
+//! Cluster mode at the object routes: a request for an object placed on another node is passed
+//! there (`cluster::Cluster::forward`); one for this node's object goes on to the directory.
+
+use std::sync::Arc;
+
+use axum::extract::{OriginalUri, Request};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use super::error::error;
+use super::objects::{is_websocket_upgrade, read_body};
+use super::state::AppState;
+use crate::cluster::{Cluster, FORWARDED, Place};
+use crate::store::ObjectKey;
+
+/// `Ok(req)` when this node serves `key`'s object; otherwise the answer (the owner's, through
+/// this node, or why there is none). A request another node forwarded is served here unless
+/// this node has no lease: the two disagree on membership only briefly, and the fence keeps
+/// the object right meanwhile.
+pub(super) async fn route(
+    st: &AppState,
+    cluster: &Arc<Cluster>,
+    key: &ObjectKey,
+    req: Request,
+) -> Result<Request, Response> {
+    let forwarded = req.headers().contains_key(FORWARDED);
+    let to = match cluster.place(key) {
+        Place::Here => return Ok(req),
+        Place::There(_) if forwarded => return Ok(req),
+        Place::There(m) => m,
+        Place::Unplaced => {
+            return Err(error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "this node's cluster lease does not hold (it cannot reach the cluster's database), so it serves no object: retry on another node",
+            ));
+        }
+    };
+    let path = req
+        .extensions()
+        .get::<OriginalUri>()
+        .map_or_else(|| req.uri().clone(), |u| u.0.clone());
+    let path = path
+        .path_and_query()
+        .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
+    st.directory
+        .services()
+        .metrics
+        .forwarded
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let answer = if is_websocket_upgrade(req.headers()) {
+        cluster.forward_upgrade(&to, req, &path).await
+    } else {
+        let (parts, body) = req.into_parts();
+        let body = read_body(st, body).await.map_err(|r| *r)?;
+        cluster
+            .forward(&to, &parts.method, &path, &parts.headers, body)
+            .await
+    };
+    Err(answer.unwrap_or_else(|e| error(StatusCode::SERVICE_UNAVAILABLE, format!("{e}; retry"))))
+}
+
+/// `GET /_/cluster`: this node's name, whether its lease holds, and the live nodes it sees
+/// (404 on one node).
+pub(super) async fn status(
+    axum::extract::State(st): axum::extract::State<Arc<AppState>>,
+) -> Response {
+    let Some(cluster) = &st.cluster else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "this server does not run in cluster mode (no [cluster] in its config)",
+        );
+    };
+    let view = cluster.view();
+    let members: Vec<_> = view
+        .members
+        .iter()
+        .map(|m| serde_json::json!({"node": m.node, "addr": m.addr}))
+        .collect();
+    axum::Json(serde_json::json!({
+        "node": cluster.node(),
+        "lease_held": view.held(),
+        "members": members,
+    }))
+    .into_response()
+}
