@@ -22,6 +22,16 @@ if ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
   $SUDO apt-get update -qq && $SUDO apt-get install -y chromium
 fi
+# The cluster tests (tests/tests/cluster.rs) start a real PostgreSQL server of their own
+# (initdb into a temporary directory) and put each node in a network namespace, which needs
+# root. As root they are required: a missing PostgreSQL is then a failure, not a skip.
+if [ "$(id -u)" = 0 ]; then
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    echo "==> installing Debian's postgresql (the cluster tests run three nodes over it)"
+    apt-get update -qq && apt-get install -y -qq postgresql >/dev/null
+  fi
+  export HOLDFAST_REQUIRE_CLUSTER_TESTS=1
+fi
 scripts/setup.sh
 echo "==> tests"
 tests_started=$SECONDS

@@ -3,7 +3,9 @@
 //!
 //! Needs root (for `ip netns`) and PostgreSQL's server binaries (Debian's `postgresql`
 //! package; `scripts/test.sh` installs it). Without them the tests say why and pass vacuously,
-//! so that a developer machine without root still runs the rest of the suite.
+//! so that a developer machine without root still runs the rest of the suite; with
+//! `HOLDFAST_REQUIRE_CLUSTER_TESTS` set (`scripts/test.sh` sets it as root, so CI does) they
+//! fail instead.
 
 use std::collections::{BTreeMap, HashMap};
 use std::process::{Command, Stdio};
@@ -26,14 +28,18 @@ struct Cluster {
 }
 
 async fn cluster(n: usize, classes: &str) -> Result<Option<Cluster>> {
+    let required = std::env::var_os("HOLDFAST_REQUIRE_CLUSTER_TESTS").is_some();
     if !Netns::available() {
+        if required {
+            bail!("HOLDFAST_REQUIRE_CLUSTER_TESTS is set but `ip netns` is not available here");
+        }
         eprintln!("skipped: `ip netns` is not available here (the cluster tests need root)");
         return Ok(None);
     }
     let net = Netns::create(n)?;
     let pg = match Postgres::start(&[&net.bridge_ip()]) {
         Ok(pg) => pg,
-        Err(e) if std::env::var_os("HOLDFAST_REQUIRE_CLUSTER_TESTS").is_none() => {
+        Err(e) if !required => {
             eprintln!("skipped: {e:#}");
             return Ok(None);
         }
@@ -338,5 +344,68 @@ async fn a_node_cut_off_never_commits_beside_the_new_owner() -> Result<()> {
     let (status, _) = call(&c, Method::GET, cl.nodes[2].url("/counter/p0")).await?;
     assert_eq!(status, 200, "{}", cl.nodes[2].log());
     eprintln!("{acked} increments acknowledged, {commits} commits checked");
+    Ok(())
+}
+
+#[tokio::test]
+async fn calls_between_objects_reach_the_callees_node() -> Result<()> {
+    let classes = format!(
+        "{}{}",
+        class("caller", "Caller", &guest("caller")),
+        class("other", "Caller", &guest("caller"))
+    );
+    let Some(cl) = cluster(3, &classes).await? else {
+        return Ok(());
+    };
+    let c = client();
+    for i in 0..12 {
+        let steps = json!([
+            { "put": ["k", 1] },
+            { "call": ["other", format!("b{i}"), "increment", [5]] },
+            { "fetch": ["other", format!("b{i}"), "/echo/x"] },
+        ]);
+        let r = c
+            .post(cl.nodes[i % 3].url(&format!("/caller/c{i}/run")))
+            .json(&steps)
+            .send()
+            .await?;
+        assert_eq!(r.status(), 200);
+        let out: serde_json::Value = r.json().await?;
+        assert_eq!(out[1], json!({"ok": 5}), "{out}");
+        assert_eq!(out[2]["status"], 200, "{out}");
+    }
+    for i in 0..12 {
+        let (_, v) = call(
+            &c,
+            Method::GET,
+            cl.nodes[1].url(&format!("/other/b{i}/value")),
+        )
+        .await?;
+        assert_eq!(v, json!(5));
+    }
+    // Each callee committed on one node only (its own), and some callee's node was not its
+    // caller's: those calls crossed nodes.
+    let per_callee = cl.pg.psql(
+        "SELECT count(DISTINCT l.node) FROM hf_commit_log l JOIN hf_names n USING (object)
+         WHERE n.name LIKE 'b%' GROUP BY n.name ORDER BY 1 DESC LIMIT 1",
+    )?;
+    assert_eq!(per_callee.trim(), "1");
+    let crossed = cl.pg.psql(
+        "SELECT count(*) FROM (SELECT DISTINCT n.name, l.node FROM hf_commit_log l JOIN hf_names n USING (object)) b
+         JOIN (SELECT DISTINCT n.name, l.node FROM hf_commit_log l JOIN hf_names n USING (object)) a
+         ON a.name = 'c' || substr(b.name, 2) AND a.node <> b.node",
+    )?;
+    assert!(crossed.trim().parse::<u32>()? > 0, "no call crossed nodes");
+    // The route between nodes refuses a call without the cluster's key.
+    let r = c
+        .post(cl.nodes[0].url("/_/cluster/call"))
+        .body("{}")
+        .send()
+        .await?;
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        r.json::<serde_json::Value>().await?["error"],
+        "the cluster key is missing or wrong"
+    );
     Ok(())
 }

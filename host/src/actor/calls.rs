@@ -26,6 +26,26 @@ impl Directory {
     }
 }
 
+impl Directory {
+    /// Delivers a call another node passed on, to the object here, whatever this node's view
+    /// of placement (the sender's view decided). Its chain continues the caller's; the
+    /// wait-for graph sees no caller (it spans one node), so a circle of calls across nodes
+    /// ends in the call timeout instead of a refusal.
+    pub async fn call_here(
+        &self,
+        to: types::Address,
+        chain: Chain,
+        body: CallBody,
+    ) -> Result<CallReply, CallFailure> {
+        let caller = Caller {
+            object: None,
+            chain,
+            upgrade: None,
+        };
+        deliver(self, caller, to, body, true).await
+    }
+}
+
 impl Outbound for Router {
     fn call(&self, caller: Caller, to: types::Address, body: CallBody) -> CallFuture {
         let directory = self.directory.upgrade();
@@ -36,16 +56,20 @@ impl Outbound for Router {
                     "the host is shutting down",
                 ));
             };
-            deliver(&directory, caller, to, body).await
+            deliver(&directory, caller, to, body, false).await
         })
     }
 }
 
+/// Delivers a call; unless `here_only`, one to an object placed on another node goes there
+/// through the directory's `Remote` port (but for a worker's
+/// forwarded WebSocket upgrade, which is this node's connection: its object runs here).
 async fn deliver(
     directory: &Directory,
     caller: Caller,
     to: types::Address,
     body: CallBody,
+    here_only: bool,
 ) -> Result<CallReply, CallFailure> {
     let services = directory.services();
     let bad = |m: String| CallFailure::new(CallErrorKind::BadAddress, m);
@@ -79,6 +103,16 @@ async fn deliver(
         ));
     }
     let key = class.key(&id);
+    let mut body = body;
+    if !here_only
+        && caller.upgrade.is_none()
+        && let Some(remote) = directory.remote()
+    {
+        match remote.route(&key, &to, caller.chain, body) {
+            Ok(answer) => return answer.await,
+            Err(b) => body = b,
+        }
+    }
     let (mine, theirs) = match &caller.object {
         Some((from_key, from_label)) => {
             let (a, b) = directory

@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::classes::{ClassTable, Served, view_limits};
 use super::event::{Event, EventError, EventResult, Msg, Origin};
 use super::object::Actor;
+use super::remote::Remote;
 use super::services::Services;
 use super::slots::{Handle, Mailbox, Shared, Slots};
 use super::waits::WaitGraph;
@@ -55,6 +56,9 @@ pub struct Directory {
     router: Arc<dyn Outbound>,
     /// Who waits for whom among the calls between objects.
     pub(super) waits: Arc<WaitGraph>,
+    /// Cluster mode: where calls to objects on other nodes go. Set once at start-up, before
+    /// the first request.
+    remote: std::sync::OnceLock<Arc<dyn Remote>>,
 }
 
 impl Directory {
@@ -70,7 +74,19 @@ impl Directory {
             services: Arc::new(services),
             router: router(me.clone()),
             waits: Arc::default(),
+            remote: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Sets the port for calls to objects on other nodes (once, at start-up).
+    pub fn set_remote(&self, remote: Arc<dyn Remote>) {
+        if self.remote.set(remote).is_err() {
+            tracing::error!("the remote call port was set twice; keeping the first");
+        }
+    }
+
+    pub(super) fn remote(&self) -> Option<&dyn Remote> {
+        self.remote.get().map(|r| &**r)
     }
 
     /// The port through which workers' instances call objects.

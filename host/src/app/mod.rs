@@ -309,11 +309,18 @@ impl Server {
         let cluster = match &config.cluster {
             None => None,
             Some(c) => {
+                // A secret every node reads from the database (stored like a namespace's, under a
+                // name no namespace can have).
+                let key = directory.services().db.namespace_secret("/cluster")?;
                 let cluster = Cluster::new(
                     c.node.clone(),
                     c.advertise.clone(),
                     Duration::from_millis(c.lease_ms),
+                    hex::encode(key),
                 );
+                directory.set_remote(Arc::new(crate::cluster::Calls {
+                    cluster: cluster.clone(),
+                }));
                 crate::cluster::join(&cluster, &directory.services().db)
                     .await
                     .map_err(StartError::Join)?;

@@ -11,6 +11,7 @@
 //! first event, and every commit checks the epoch in the same transaction, so a node that lost
 //! the object (cut off, paused, or behind on membership) cannot commit for it again.
 
+mod calls;
 pub mod forward;
 mod membership;
 mod placement;
@@ -20,6 +21,7 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 
+pub use calls::{Calls, KEY_HEADER, ServeError};
 pub use placement::{Place, View};
 
 use crate::store::ObjectKey;
@@ -38,6 +40,8 @@ pub struct Cluster {
     /// whole by the membership loop; read lock-free by every request and alarm look.
     view: ArcSwap<View>,
     client: reqwest::Client,
+    /// The cluster's key (hex of a secret kept in the database): calls between nodes carry it.
+    key: String,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -49,7 +53,7 @@ impl std::fmt::Debug for Cluster {
 }
 
 impl Cluster {
-    pub fn new(node: String, advertise: String, lease: Duration) -> Arc<Cluster> {
+    pub fn new(node: String, advertise: String, lease: Duration, key: String) -> Arc<Cluster> {
         let client = reqwest::Client::builder()
             .no_proxy()
             .connect_timeout(lease)
@@ -61,6 +65,7 @@ impl Cluster {
             lease,
             view: ArcSwap::from_pointee(View::default()),
             client,
+            key,
         })
     }
 

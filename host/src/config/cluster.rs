@@ -72,3 +72,51 @@ impl ClusterConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn good() -> ClusterConfig {
+        ClusterConfig {
+            database_url: "host=10.0.0.1 user=postgres dbname=holdfast".into(),
+            node: "n1".into(),
+            advertise: "http://10.0.0.11:8787".into(),
+            lease_ms: 3000,
+            connections: 8,
+            audit: false,
+        }
+    }
+
+    #[test]
+    fn each_wrong_field_is_named_with_why() {
+        assert_eq!(good().check(), Ok(()));
+        let cases: [(fn(&mut ClusterConfig), &str, &str); 4] = [
+            (
+                |c| c.node = "a b".into(),
+                "cluster.node",
+                "must be 1 to 64 letters, digits, `-`, `_` or `.`, unique in the cluster",
+            ),
+            (
+                |c| c.advertise = "10.0.0.11:8787".into(),
+                "cluster.advertise",
+                "must be the http:// URL other nodes reach this node at, e.g. http://10.0.0.1:8787",
+            ),
+            (
+                |c| c.lease_ms = 100,
+                "cluster.lease_ms",
+                "must be at least 300",
+            ),
+            (
+                |c| c.database_url = " ".into(),
+                "cluster.database_url",
+                "must name the cluster's PostgreSQL database",
+            ),
+        ];
+        for (spoil, field, message) in cases {
+            let mut c = good();
+            spoil(&mut c);
+            assert_eq!(c.check(), Err((field.to_owned(), message.to_owned())));
+        }
+    }
+}

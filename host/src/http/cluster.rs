@@ -83,3 +83,31 @@ pub(super) async fn status(
     }))
     .into_response()
 }
+
+/// `POST /_/cluster/call`: a call between objects another node passed on (it carries the
+/// cluster's key; refused 403 without it).
+pub(super) async fn call(
+    axum::extract::State(st): axum::extract::State<Arc<AppState>>,
+    req: Request,
+) -> Response {
+    let Some(cluster) = &st.cluster else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "this server does not run in cluster mode (no [cluster] in its config)",
+        );
+    };
+    let (parts, body) = req.into_parts();
+    let given = parts
+        .headers
+        .get(crate::cluster::KEY_HEADER)
+        .and_then(|v| v.to_str().ok());
+    let body = match read_body(&st, body).await {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    match cluster.serve_call(&st.directory, given, &body).await {
+        Ok(reply) => ([("content-type", "application/json")], reply).into_response(),
+        Err(e @ crate::cluster::ServeError::Key) => error(StatusCode::FORBIDDEN, e.to_string()),
+        Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
+    }
+}

@@ -57,7 +57,8 @@ pub fn router(state: Arc<AppState>, admin: bool) -> Router {
     let host = Router::new()
         .route("/_/health", get(health))
         .route("/_/metrics", get(metrics))
-        .route("/_/cluster", get(cluster::status));
+        .route("/_/cluster", get(cluster::status))
+        .route("/_/cluster/call", axum::routing::post(cluster::call));
     let host = if admin {
         with_admin(host, &state)
     } else {
