@@ -8,7 +8,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::error::error;
-use super::objects::{is_websocket_upgrade, read_body};
 use super::state::AppState;
 use crate::cluster::{Cluster, FORWARDED, Place};
 use crate::store::ObjectKey;
@@ -47,11 +46,15 @@ pub(super) async fn route(
         .metrics
         .forwarded
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let answer = if is_websocket_upgrade(req.headers()) {
+    let answer = if req
+        .headers()
+        .get("upgrade")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"))
+    {
         cluster.forward_upgrade(&to, req, &path).await
     } else {
         let (parts, body) = req.into_parts();
-        let body = read_body(st, body).await.map_err(|r| *r)?;
+        let body = read(st, body).await?;
         cluster
             .forward(&to, &parts.method, &path, &parts.headers, body)
             .await
@@ -101,13 +104,28 @@ pub(super) async fn call(
         .headers
         .get(crate::cluster::KEY_HEADER)
         .and_then(|v| v.to_str().ok());
-    let body = match read_body(&st, body).await {
+    let body = match read(&st, body).await {
         Ok(b) => b,
-        Err(r) => return *r,
+        Err(r) => return r,
     };
     match cluster.serve_call(&st.directory, given, &body).await {
         Ok(reply) => ([("content-type", "application/json")], reply).into_response(),
         Err(e @ crate::cluster::ServeError::Key) => error(StatusCode::FORBIDDEN, e.to_string()),
         Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
     }
+}
+
+/// The body, within the size limit.
+async fn read(st: &AppState, body: axum::body::Body) -> Result<axum::body::Bytes, Response> {
+    axum::body::to_bytes(body, st.max_body_bytes)
+        .await
+        .map_err(|e| {
+            error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "request body over the limit of {} bytes: {e}",
+                    st.max_body_bytes
+                ),
+            )
+        })
 }

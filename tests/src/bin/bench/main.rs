@@ -22,6 +22,7 @@
 
 mod backup;
 mod calls;
+mod cluster;
 mod dev;
 mod history;
 mod languages;
@@ -145,6 +146,12 @@ struct Args {
     /// Skip the point-in-time recovery phase.
     #[arg(long)]
     skip_history: bool,
+    /// Run only cluster mode's figures (cluster.rs; needs root and PostgreSQL).
+    #[arg(long)]
+    cluster_only: bool,
+    /// Kill -9 trials of the cluster phase's failover figure.
+    #[arg(long, default_value_t = 10)]
+    failover_trials: usize,
     /// Run only the point-in-time recovery phase (history.rs).
     #[arg(long, conflicts_with = "skip_history")]
     history_only: bool,
@@ -188,6 +195,7 @@ fn main() -> Result<()> {
         args.dev_only,
         args.backup_only,
         args.history_only,
+        args.cluster_only,
     ];
     if only.contains(&true) {
         args.skip_startup = !args.startup_only;
@@ -322,6 +330,9 @@ async fn run(args: Args) -> Result<()> {
         local
             .run_until(backup::run(args.backup_mb, args.backup_rate))
             .await?;
+    }
+    if args.cluster_only {
+        cluster::run(args.connections, d, args.objects, args.failover_trials).await?;
     }
     if !args.skip_history {
         history::cost(args.connections, d, args.objects, args.history_rounds).await?;
