@@ -806,3 +806,47 @@ impl Drop for Node {
         self.kill9();
     }
 }
+
+/// The config of node `i` (named `n{i}`, advertised at its namespace's address on `port`) over
+/// `pg`, serving `classes`; `extra` goes into its `[cluster]` section.
+pub fn node_config(
+    net: &Netns,
+    pg: &Postgres,
+    i: usize,
+    port: u16,
+    lease_ms: u64,
+    extra: &str,
+    classes: &str,
+) -> String {
+    format!(
+        "[cluster]\ndatabase_url = \"{}\"\nnode = \"n{i}\"\nadvertise = \"http://{}:{port}\"\nlease_ms = {lease_ms}\n{extra}\n{classes}",
+        pg.url(&net.bridge_ip()),
+        net.node_ip(i),
+    )
+}
+
+/// Waits (up to `within`) until every node sees `n` live members and its own lease.
+pub async fn wait_members(nodes: &[Node], n: usize, within: std::time::Duration) -> Result<()> {
+    let c = reqwest::Client::builder().no_proxy().build()?;
+    let deadline = std::time::Instant::now() + within;
+    'again: loop {
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "the nodes did not all see {n} members within {within:?}"
+        );
+        for node in nodes {
+            let view = match c.get(node.url("/_/cluster")).send().await {
+                Ok(r) => r.json::<serde_json::Value>().await.ok(),
+                Err(_) => None,
+            };
+            let ok = view.as_ref().is_some_and(|v| {
+                v["members"].as_array().map_or(0, Vec::len) == n && v["lease_held"] == true
+            });
+            if !ok {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue 'again;
+            }
+        }
+        return Ok(());
+    }
+}

@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use holdfast_tests::cluster::{Netns, Node, Postgres};
+use holdfast_tests::cluster::{Netns, Node, Postgres, node_config, wait_members};
 use holdfast_tests::{call, class, client, guest, root, ws_json, ws_send};
 use reqwest::Method;
 use serde_json::json;
@@ -50,37 +50,14 @@ async fn cluster(n: usize, classes: &str) -> Result<Option<Cluster>> {
         nodes.push(Node::start(
             &net,
             i,
-            &node_config(&net, &pg, i, classes),
+            &node_config(&net, &pg, i, PORT, LEASE_MS, "audit = true", classes),
             PORT,
         )?);
     }
     // Until every node sees every other, nodes place objects differently (safe, but their
     // requests then meet the fence and are answered 503).
-    wait_members(&nodes, n).await?;
+    wait_members(&nodes, n, Duration::from_millis(LEASE_MS * 4)).await?;
     Ok(Some(Cluster { nodes, net, pg }))
-}
-
-/// Waits until every node of `nodes` sees `n` live members.
-async fn wait_members(nodes: &[Node], n: usize) -> Result<()> {
-    let c = client();
-    holdfast_tests::eventually(Duration::from_millis(LEASE_MS * 4), || async {
-        for node in nodes {
-            let (_, v) = call(&c, Method::GET, node.url("/_/cluster")).await?;
-            if v["members"].as_array().map_or(0, Vec::len) != n || v["lease_held"] != true {
-                return Ok(None);
-            }
-        }
-        Ok(Some(()))
-    })
-    .await
-}
-
-fn node_config(net: &Netns, pg: &Postgres, i: usize, classes: &str) -> String {
-    format!(
-        "[cluster]\ndatabase_url = \"{}\"\nnode = \"n{i}\"\nadvertise = \"http://{}:{PORT}\"\nlease_ms = {LEASE_MS}\naudit = true\n\n{classes}",
-        pg.url(&net.bridge_ip()),
-        net.node_ip(i),
-    )
 }
 
 fn counter() -> String {

@@ -267,7 +267,9 @@ impl Actor {
     /// Drops cached state if a commit of this object failed since the last event (and, in
     /// cluster mode, gives the object up if the failure was another node's takeover).
     fn check_generation(&mut self) {
-        if self.shared.commit.fenced.swap(false, Ordering::SeqCst) {
+        // A load first: no atomic write per event on one node, where it is never set.
+        let fenced = &self.shared.commit.fenced;
+        if fenced.load(Ordering::SeqCst) && fenced.swap(false, Ordering::SeqCst) {
             self.owned = false;
         }
         let g = self.shared.commit.generation.load(Ordering::SeqCst);

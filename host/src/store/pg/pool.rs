@@ -70,16 +70,21 @@ impl Pool {
         f: impl FnOnce(&mut postgres::Client) -> Result<T, postgres::Error> + Send + 'static,
     ) -> Result<T, PoolError> {
         let (done, answer) = tokio::sync::oneshot::channel();
-        let tx = self.tx.clone();
-        // Sending may block while the queue is full: off the runtime's threads.
-        let sent = tokio::task::spawn_blocking(move || {
-            Pool { tx }.send(f, move |r| {
-                let _ = done.send(r);
-            })
-        })
-        .await
-        .map_err(|_| PoolError::Closed)?;
-        sent?;
+        let call = call(f, move |r| {
+            let _ = done.send(r);
+        });
+        match self.tx.try_send(call) {
+            Ok(()) => {}
+            // A full queue blocks the sender: that wait goes off the runtime's threads.
+            Err(mpsc::TrySendError::Full(call)) => {
+                let tx = self.tx.clone();
+                tokio::task::spawn_blocking(move || tx.send(call))
+                    .await
+                    .map_err(|_| PoolError::Closed)?
+                    .map_err(|_| PoolError::Closed)?;
+            }
+            Err(mpsc::TrySendError::Disconnected(_)) => return Err(PoolError::Closed),
+        }
         answer.await.unwrap_or(Err(PoolError::Closed))
     }
 
@@ -88,15 +93,22 @@ impl Pool {
         f: impl FnOnce(&mut postgres::Client) -> Result<T, postgres::Error> + Send + 'static,
         reply: impl FnOnce(Result<T, PoolError>) + Send + 'static,
     ) -> Result<(), PoolError> {
-        let call: Call = Box::new(move |client| {
-            let r = match client {
-                Ok(c) => f(c).map_err(PoolError::Postgres),
-                Err(e) => Err(PoolError::Connect(e.to_string())),
-            };
-            reply(r);
-        });
-        self.tx.send(call).map_err(|_| PoolError::Closed)
+        self.tx.send(call(f, reply)).map_err(|_| PoolError::Closed)
     }
+}
+
+/// `f` as a call for a connection thread, answering through `reply`.
+fn call<T: Send + 'static>(
+    f: impl FnOnce(&mut postgres::Client) -> Result<T, postgres::Error> + Send + 'static,
+    reply: impl FnOnce(Result<T, PoolError>) + Send + 'static,
+) -> Call {
+    Box::new(move |client| {
+        let r = match client {
+            Ok(c) => f(c).map_err(PoolError::Postgres),
+            Err(e) => Err(PoolError::Connect(e.to_string())),
+        };
+        reply(r);
+    })
 }
 
 /// A call that did not get an answer from the database.

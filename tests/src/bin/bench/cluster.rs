@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
 use hdrhistogram::Histogram;
-use holdfast_tests::cluster::{Netns, Node, Postgres};
+use holdfast_tests::cluster::{Netns, Node, Postgres, node_config, wait_members};
 use holdfast_tests::{Server, class, client, guest};
 
 use crate::{fig, load, report};
@@ -24,12 +24,7 @@ fn counter() -> String {
 }
 
 fn config(net: &Netns, pg: &Postgres, i: usize) -> String {
-    format!(
-        "[cluster]\ndatabase_url = \"{}\"\nnode = \"n{i}\"\nadvertise = \"http://{}:{PORT}\"\nlease_ms = {LEASE_MS}\n\n{}",
-        pg.url(&net.bridge_ip()),
-        net.node_ip(i),
-        counter()
-    )
+    node_config(net, pg, i, PORT, LEASE_MS, "", &counter())
 }
 
 async fn forwarded(c: &reqwest::Client, node: &Node) -> Result<f64> {
@@ -40,30 +35,6 @@ async fn forwarded(c: &reqwest::Client, node: &Node) -> Result<f64> {
         .trim()
         .parse()
         .context("a number")
-}
-
-async fn wait_members(c: &reqwest::Client, nodes: &[Node], n: usize) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    'outer: loop {
-        ensure!(
-            Instant::now() < deadline,
-            "the nodes never all saw {n} members"
-        );
-        for node in nodes {
-            let seen = match c.get(node.url("/_/cluster")).send().await {
-                Ok(r) => r.json::<serde_json::Value>().await.ok(),
-                Err(_) => None,
-            };
-            let count = seen
-                .as_ref()
-                .and_then(|v| v["members"].as_array().map(Vec::len));
-            if count != Some(n) {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue 'outer;
-            }
-        }
-        return Ok(());
-    }
 }
 
 pub async fn run(connections: usize, d: Duration, objects: usize, trials: usize) -> Result<()> {
@@ -110,7 +81,7 @@ pub async fn run(connections: usize, d: Duration, objects: usize, trials: usize)
         nodes.push(Node::start(&net, i, &config(&net, &pg, i), PORT)?);
     }
     let c = client();
-    wait_members(&c, &nodes, 3).await?;
+    wait_members(&nodes, 3, Duration::from_secs(20)).await?;
     let (mut local, mut remote) = (Histogram::<u64>::new(3)?, Histogram::<u64>::new(3)?);
     // Objects placed on node 2 (read through it without forwarding), for the failover trials.
     let mut on_2 = Vec::new();
@@ -189,7 +160,7 @@ pub async fn run(connections: usize, d: Duration, objects: usize, trials: usize)
         }
         times.push(killed.elapsed().as_secs_f64() * 1000.0);
         nodes[2].restart()?;
-        wait_members(&c, &nodes, 3).await?;
+        wait_members(&nodes, 3, Duration::from_secs(20)).await?;
     }
     times.sort_by(f64::total_cmp);
     println!("# failover times (ms): {times:?}");
