@@ -225,6 +225,17 @@ async fn check_counters(c: &reqwest::Client, node: &Node, answers: &[Answer]) ->
 
 /// No two nodes committed for one object at once: in each object's commit log (in commit
 /// order), epochs never go back, and each epoch belongs to one node.
+/// The node that owns the most objects now (by `hf_owners`), so that killing or cutting it off
+/// surely moves objects: a fixed node may by chance own none of the test's objects.
+fn busiest(pg: &Postgres) -> Result<usize> {
+    let node =
+        pg.psql("SELECT node FROM hf_owners GROUP BY node ORDER BY count(*) DESC, node LIMIT 1")?;
+    let node = node.trim();
+    node.strip_prefix('n')
+        .and_then(|i| i.parse().ok())
+        .with_context(|| format!("no node owns an object yet ({node:?})"))
+}
+
 fn check_fencing(pg: &Postgres) -> Result<usize> {
     let rows =
         pg.psql("SELECT encode(object, 'hex'), epoch, node FROM hf_commit_log ORDER BY id")?;
@@ -265,12 +276,14 @@ async fn kill_9_of_a_node_under_load_loses_no_acknowledged_write() -> Result<()>
     let urls: Vec<String> = (0..3).map(|i| cl.nodes[i].url("")).collect();
     let runner = load(None, &urls, "k", 9000)?;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    cl.nodes[2].kill9();
+    let victim = busiest(&cl.pg)?;
+    cl.nodes[victim].kill9();
+    let alive = (victim + 1) % 3;
     let killed = Instant::now();
     // Every object answers again through a survivor within the lease plus a margin.
     let mut back = Duration::ZERO;
     for i in 0..8 {
-        let url = cl.nodes[0].url(&format!("/counter/k{i}"));
+        let url = cl.nodes[alive].url(&format!("/counter/k{i}"));
         loop {
             if let Ok((200, _)) = call(&c, Method::GET, &url).await {
                 break;
@@ -286,7 +299,7 @@ async fn kill_9_of_a_node_under_load_loses_no_acknowledged_write() -> Result<()>
     }
     eprintln!("every object served again {back:?} after kill -9 (lease {LEASE_MS} ms)");
     let answers = finish(runner)?;
-    let acked = check_counters(&c, &cl.nodes[0], &answers).await?;
+    let acked = check_counters(&c, &cl.nodes[alive], &answers).await?;
     assert!(acked > 200, "the load ran ({acked} acknowledged)");
     check_fencing(&cl.pg)?;
     Ok(())
@@ -300,16 +313,19 @@ async fn a_node_cut_off_never_commits_beside_the_new_owner() -> Result<()> {
     let c = client();
     let urls: Vec<String> = (0..3).map(|i| cl.nodes[i].url("")).collect();
     // Clients on both sides: outside (every node) and inside the node that will be cut off
-    // (it alone).
+    // (it alone), which is the one owning the most objects once the load has placed them.
     let outside = load(None, &urls, "p", 12_000)?;
-    let inside = load(Some(&cl.net.ns_name(2)), &urls[2..], "p", 12_000)?;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    cl.net.cut(2)?;
+    let cut = busiest(&cl.pg)?;
+    let inside = load(Some(&cl.net.ns_name(cut)), &urls[cut..=cut], "p", 10_000)?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    cl.net.cut(cut)?;
     tokio::time::sleep(Duration::from_millis(LEASE_MS * 3)).await;
-    cl.net.heal(2)?;
+    cl.net.heal(cut)?;
     let mut answers = finish(outside)?;
     answers.extend(finish(inside)?);
-    let acked = check_counters(&c, &cl.nodes[0], &answers).await?;
+    let other = (cut + 1) % 3;
+    let acked = check_counters(&c, &cl.nodes[other], &answers).await?;
     assert!(acked > 200, "the load ran ({acked} acknowledged)");
     let commits = check_fencing(&cl.pg)?;
     // The objects moved at least once (the cut node's went to the others).
@@ -318,8 +334,8 @@ async fn a_node_cut_off_never_commits_beside_the_new_owner() -> Result<()> {
         .psql("SELECT count(*) FROM hf_owners WHERE epoch > 1")?;
     assert!(moved.trim().parse::<u32>()? > 0, "no object changed owner");
     // The cut node came back: it serves again.
-    let (status, _) = call(&c, Method::GET, cl.nodes[2].url("/counter/p0")).await?;
-    assert_eq!(status, 200, "{}", cl.nodes[2].log());
+    let (status, _) = call(&c, Method::GET, cl.nodes[cut].url("/counter/p0")).await?;
+    assert_eq!(status, 200, "{}", cl.nodes[cut].log());
     eprintln!("{acked} increments acknowledged, {commits} commits checked");
     Ok(())
 }
@@ -384,5 +400,105 @@ async fn calls_between_objects_reach_the_callees_node() -> Result<()> {
         r.json::<serde_json::Value>().await?["error"],
         "the cluster key is missing or wrong"
     );
+    Ok(())
+}
+
+/// Runs the `sqler` script `ops` on object `name` through `node`: its results.
+async fn sql_ops(
+    c: &reqwest::Client,
+    node: &Node,
+    name: &str,
+    ops: serde_json::Value,
+) -> Result<serde_json::Value> {
+    let r = c
+        .post(node.url(&format!("/sql/{name}/ops")))
+        .json(&ops)
+        .send()
+        .await?;
+    let status = r.status();
+    let body: serde_json::Value = r.json().await?;
+    anyhow::ensure!(status == 200, "{name}: {status} {body}");
+    Ok(body["results"].clone())
+}
+
+#[tokio::test]
+async fn sql_databases_live_in_postgres_and_move_with_their_objects() -> Result<()> {
+    let Some(mut cl) = cluster(3, &class("sql", "Sqler", &guest("sqler"))).await? else {
+        return Ok(());
+    };
+    let c = client();
+    let pad = "x".repeat(3000);
+    // Several events per object, each through another node: rows over many pages, written by
+    // events whose commits may still be in flight when the next reads.
+    for round in 0..3i64 {
+        for i in 0..9usize {
+            let mut ops =
+                vec![json!({"exec": ["CREATE TABLE IF NOT EXISTS t (n INTEGER, pad TEXT)", []]})];
+            for k in 0..4i64 {
+                ops.push(json!({"exec": ["INSERT INTO t VALUES (?, ?)", [round * 4 + k, pad]]}));
+            }
+            sql_ops(
+                &c,
+                &cl.nodes[(i + round as usize) % 3],
+                &format!("s{i}"),
+                json!(ops),
+            )
+            .await?;
+        }
+    }
+    // One object's tables are all dropped (delete-all).
+    sql_ops(&c, &cl.nodes[0], "s0", json!([{"delete_all": null}])).await?;
+    let pages = cl.pg.psql("SELECT count(*) FROM hf_sql_pages")?;
+    assert!(
+        pages.trim().parse::<u32>()? >= 8 * 12,
+        "pages in PostgreSQL: {pages}"
+    );
+    // The node owning the most objects dies; the survivors serve its objects' databases.
+    let victim = busiest(&cl.pg)?;
+    cl.nodes[victim].kill9();
+    let alive = &cl.nodes[(victim + 1) % 3];
+    for i in 0..9usize {
+        let name = format!("s{i}");
+        let deadline = Instant::now() + Duration::from_millis(LEASE_MS * 4);
+        let got = loop {
+            match sql_ops(
+                &c,
+                alive,
+                &name,
+                json!([
+                    {"try": ["SELECT count(*), sum(n), sum(length(pad)) FROM t", []]},
+                    {"size": null},
+                ]),
+            )
+            .await
+            {
+                Ok(v) => break v,
+                Err(_) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => return Err(e.context(format!("{name} not served after the kill"))),
+            }
+        };
+        if i == 0 {
+            assert_eq!(
+                got[0]["error"]["message"]
+                    .as_str()
+                    .map(|m| m.contains("no such table")),
+                Some(true),
+                "{got}"
+            );
+        } else {
+            assert_eq!(
+                got[0]["rows"],
+                json!([[12, 66, 12 * 3000]]),
+                "{name}: {got}"
+            );
+            assert!(
+                got[1].as_u64().is_some_and(|s| s >= 12 * 3000),
+                "{name}: {got}"
+            );
+        }
+    }
+    check_fencing(&cl.pg)?;
     Ok(())
 }

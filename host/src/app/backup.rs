@@ -118,6 +118,9 @@ pub async fn backup(
     download(&format!("{admin}/_/admin/backup"), &token, to).await
 }
 
+/// Bytes of a download written between two syncs.
+const SYNC_BYTES: usize = 2 << 20;
+
 /// Downloads a backup from a running server to `to` (through `to.partial`).
 async fn download(url: &str, token: &str, to: &Path) -> Result<BackupInfo, BackupCliError> {
     let unreachable = |e: reqwest::Error| BackupCliError::Unreachable {
@@ -150,11 +153,18 @@ async fn download(url: &str, token: &str, to: &Path) -> Result<BackupInfo, Backu
     };
     let result = async {
         let mut file = std::fs::File::create(&partial).map_err(write_err)?;
-        let mut got = 0u64;
+        let (mut got, mut unsynced) = (0u64, 0usize);
         let mut tenths = Tenths::new("backup");
         while let Some(chunk) = r.chunk().await.map_err(unreachable)? {
             file.write_all(&chunk).map_err(write_err)?;
             got += chunk.len() as u64;
+            // Synced as it arrives, as the server writes its copy: one sync of gigabytes at the
+            // end would stall the commits of a server on the same disk behind its writeback.
+            unsynced += chunk.len();
+            if unsynced >= SYNC_BYTES {
+                file.sync_data().map_err(write_err)?;
+                unsynced = 0;
+            }
             tenths.at(got, total, || {
                 format!("{} of {} downloaded", megabytes(got), megabytes(total))
             });

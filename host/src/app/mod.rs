@@ -371,6 +371,7 @@ impl Server {
                 body_timeout: Duration::from_millis(config.server.body_timeout_ms),
                 admin_token: config.admin.token.clone(),
                 backup_running: Arc::new(tokio::sync::Semaphore::new(1)),
+                backup_pace: config.backup.max_bytes_per_second(),
                 cluster,
             }),
             limits: ListenLimits {

@@ -59,6 +59,7 @@ pub struct Config {
     pub alarms: AlarmConfig,
     pub websockets: WebSocketConfig,
     pub history: HistoryConfig,
+    pub backup: BackupConfig,
     /// Cluster mode, if configured (`[cluster]`).
     pub cluster: Option<ClusterConfig>,
     pub classes: Vec<ClassConfig>,
@@ -126,6 +127,30 @@ pub struct AdminConfig {
     /// e.g. a loopback or private address while the objects' routes face the world. Unset:
     /// both are under `/_/` of the main listener.
     pub listen: Option<SocketAddr>,
+}
+
+/// `[backup]`: backups a running server takes (`GET /_/admin/backup`, `holdfast backup`).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupConfig {
+    /// How fast the server copies its snapshot, in MiB per second, so that the copy's writes
+    /// leave the disk to the server's commits; 0 copies as fast as the disk goes.
+    pub max_mib_per_second: u64,
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        BackupConfig {
+            max_mib_per_second: 64,
+        }
+    }
+}
+
+impl BackupConfig {
+    /// The pace in bytes per second, `None` when unpaced.
+    pub fn max_bytes_per_second(&self) -> Option<u64> {
+        (self.max_mib_per_second > 0).then(|| self.max_mib_per_second.saturating_mul(1 << 20))
+    }
 }
 
 /// `[history]`: point-in-time recovery (every commit keeps what it overwrote, per object).
@@ -353,6 +378,8 @@ struct RawConfig {
     websockets: WebSocketConfig,
     #[serde(default)]
     history: HistoryConfig,
+    #[serde(default)]
+    backup: BackupConfig,
     cluster: Option<ClusterConfig>,
     #[serde(default, rename = "class")]
     classes: Vec<RawClass>,
@@ -654,6 +681,7 @@ impl Config {
             alarms: raw.alarms,
             websockets: raw.websockets,
             history,
+            backup: raw.backup,
             cluster,
             classes,
             worker,

@@ -29,12 +29,13 @@ pub(super) async fn backup(State(st): State<Arc<AppState>>) -> Response {
         );
     };
     let db = st.directory.services().db.clone();
+    let pace = st.backup_pace;
     let made = tokio::task::spawn_blocking(move || {
         let dir = db.dir().to_owned();
         let path = dir.join(format!("backup-{:016x}.redb", rand::random::<u64>()));
         let started = std::time::Instant::now();
         let mut last = 0u64;
-        let info = db.backup(&path, &mut |p| {
+        let info = db.backup(&path, pace, &mut |p| {
             let pct = p.rows * 100 / p.total_rows.max(1);
             if pct >= last + 10 {
                 last = pct;

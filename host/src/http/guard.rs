@@ -31,7 +31,7 @@ pub async fn admin(State(st): State<Arc<AppState>>, req: Request, next: Next) ->
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     match given {
-        Some(g) if constant_time_eq(g.as_bytes(), token.as_bytes()) => {}
+        Some(g) if constant_time_eq::constant_time_eq(g.as_bytes(), token.as_bytes()) => {}
         Some(_) => return error(StatusCode::UNAUTHORIZED, "wrong admin token"),
         None => {
             return error(
@@ -73,8 +73,4 @@ fn same_origin(req: &Request) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -33,6 +33,8 @@ pub struct AppState {
     pub admin_token: Option<String>,
     /// One backup at a time (`GET /_/admin/backup`): each needs a copy's worth of disk.
     pub backup_running: Arc<tokio::sync::Semaphore>,
+    /// `[backup] max_mib_per_second`, in bytes (`None`: unpaced).
+    pub backup_pace: Option<u64>,
     /// Cluster mode: where objects are placed, and forwarding to the other nodes.
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
 }

@@ -29,8 +29,9 @@ use super::sql::schema::{SQL_PAGES, SQL_SIZE};
 
 /// The `meta` row that makes a file a complete backup: the snapshot's time (ms) and batch.
 const TAKEN: &str = "backup/taken";
-/// Bytes of rows copied per (non-durable) transaction of the copy.
-const CHUNK_BYTES: usize = 8 << 20;
+/// Bytes of rows copied per transaction of the copy (each synced as it commits: small, so that
+/// a sync of the copy holds the server's own commit syncs up for a moment only).
+const CHUNK_BYTES: usize = 2 << 20;
 /// The database file's name in a data directory.
 pub const DB_FILE: &str = "holdfast.redb";
 
@@ -90,9 +91,13 @@ pub enum RestoreError {
 
 impl Db {
     /// Writes a backup of the committed state (one snapshot) to `to`.
+    ///
+    /// `max_bytes_per_second` paces the copy (it sleeps between chunks), so that its writes
+    /// leave the disk to the server's own commits; `None` copies as fast as the disk goes.
     pub fn backup(
         &self,
         to: &Path,
+        max_bytes_per_second: Option<u64>,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<BackupInfo, BackupError> {
         let db = self
@@ -101,7 +106,7 @@ impl Db {
         let tx = db
             .begin_read()
             .map_err(|e| BackupError::Source(e.to_string()))?;
-        copy_snapshot(&tx, to, progress)
+        copy_snapshot(&tx, to, max_bytes_per_second, progress)
     }
 }
 
@@ -117,7 +122,7 @@ pub fn backup_file(
     let tx = db
         .begin_read()
         .map_err(|e| BackupError::Source(e.to_string()))?;
-    copy_snapshot(&tx, to, progress)
+    copy_snapshot(&tx, to, None, progress)
 }
 
 /// Whether the database file `path` is open (and locked) by a running server.
@@ -129,6 +134,7 @@ pub fn in_use(path: &Path) -> bool {
 fn copy_snapshot(
     src: &ReadTransaction,
     to: &Path,
+    max_bytes_per_second: Option<u64>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<BackupInfo, BackupError> {
     let src_err = |e: &dyn std::fmt::Display| BackupError::Source(e.to_string());
@@ -180,6 +186,7 @@ fn copy_snapshot(
             dst: &dst,
             progress,
             p,
+            pace: max_bytes_per_second.map(|rate| (std::time::Instant::now(), rate.max(1))),
         };
         c.table(KV)?;
         c.table(ALARMS)?;
@@ -233,6 +240,8 @@ struct Copier<'a> {
     dst: &'a Database,
     progress: &'a mut dyn FnMut(Progress),
     p: Progress,
+    /// When the copy started, and the bytes per second it may go at.
+    pace: Option<(std::time::Instant, u64)>,
 }
 
 impl Copier<'_> {
@@ -274,6 +283,12 @@ impl Copier<'_> {
             }
             tx.commit().map_err(|e| write_err(&e))?;
             (self.progress)(self.p);
+            if let Some((started, rate)) = self.pace.filter(|_| !done) {
+                let due = std::time::Duration::from_secs_f64(self.p.bytes as f64 / rate as f64);
+                if let Some(ahead) = due.checked_sub(started.elapsed()) {
+                    std::thread::sleep(ahead);
+                }
+            }
             if done {
                 return Ok(());
             }
@@ -428,7 +443,7 @@ mod tests {
         tx.commit().unwrap();
         let to = dir.path().join("b.redb");
         let mut seen = Vec::new();
-        let info = db.backup(&to, &mut |p| seen.push(p)).unwrap();
+        let info = db.backup(&to, None, &mut |p| seen.push(p)).unwrap();
         assert!(seen.len() > 1, "progress during the copy: {seen:?}");
         assert_eq!(seen.last().unwrap().rows, seen.last().unwrap().total_rows);
         assert!(info.rows >= 400, "{info:?}");
@@ -457,5 +472,30 @@ mod tests {
             );
             assert_eq!(restored.alarm(&object(i)).unwrap(), Some(i64::from(i)));
         }
+    }
+
+    #[test]
+    fn a_paced_backup_goes_no_faster_than_its_pace() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join(DB_FILE), 1 << 20, None).unwrap();
+        let tx = db.begin_write().unwrap();
+        for i in 0..100u8 {
+            let mut ws = WriteSet::default();
+            ws.puts.insert(b"k".to_vec(), Some(vec![i; 100_000]));
+            super::super::db::apply(&tx, &object(i), &ws).unwrap();
+        }
+        tx.commit().unwrap();
+        // 10 MB at 4 MiB/s: every chunk but the last waits for its due time, so the copy
+        // takes at least (10 MB - one 2 MiB chunk) / 4 MiB/s, about 1.9 s.
+        let started = std::time::Instant::now();
+        let info = db
+            .backup(&dir.path().join("b.redb"), Some(4 << 20), &mut |_| {})
+            .unwrap();
+        let took = started.elapsed();
+        assert!(info.rows >= 100, "{info:?}");
+        assert!(
+            took >= std::time::Duration::from_millis(1500),
+            "a backup paced at 4 MiB/s copied 10 MB in {took:?}"
+        );
     }
 }

@@ -483,8 +483,8 @@ impl Worker {
             .filter_map(|j| {
                 let ws = j.writes.as_ref()?;
                 debug_assert!(
-                    ws.sql.is_none() && ws.restore_to.is_none() && ws.pending.is_none(),
-                    "cluster mode refuses SQL and history before they reach a write set"
+                    ws.restore_to.is_none() && ws.pending.is_none(),
+                    "cluster mode refuses point-in-time recovery before it reaches a write set"
                 );
                 Some((&j.object, j.state.epoch.load(Ordering::SeqCst), ws))
             })

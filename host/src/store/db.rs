@@ -222,7 +222,7 @@ impl Db {
     pub(super) fn database(&self) -> Result<Arc<Database>, StoreError> {
         if self.is_cluster() {
             return Err(StoreError::NotInCluster {
-                what: "this feature (SQL storage, point-in-time recovery, backups, listing an object's keys in the inspector or namespace migrations)",
+                what: "this feature (point-in-time recovery, backups, listing an object's keys in the inspector or namespace migrations)",
             });
         }
         self.inner

@@ -24,7 +24,7 @@ pub enum StoreError {
     Postgres(#[from] super::pg::PoolError),
     /// The feature keeps its state in the redb file, which cluster mode does not have.
     #[error(
-        "{what} is not available in cluster mode yet (its storage is the single-node redb file; cluster mode stores keys, alarms and names in PostgreSQL)"
+        "{what} is not available in cluster mode yet (its storage is the single-node redb file; cluster mode stores keys, SQL databases, alarms and names in PostgreSQL)"
     )]
     NotInCluster { what: &'static str },
     /// A stored point-in-time recovery record (undo record or pending restore) does not decode.

@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::store::key::ObjectKey;
+use crate::store::sql::SqlWrites;
 use crate::store::write_set::WriteSet;
 
 /// The objects of a batch whose epoch was no longer theirs: another node took them. Nothing
@@ -24,6 +25,20 @@ struct Folded {
     /// `Some(n)`: the alarm's retry count becomes `n`.
     retries: Option<u32>,
     name: Option<String>,
+    sql: Option<SqlWrites>,
+}
+
+/// `later`'s database changes after `earlier`'s, as one: pages the later cut removes go, the
+/// later pages win, the fewer pages of the two cuts is the cut.
+fn fold_sql(earlier: &mut SqlWrites, later: &SqlWrites) {
+    if let Some(cut) = later.cut {
+        earlier.pages.retain(|no, _| *no < cut);
+        earlier.cut = Some(earlier.cut.map_or(cut, |c| c.min(cut)));
+    }
+    earlier
+        .pages
+        .extend(later.pages.iter().map(|(no, p)| (*no, p.clone())));
+    earlier.size = later.size;
 }
 
 /// Writes `jobs` (object, its epoch, its writes) in one transaction, after checking each
@@ -57,6 +72,12 @@ pub(in crate::store) fn write_batch(
         }
         if ws.name.is_some() {
             f.name.clone_from(&ws.name);
+        }
+        if let Some(w) = &ws.sql {
+            match &mut f.sql {
+                Some(acc) => fold_sql(acc, w),
+                None => f.sql = Some(w.clone()),
+            }
         }
     }
     let mut tx = client
@@ -94,6 +115,7 @@ pub(in crate::store) fn write_batch(
     let (mut retry_o, mut retry_n) = (Vec::new(), Vec::new());
     let (mut name_o, mut name_v) = (Vec::new(), Vec::new());
     let (mut log_o, mut log_e) = (Vec::new(), Vec::new());
+    let mut sql = SqlRows::default();
     for o in order.iter().filter(|o| !fenced.0.contains(**o)) {
         let f = &folded[o];
         let ob = o.as_bytes().to_vec();
@@ -131,9 +153,13 @@ pub(in crate::store) fn write_batch(
             name_o.push(ob.clone());
             name_v.push(n.clone());
         }
+        if let Some(w) = &f.sql {
+            sql.add(&ob, w);
+        }
         log_o.push(ob);
         log_e.push(f.epoch as i64);
     }
+    sql.write(&mut tx)?;
     if !cleared.is_empty() {
         tx.execute(
             "DELETE FROM hf_kv WHERE object = ANY($1::bytea[])",
@@ -204,6 +230,82 @@ pub(in crate::store) fn write_batch(
     Ok(fenced)
 }
 
+/// The SQL database changes of a batch, as arrays for one statement per kind.
+#[derive(Default)]
+struct SqlRows {
+    cut: (Vec<Vec<u8>>, Vec<i64>),
+    put: (Vec<Vec<u8>>, Vec<i64>, Vec<Vec<u8>>),
+    zero: (Vec<Vec<u8>>, Vec<i64>),
+    size: (Vec<Vec<u8>>, Vec<i64>),
+    gone: Vec<Vec<u8>>,
+}
+
+impl SqlRows {
+    fn add(&mut self, ob: &[u8], w: &SqlWrites) {
+        if let Some(cut) = w.cut {
+            self.cut.0.push(ob.to_vec());
+            self.cut.1.push(i64::from(cut));
+        }
+        for (no, bytes) in &w.pages {
+            // A page of zeros reads the same as no row (as in the redb file).
+            if bytes.iter().all(|&b| b == 0) {
+                self.zero.0.push(ob.to_vec());
+                self.zero.1.push(i64::from(*no));
+            } else {
+                self.put.0.push(ob.to_vec());
+                self.put.1.push(i64::from(*no));
+                self.put.2.push(bytes.clone());
+            }
+        }
+        if w.size == 0 {
+            self.gone.push(ob.to_vec());
+        } else {
+            self.size.0.push(ob.to_vec());
+            self.size.1.push(w.size.min(i64::MAX as u64) as i64);
+        }
+    }
+
+    fn write(&self, tx: &mut postgres::Transaction<'_>) -> Result<(), postgres::Error> {
+        if !self.cut.0.is_empty() {
+            tx.execute(
+                "DELETE FROM hf_sql_pages p USING unnest($1::bytea[], $2::int8[]) AS t(object, cut)
+                 WHERE p.object = t.object AND p.page >= t.cut",
+                &[&self.cut.0, &self.cut.1],
+            )?;
+        }
+        if !self.zero.0.is_empty() {
+            tx.execute(
+                "DELETE FROM hf_sql_pages p USING unnest($1::bytea[], $2::int8[]) AS t(object, page)
+                 WHERE p.object = t.object AND p.page = t.page",
+                &[&self.zero.0, &self.zero.1],
+            )?;
+        }
+        if !self.put.0.is_empty() {
+            tx.execute(
+                "INSERT INTO hf_sql_pages (object, page, data)
+                 SELECT * FROM unnest($1::bytea[], $2::int8[], $3::bytea[])
+                 ON CONFLICT (object, page) DO UPDATE SET data = excluded.data",
+                &[&self.put.0, &self.put.1, &self.put.2],
+            )?;
+        }
+        if !self.size.0.is_empty() {
+            tx.execute(
+                "INSERT INTO hf_sql_size (object, size)
+                 SELECT * FROM unnest($1::bytea[], $2::int8[])
+                 ON CONFLICT (object) DO UPDATE SET size = excluded.size",
+                &[&self.size.0, &self.size.1],
+            )?;
+        }
+        if !self.gone.is_empty() {
+            tx.execute(
+                "DELETE FROM hf_sql_size WHERE object = ANY($1::bytea[])",
+                &[&self.gone],
+            )?;
+        }
+        Ok(())
+    }
+}
+
 /// Why a batch's transaction did not commit.
 #[derive(Debug, thiserror::Error)]
 pub(in crate::store) enum BatchError {
@@ -213,4 +315,30 @@ pub(in crate::store) enum BatchError {
     /// The connection failed while committing: it may or may not have committed.
     #[error("{0}")]
     InDoubt(postgres::Error),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn writes(cut: Option<u32>, pages: &[(u32, u8)], size: u64) -> SqlWrites {
+        SqlWrites {
+            pages: pages.iter().map(|(no, b)| (*no, vec![*b; 4])).collect(),
+            size,
+            cut,
+        }
+    }
+
+    #[test]
+    fn folded_database_changes_equal_applying_them_in_turn() {
+        // Pages 0..4 written, then the file cut to 2 pages and page 1 rewritten, then grown
+        // again with page 3: the cut removes the earlier 2 and 3, the later 1 and 3 win.
+        let mut acc = writes(None, &[(0, 1), (1, 1), (2, 1), (3, 1)], 16);
+        fold_sql(&mut acc, &writes(Some(2), &[(1, 2)], 8));
+        fold_sql(&mut acc, &writes(None, &[(3, 3)], 16));
+        assert_eq!(acc, writes(Some(2), &[(0, 1), (1, 2), (3, 3)], 16));
+        // A later, larger cut keeps the fewer pages of the earlier one.
+        fold_sql(&mut acc, &writes(Some(3), &[], 12));
+        assert_eq!(acc, writes(Some(2), &[(0, 1), (1, 2)], 12));
+    }
 }

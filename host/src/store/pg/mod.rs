@@ -1,5 +1,5 @@
-//! PostgreSQL storage for cluster mode: the same committed state as the redb file (keys,
-//! alarms and their retries, names, namespace secrets), shared by every node, plus what only a
+//! PostgreSQL storage for cluster mode: the same committed state as the redb file (keys, SQL
+//! databases' pages and sizes, alarms and their retries, names, namespace secrets), shared by every node, plus what only a
 //! cluster needs: object ownership with epochs (fencing) and node leases (membership).
 //!
 //! Owns: the SQL schema (`schema.rs`), the connections (`pool.rs`), committed-state reads
@@ -9,8 +9,8 @@
 //!
 //! Only SQL that PostgreSQL-compatible distributed databases also run: plain tables, `ON
 //! CONFLICT`, `unnest` of arrays, `now()`; serializable transactions retried on a serialization
-//! failure; no advisory locks, no LISTEN/NOTIFY. Not here yet: SQL storage pages, point-in-time
-//! history, backups (each refused in cluster mode with its own message, see `Db::database`).
+//! failure; no advisory locks, no LISTEN/NOTIFY. Not here yet: point-in-time history, backups
+//! (each refused in cluster mode with its own message, see `Db::database`).
 
 mod commit;
 mod members;

@@ -73,6 +73,27 @@ impl Pool {
         })
     }
 
+    /// The committed bytes of page `page` of `obj`'s SQL database (`None`: zeros).
+    pub fn sql_page(&self, obj: &ObjectKey, page: u32) -> Result<Option<Vec<u8>>, PoolError> {
+        let o = obj.as_bytes().to_vec();
+        self.run(move |c| {
+            let row = c.query_opt(
+                "SELECT data FROM hf_sql_pages WHERE object = $1 AND page = $2",
+                &[&o, &i64::from(page)],
+            )?;
+            Ok(row.map(|r| r.get(0)))
+        })
+    }
+
+    /// The committed size of `obj`'s SQL database in bytes (0 without one).
+    pub fn sql_size(&self, obj: &ObjectKey) -> Result<u64, PoolError> {
+        let o = obj.as_bytes().to_vec();
+        self.run(move |c| {
+            let row = c.query_opt("SELECT size FROM hf_sql_size WHERE object = $1", &[&o])?;
+            Ok(row.map_or(0, |r| r.get::<_, i64>(0).max(0) as u64))
+        })
+    }
+
     /// Due alarms, earliest first, at most `max_scan` of them (the caller filters).
     pub fn due_alarms(&self, now_ms: i64, max_scan: usize) -> Result<Vec<DueAlarm>, PoolError> {
         let limit = max_scan.min(i64::MAX as usize) as i64;

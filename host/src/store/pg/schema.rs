@@ -4,6 +4,9 @@
 //! - `hf_kv (object, key) → value`
 //! - `hf_alarms object → (at, retries)`, indexed by `at`
 //! - `hf_names object → name`
+//! - `hf_sql_pages (object, page) → data`: an object's SQLite database file, one row per
+//!   4 KiB page (a page of zeros is not stored)
+//! - `hf_sql_size object → size`: the file's size in bytes (absent: no database)
 //! - `hf_meta key → value` (the namespaces' ID secrets: every node derives the same IDs)
 //! - `hf_owners object → (node, epoch, commits)`: who may commit for the object; every commit
 //!   updates its row where the epoch is the committer's, so a commit and a takeover of the
@@ -28,6 +31,16 @@ CREATE INDEX IF NOT EXISTS hf_alarms_at ON hf_alarms (at, object);
 CREATE TABLE IF NOT EXISTS hf_names (
     object BYTEA PRIMARY KEY,
     name TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS hf_sql_pages (
+    object BYTEA NOT NULL,
+    page BIGINT NOT NULL,
+    data BYTEA NOT NULL,
+    PRIMARY KEY (object, page)
+);
+CREATE TABLE IF NOT EXISTS hf_sql_size (
+    object BYTEA PRIMARY KEY,
+    size BIGINT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS hf_meta (
     key TEXT PRIMARY KEY,

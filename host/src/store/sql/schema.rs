@@ -51,14 +51,22 @@ fn chunk_row(obj: &ObjectKey, page: u32, chunk: u8) -> Vec<u8> {
 
 /// The committed size of `obj`'s database file (0 without one).
 pub(in crate::store) fn size(db: &Db, obj: &ObjectKey) -> Result<u64, StoreError> {
+    if let Some(pg) = db.pg() {
+        return Ok(pg.pool.sql_size(obj)?);
+    }
     let tx = db.database()?.begin_read()?;
     let t = tx.open_table(SQL_SIZE)?;
     Ok(t.get(obj.as_bytes())?.map_or(0, |v| v.value()))
 }
 
 /// A snapshot of the committed pages, held for the length of one statement run.
-pub(in crate::store) struct PageReader {
-    table: ReadOnlyTable<&'static [u8], &'static [u8]>,
+///
+/// In cluster mode each page is read on its own (no snapshot across pages): only the node that
+/// owns the object commits for it (the epoch fence), and its own commits in flight are still
+/// in the page file's pending layer, so committed pages cannot change under a statement.
+pub(in crate::store) enum PageReader {
+    Redb(ReadOnlyTable<&'static [u8], &'static [u8]>),
+    Postgres(super::super::pg::Pool),
 }
 
 impl std::fmt::Debug for PageReader {
@@ -69,10 +77,11 @@ impl std::fmt::Debug for PageReader {
 
 impl PageReader {
     pub(in crate::store) fn open(db: &Db) -> Result<PageReader, StoreError> {
+        if let Some(pg) = db.pg() {
+            return Ok(PageReader::Postgres(pg.pool.clone()));
+        }
         let tx = db.database()?.begin_read()?;
-        Ok(PageReader {
-            table: tx.open_table(SQL_PAGES)?,
-        })
+        Ok(PageReader::Redb(tx.open_table(SQL_PAGES)?))
     }
 
     /// Copies the committed page into `out` (zeros where it was never written).
@@ -83,9 +92,19 @@ impl PageReader {
         out: &mut [u8],
     ) -> Result<(), StoreError> {
         out.fill(0);
+        let table = match self {
+            PageReader::Redb(table) => table,
+            PageReader::Postgres(pool) => {
+                if let Some(bytes) = pool.sql_page(obj, page)? {
+                    let n = bytes.len().min(out.len());
+                    out[..n].copy_from_slice(&bytes[..n]);
+                }
+                return Ok(());
+            }
+        };
         let lo = chunk_row(obj, page, 0);
         let hi = chunk_row(obj, page, CHUNKS - 1);
-        for item in self.table.range::<&[u8]>(lo.as_slice()..=hi.as_slice())? {
+        for item in table.range::<&[u8]>(lo.as_slice()..=hi.as_slice())? {
             let (k, v) = item?;
             let chunk = *k.value().last().expect("a chunk row ends in its number") as usize;
             let at = chunk * CHUNK;

@@ -1,7 +1,7 @@
 //! A backup under load (`--backup-only`): a database of `--backup-mb` MB (1.5 MB values written
 //! through the admin API into objects of the JavaScript probe class), `--backup-rate` increments per second sent at a fixed rate to 100
 //! counters (open loop: each request leaves on its tick whether or not earlier ones answered),
-//! and a backup streamed from `GET /_/admin/backup` to a file. It reports the backup's duration
+//! and a backup taken with `holdfast backup` (which asks the server: `GET /_/admin/backup`). It reports the backup's duration
 //! and size, and the p50/p99 latency of the increments in the 10 s before it and while it ran.
 
 use std::cell::RefCell;
@@ -9,7 +9,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use holdfast_tests::{ADMIN_TOKEN, Server, admin_config, built, class, client, guest};
+use holdfast_tests::{ADMIN_TOKEN, Server, admin_config, built, class, client, guest, root};
 
 use crate::fig;
 
@@ -24,9 +24,12 @@ fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
     v[((v.len() - 1) as f64 * p).round() as usize]
 }
 
-pub async fn run(mb: usize, rate: u64) -> Result<()> {
+pub async fn run(mb: usize, rate: u64, pace: Option<u64>) -> Result<()> {
+    let pace = pace.map_or(String::new(), |p| {
+        format!("[backup]\nmax_mib_per_second = {p}\n")
+    });
     let s = Server::start(&format!(
-        "[server]\nmax_body_bytes = 4000000\n{}{}{}",
+        "[server]\nmax_body_bytes = 4000000\n{pace}{}{}{}",
         admin_config(),
         class("counter", "Counter", &guest("counter")),
         class("probe", "Probe", &built("target/js-guests/probe.wasm")),
@@ -85,22 +88,26 @@ pub async fn run(mb: usize, rate: u64) -> Result<()> {
     };
     tokio::time::sleep(Duration::from_secs(10)).await;
     let started = t0.elapsed();
+    // The backup as a user takes it: `holdfast backup`, a process of its own, which asks the
+    // server and writes the file (synced as it arrives).
     let dir = tempfile::tempdir_in(&s.data)?;
     let file = dir.path().join("host.backup");
     let backup_start = Instant::now();
-    let mut r = c
-        .get(s.url("/_/admin/backup"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await?;
-    anyhow::ensure!(r.status() == 200, "backup: {}", r.text().await?);
-    let mut out = std::fs::File::create(&file)?;
-    let mut got = 0u64;
-    while let Some(chunk) = r.chunk().await? {
-        std::io::Write::write_all(&mut out, &chunk)?;
-        got += chunk.len() as u64;
-    }
-    out.sync_all()?;
+    let mut cli = std::process::Command::new(root().join("target/release/holdfast"));
+    cli.arg("backup")
+        .arg("--data")
+        .arg(&s.data)
+        .arg("--to")
+        .arg(&file)
+        .env("HOLDFAST_ADMIN_TOKEN", ADMIN_TOKEN)
+        .stderr(std::process::Stdio::inherit());
+    let out = tokio::task::spawn_blocking(move || cli.output()).await??;
+    anyhow::ensure!(
+        out.status.success(),
+        "holdfast backup: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let got = std::fs::metadata(&file)?.len();
     let took = backup_start.elapsed();
     let ended = t0.elapsed();
     *stop.borrow_mut() = true;

@@ -143,6 +143,10 @@ struct Args {
     /// Increments per second served while the backup phase runs.
     #[arg(long, default_value_t = 1000)]
     backup_rate: u64,
+    /// `[backup] max_mib_per_second` of the server in the backup phase (0: unpaced; default:
+    /// the server's default).
+    #[arg(long)]
+    backup_pace: Option<u64>,
     /// Skip the point-in-time recovery phase.
     #[arg(long)]
     skip_history: bool,
@@ -328,7 +332,11 @@ async fn run(args: Args) -> Result<()> {
     if !args.skip_backup {
         let local = tokio::task::LocalSet::new();
         local
-            .run_until(backup::run(args.backup_mb, args.backup_rate))
+            .run_until(backup::run(
+                args.backup_mb,
+                args.backup_rate,
+                args.backup_pace,
+            ))
             .await?;
     }
     if args.cluster_only {
