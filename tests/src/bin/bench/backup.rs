@@ -126,6 +126,30 @@ pub async fn run(mb: usize, rate: u64, pace: Option<u64>) -> Result<()> {
         .filter(|(at, _)| *at >= started && *at < ended)
         .map(|(_, l)| ms(*l))
         .collect();
+    // Where the slow ones fall (seconds after the backup started), to tell the server's copy
+    // from the download.
+    let mut slow: Vec<(f64, f64)> = all
+        .iter()
+        .filter(|(at, _)| *at >= started && *at < ended)
+        .map(|(at, l)| (ms(*l), (*at - started).as_secs_f64()))
+        .collect();
+    slow.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let worst: Vec<String> = slow
+        .iter()
+        .take(12)
+        .map(|(l, at)| format!("{l:.0} ms at {at:.1} s"))
+        .collect();
+    println!("# backup: slowest increments during it: {}", worst.join(", "));
+    for line in s.log().lines().filter(|l| l.contains("backup")) {
+        println!("# server: {line}");
+    }
+    println!(
+        "# backup: started at {} ms since the epoch",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_millis()
+            - (t0.elapsed() - started).as_millis()
+    );
     fig("backup_db_mb", db_bytes as f64 / 1e6, "MB");
     fig("backup_file_mb", got as f64 / 1e6, "MB");
     fig("backup_seconds", took.as_secs_f64(), "s");

@@ -1,6 +1,6 @@
 //! Cluster mode's figures (`--cluster-only`; needs root and PostgreSQL, as the cluster tests):
 //! - durable increments of one node on PostgreSQL against one node on redb, same run (hot and
-//!   spread over `--objects`);
+//!   spread over `--objects`; history off on both, as cluster mode has it);
 //! - the cost of forwarding: sequential reads through one node, split by whether that node
 //!   forwarded them (its `forwarded_total` before and after each);
 //! - failover: kill -9 of the node an object is placed on, until a survivor answers for it
@@ -45,8 +45,9 @@ pub async fn run(connections: usize, d: Duration, objects: usize, trials: usize)
     let net = Netns::create(3)?;
     let pg = Postgres::start(&[&net.bridge_ip()])?;
     let n = objects as u64;
-    // One node on redb, then one on PostgreSQL: the same load.
-    let s = Server::start(&counter())?;
+    // One node on redb, then one on PostgreSQL: the same load. redb with history off, as
+    // cluster mode has it (the default keeps history, whose cost is measured apart).
+    let s = Server::start(&format!("[history]\nretention_seconds = 0\n{}", counter()))?;
     let hot = load(s.addr, connections, d, |_| "/counter/hot/increment".into()).await?;
     let many = load(s.addr, connections, d, move |r| {
         format!("/counter/m{}/increment", r % n)
@@ -114,26 +115,27 @@ pub async fn run(connections: usize, d: Duration, objects: usize, trials: usize)
         }
     }
     for (name, h) in [("local", &local), ("forwarded", &remote)] {
+        fig(&format!("cluster_read_{name}_samples"), h.len() as f64, "reads");
         fig(
-            &format!("cluster_read_{name}_p50_ms"),
-            h.value_at_quantile(0.5) as f64 / 1000.0,
-            "ms",
+            &format!("cluster_read_{name}_p50_us"),
+            h.value_at_quantile(0.5) as f64,
+            "us",
         );
         fig(
-            &format!("cluster_read_{name}_p99_ms"),
-            h.value_at_quantile(0.99) as f64 / 1000.0,
-            "ms",
+            &format!("cluster_read_{name}_p99_us"),
+            h.value_at_quantile(0.99) as f64,
+            "us",
         );
     }
     fig(
-        "cluster_forwarding_extra_p50_ms",
-        (remote.value_at_quantile(0.5) as f64 - local.value_at_quantile(0.5) as f64) / 1000.0,
-        "ms",
+        "cluster_forwarding_extra_p50_us",
+        remote.value_at_quantile(0.5) as f64 - local.value_at_quantile(0.5) as f64,
+        "us",
     );
     fig(
-        "cluster_forwarding_extra_p99_ms",
-        (remote.value_at_quantile(0.99) as f64 - local.value_at_quantile(0.99) as f64) / 1000.0,
-        "ms",
+        "cluster_forwarding_extra_p99_us",
+        remote.value_at_quantile(0.99) as f64 - local.value_at_quantile(0.99) as f64,
+        "us",
     );
 
     // Failover.
