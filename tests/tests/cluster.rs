@@ -389,6 +389,25 @@ async fn calls_between_objects_reach_the_callees_node() -> Result<()> {
          ON a.name = 'c' || substr(b.name, 2) AND a.node <> b.node",
     )?;
     assert!(crossed.trim().parse::<u32>()? > 0, "no call crossed nodes");
+    // A call back to a caller waiting in the same chain is refused at once as a cycle, across
+    // nodes as on one (it would otherwise wait for the call timeout).
+    for i in 0..12 {
+        let steps = json!([{ "call": ["other", format!("b{i}"), "run", [[
+            { "call": ["caller", format!("c{i}"), "get", []] }
+        ]]] }]);
+        let r = c
+            .post(cl.nodes[(i + 1) % 3].url(&format!("/caller/c{i}/run")))
+            .json(&steps)
+            .send()
+            .await?;
+        assert_eq!(r.status(), 200);
+        let out: serde_json::Value = r.json().await?;
+        assert_eq!(
+            out[0]["ok"][0]["error"],
+            json!({ "kind": "Cycle", "message": format!("call cycle: other/b{i} -> caller/c{i} -> other/b{i} (an object waiting in a call cannot be called again until that call returns)") }),
+            "{out}"
+        );
+    }
     // The route between nodes refuses a call without the cluster's key.
     let r = c
         .post(cl.nodes[0].url("/_/cluster/call"))

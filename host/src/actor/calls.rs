@@ -27,14 +27,16 @@ impl Directory {
 }
 
 impl Directory {
-    /// Delivers a call another node passed on, to the object here, whatever this node's view
-    /// of placement (the sender's view decided). Its chain continues the caller's; the
-    /// wait-for graph sees no caller (it spans one node), so a circle of calls across nodes
-    /// ends in the call timeout instead of a refusal.
+    /// Delivers a call another node passed on (from the object labelled `from`), to the object
+    /// here, whatever this node's view of placement (the sender's view decided). Its chain
+    /// continues the caller's: a call of a chain that the callee waits in is refused as a
+    /// cycle, as on one node. The wait-for graph holds this node's waits only, so a deadlock
+    /// of different chains across nodes ends in the call timeout instead of a refusal.
     pub async fn call_here(
         &self,
         to: types::Address,
         chain: Chain,
+        from: Option<&str>,
         body: CallBody,
     ) -> Result<CallReply, CallFailure> {
         let caller = Caller {
@@ -42,7 +44,7 @@ impl Directory {
             chain,
             upgrade: None,
         };
-        deliver(self, caller, to, body, true).await
+        deliver(self, caller, to, body, Some(from.unwrap_or("another node"))).await
     }
 }
 
@@ -56,21 +58,23 @@ impl Outbound for Router {
                     "the host is shutting down",
                 ));
             };
-            deliver(&directory, caller, to, body, false).await
+            deliver(&directory, caller, to, body, None).await
         })
     }
 }
 
-/// Delivers a call; unless `here_only`, one to an object placed on another node goes there
-/// through the directory's `Remote` port (but for a worker's
-/// forwarded WebSocket upgrade, which is this node's connection: its object runs here).
+/// Delivers a call. One that came from another node (`remote_from`: its caller's label) is
+/// delivered here; any other to an object placed on another node goes there through the
+/// directory's `Remote` port (but for a worker's forwarded WebSocket upgrade, which is this
+/// node's connection: its object runs here), its wait recorded here until the answer.
 async fn deliver(
     directory: &Directory,
     caller: Caller,
     to: types::Address,
     body: CallBody,
-    here_only: bool,
+    remote_from: Option<&str>,
 ) -> Result<CallReply, CallFailure> {
+    let here_only = remote_from.is_some();
     let services = directory.services();
     let bad = |m: String| CallFailure::new(CallErrorKind::BadAddress, m);
     let id = services
@@ -87,9 +91,10 @@ async fn deliver(
         })?
         .clone();
     let callee = label(&to.namespace, &to.id, to.name.as_deref());
-    let from = match &caller.object {
-        Some((_, label)) => label.to_string(),
-        None => "the worker".to_owned(),
+    let from = match (&caller.object, remote_from) {
+        (Some((_, label)), _) => label.to_string(),
+        (None, Some(remote)) => remote.to_owned(),
+        (None, None) => "the worker".to_owned(),
     };
     let depth = caller.chain.depth + 1;
     if depth > services.max_call_depth {
@@ -104,14 +109,15 @@ async fn deliver(
     }
     let key = class.key(&id);
     let mut body = body;
-    if !here_only
-        && caller.upgrade.is_none()
-        && let Some(remote) = directory.remote()
-    {
-        match remote.route(&key, &to, caller.chain, body) {
-            Ok(answer) => return answer.await,
-            Err(b) => body = b,
+    if here_only && let Some(waits_for) = directory.waits.waiting_in(&key, caller.chain.id) {
+        // The callee waits, in this very chain, for a call that has gone round other nodes
+        // back to it.
+        let mut path = vec![from.as_str().into(), callee.clone(), waits_for.clone()];
+        if *waits_for != *from {
+            path.extend(["…".into(), from.as_str().into()]);
         }
+        let circle = super::waits::Circle::Cycle(path);
+        return Err(CallFailure::new(CallErrorKind::Cycle, circle.to_string()));
     }
     let (mine, theirs) = match &caller.object {
         Some((from_key, from_label)) => {
@@ -129,6 +135,23 @@ async fn deliver(
         }
         None => (None, None),
     };
+    if !here_only
+        && caller.upgrade.is_none()
+        && let Some(remote) = directory.remote()
+    {
+        let from_label = caller.object.as_ref().map(|(_, l)| &**l);
+        match remote.route(&key, &to, caller.chain, from_label, body) {
+            Ok(answer) => {
+                // Both halves of the wait stay until the answer: this node's graph then sees
+                // the caller waiting while the call is away (a call of the chain coming back
+                // to it is refused as a cycle).
+                let answer = answer.await;
+                drop((mine, theirs));
+                return answer;
+            }
+            Err(b) => body = b,
+        }
+    }
     let (event, is_fetch) = match body {
         CallBody::Fetch(req) => (Event::Fetch(req), true),
         CallBody::Method { method, args } => (Event::Call { method, args }, false),

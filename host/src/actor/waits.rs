@@ -88,6 +88,17 @@ impl Drop for Wait {
 }
 
 impl WaitGraph {
+    /// Whom `obj` waits for, if it waits in `chain`: a call of that chain arriving from another
+    /// node for `obj` then closes a circle (the chain's calls run one at a time, so `obj`
+    /// cannot run it until its own call returns).
+    pub fn waiting_in(&self, obj: &ObjectKey, chain: u64) -> Option<Arc<str>> {
+        let g = self.inner.lock().expect("wait graph lock");
+        g.edges
+            .get(obj)
+            .filter(|e| e.chain == chain)
+            .map(|e| e.to_label.clone())
+    }
+
     /// Records that `from` waits for `to` in `chain`, unless that closes a circle. Returns the
     /// wait twice: one for the caller, one to travel with the call to the callee.
     pub fn wait(

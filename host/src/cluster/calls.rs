@@ -25,6 +25,9 @@ struct WireCall {
     name: Option<String>,
     chain_id: u64,
     depth: u32,
+    /// The calling object's label (none: a worker), for the callee node's messages.
+    #[serde(default)]
+    from: Option<String>,
     fetch: Option<WireRequest>,
     method: Option<String>,
     /// The method's arguments, base64.
@@ -82,6 +85,7 @@ impl Remote for Calls {
         callee: &ObjectKey,
         to: &types::Address,
         chain: Chain,
+        from: Option<&str>,
         body: CallBody,
     ) -> Result<CallFuture, CallBody> {
         match self.cluster.place(callee) {
@@ -92,7 +96,7 @@ impl Remote for Calls {
                 ))
             })),
             Place::There(m) => {
-                let wire = encode(to, chain, body);
+                let wire = encode(to, chain, from, body);
                 let cluster = self.cluster.clone();
                 Ok(Box::pin(async move { send(&cluster, &m, wire).await }))
             }
@@ -100,7 +104,7 @@ impl Remote for Calls {
     }
 }
 
-fn encode(to: &types::Address, chain: Chain, body: CallBody) -> WireCall {
+fn encode(to: &types::Address, chain: Chain, from: Option<&str>, body: CallBody) -> WireCall {
     let (fetch, method, args) = match body {
         CallBody::Fetch(r) => (
             Some(WireRequest {
@@ -120,6 +124,7 @@ fn encode(to: &types::Address, chain: Chain, body: CallBody) -> WireCall {
         name: to.name.clone(),
         chain_id: chain.id,
         depth: chain.depth,
+        from: from.map(str::to_owned),
         fetch,
         method,
         args,
@@ -217,7 +222,10 @@ impl Cluster {
             id: call.chain_id,
             depth: call.depth,
         };
-        let reply = match directory.call_here(to, chain, body).await {
+        let reply = match directory
+            .call_here(to, chain, call.from.as_deref(), body)
+            .await
+        {
             Ok(CallReply::Response(r)) => WireReply {
                 response: Some(WireResponse {
                     status: r.status,

@@ -49,7 +49,9 @@ impl CallFailure {
 /// between two chains, and bound its depth).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Chain {
-    /// Unique per chain on this host.
+    /// Unique per chain, across the nodes of a cluster too (each process counts from a random
+    /// start), so a call arriving from another node can be told to belong to a chain an object
+    /// here waits in.
     pub id: u64,
     /// How many calls deep the running event is (0 for the event that started the chain).
     pub depth: u32,
@@ -58,8 +60,9 @@ pub struct Chain {
 impl Chain {
     /// A new chain, for an event that no other object's call started.
     pub fn start() -> Chain {
+        use std::sync::LazyLock;
         use std::sync::atomic::{AtomicU64, Ordering};
-        static NEXT: AtomicU64 = AtomicU64::new(1);
+        static NEXT: LazyLock<AtomicU64> = LazyLock::new(|| AtomicU64::new(rand::random()));
         Chain {
             id: NEXT.fetch_add(1, Ordering::Relaxed),
             depth: 0,

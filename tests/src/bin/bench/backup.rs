@@ -139,7 +139,10 @@ pub async fn run(mb: usize, rate: u64, pace: Option<u64>) -> Result<()> {
         .take(12)
         .map(|(l, at)| format!("{l:.0} ms at {at:.1} s"))
         .collect();
-    println!("# backup: slowest increments during it: {}", worst.join(", "));
+    println!(
+        "# backup: slowest increments during it: {}",
+        worst.join(", ")
+    );
     for line in s.log().lines().filter(|l| l.contains("backup")) {
         println!("# server: {line}");
     }

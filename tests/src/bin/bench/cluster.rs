@@ -115,7 +115,11 @@ pub async fn run(connections: usize, d: Duration, objects: usize, trials: usize)
         }
     }
     for (name, h) in [("local", &local), ("forwarded", &remote)] {
-        fig(&format!("cluster_read_{name}_samples"), h.len() as f64, "reads");
+        fig(
+            &format!("cluster_read_{name}_samples"),
+            h.len() as f64,
+            "reads",
+        );
         fig(
             &format!("cluster_read_{name}_p50_us"),
             h.value_at_quantile(0.5) as f64,
