@@ -28,6 +28,11 @@ struct Cluster {
 }
 
 async fn cluster(n: usize, classes: &str) -> Result<Option<Cluster>> {
+    cluster_with(n, "", classes).await
+}
+
+/// A cluster whose nodes' configs also hold `extra` (TOML tables, before the classes).
+async fn cluster_with(n: usize, extra: &str, classes: &str) -> Result<Option<Cluster>> {
     let required = std::env::var_os("HOLDFAST_REQUIRE_CLUSTER_TESTS").is_some();
     if !Netns::available() {
         if required {
@@ -50,7 +55,15 @@ async fn cluster(n: usize, classes: &str) -> Result<Option<Cluster>> {
         nodes.push(Node::start(
             &net,
             i,
-            &node_config(&net, &pg, i, PORT, LEASE_MS, "audit = true", classes),
+            &node_config(
+                &net,
+                &pg,
+                i,
+                PORT,
+                LEASE_MS,
+                &format!("audit = true\n{extra}"),
+                classes,
+            ),
             PORT,
         )?);
     }
@@ -221,6 +234,17 @@ async fn check_counters(c: &reqwest::Client, node: &Node, answers: &[Answer]) ->
         total += n;
     }
     Ok(total)
+}
+
+/// The node that owns the object named `name` now (by `hf_owners` and `hf_names`).
+fn owner_of(pg: &Postgres, name: &str) -> Result<usize> {
+    let node = pg.psql(&format!(
+        "SELECT o.node FROM hf_owners o JOIN hf_names n USING (object) WHERE n.name = '{name}'"
+    ))?;
+    let node = node.trim();
+    node.strip_prefix('n')
+        .and_then(|i| i.parse().ok())
+        .with_context(|| format!("no node owns {name} ({node:?})"))
 }
 
 /// No two nodes committed for one object at once: in each object's commit log (in commit
@@ -519,5 +543,83 @@ async fn sql_databases_live_in_postgres_and_move_with_their_objects() -> Result<
         }
     }
     check_fencing(&cl.pg)?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_call_to_a_node_that_goes_away_times_out() -> Result<()> {
+    let classes = format!(
+        "{}{}",
+        class("caller", "Caller", &guest("caller")),
+        class("other", "Caller", &guest("caller"))
+    );
+    let extra = "[runtime]\ncall_timeout_ms = 1500\n";
+    let Some(cl) = cluster_with(3, extra, &classes).await? else {
+        return Ok(());
+    };
+    let c = client();
+    // Place (and record the owners of) a few callers and callees.
+    for name in [
+        "caller/c0",
+        "caller/c1",
+        "caller/c2",
+        "other/b0",
+        "other/b1",
+        "other/b2",
+    ] {
+        let r = c
+            .post(cl.nodes[0].url(&format!("/{name}/run")))
+            .json(&json!([{ "put": ["k", 1] }]))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 200, "{name}");
+    }
+    let mut pair = None;
+    'found: for ci in 0..3 {
+        for bi in 0..3 {
+            let (x, y) = (
+                owner_of(&cl.pg, &format!("c{ci}"))?,
+                owner_of(&cl.pg, &format!("b{bi}"))?,
+            );
+            if x != y {
+                pair = Some((ci, x, bi, y));
+                break 'found;
+            }
+        }
+    }
+    let Some((ci, x, bi, y)) = pair else {
+        bail!("every object is on one node");
+    };
+    // The callee sleeps 5 s; its node is cut off meanwhile. The caller's node answers a
+    // timeout at the call timeout (and a second), instead of waiting for a node that is gone.
+    let url = cl.nodes[x].url(&format!("/caller/c{ci}/run"));
+    let steps = json!([{ "call": ["other", format!("b{bi}"), "run", [[{ "sleep": 5000 }]]] }]);
+    let call = tokio::spawn({
+        let c = c.clone();
+        async move {
+            let started = Instant::now();
+            let r = c.post(url).json(&steps).send().await?;
+            let out: serde_json::Value = r.json().await?;
+            anyhow::Ok((out, started.elapsed()))
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    cl.net.cut(y)?;
+    let (out, took) = tokio::time::timeout(Duration::from_secs(20), call)
+        .await
+        .context("the caller still waits 20 s later")???;
+    cl.net.heal(y)?;
+    let error = &out[0]["error"];
+    assert_eq!(error["kind"], "Timeout", "{out}");
+    assert!(
+        error["message"].as_str().is_some_and(|m| m.contains(
+            "timed out: no answer from its node within runtime.call_timeout_ms = 1500 ms"
+        )),
+        "{out}"
+    );
+    assert!(
+        took < Duration::from_millis(4500),
+        "answered after {took:?}"
+    );
     Ok(())
 }

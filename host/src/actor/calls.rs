@@ -145,9 +145,21 @@ async fn deliver(
                 // Both halves of the wait stay until the answer: this node's graph then sees
                 // the caller waiting while the call is away (a call of the chain coming back
                 // to it is refused as a cycle).
-                let answer = answer.await;
+                // The callee's node answers a timeout at `call_timeout`; this bound (a second
+                // later) is for a node that went away with the call.
+                let timeout = services.call_timeout + std::time::Duration::from_secs(1);
+                let answer = tokio::time::timeout(timeout, answer).await;
                 drop((mine, theirs));
-                return answer;
+                return answer.unwrap_or_else(|_| {
+                    Err(CallFailure::new(
+                        CallErrorKind::Timeout,
+                        format!(
+                            "call from {from} to {callee} timed out: no answer from its node \
+                             within runtime.call_timeout_ms = {} ms (the call may still take effect)",
+                            services.call_timeout.as_millis()
+                        ),
+                    ))
+                });
             }
             Err(b) => body = b,
         }
