@@ -47,7 +47,10 @@ pub(super) fn connect(opts: &PgOptions) -> Result<postgres::Client, postgres::Er
         .tcp_user_timeout(opts.io_timeout)
         .keepalives(true)
         .keepalives_idle(opts.io_timeout);
-    config.connect(postgres::NoTls)
+    let mut client = config.connect(postgres::NoTls)?;
+    // A commit is acknowledged only once durable, whatever the server's default says.
+    client.batch_execute("SET synchronous_commit = on")?;
+    Ok(client)
 }
 
 /// Whether the error is one a retry of the whole transaction may not meet again (a
