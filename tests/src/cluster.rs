@@ -130,6 +130,21 @@ impl Postgres {
         Ok(pg)
     }
 
+    /// Crashes the server (`pg_ctl stop -m immediate`: no checkpoint, as a power cut; what
+    /// was committed is in its WAL).
+    pub fn crash(&self) {
+        self.stop();
+    }
+
+    /// Starts the server again on the same port and addresses (after [`Postgres::crash`]).
+    pub fn restart(&mut self, listen: &[&str]) -> Result<()> {
+        let port = self.port;
+        match self.start_on(port, listen)? {
+            Ok(()) => Ok(()),
+            Err(why) => bail!("postgres did not start again on port {port}: {why}"),
+        }
+    }
+
     /// A libpq key/value connection string to the `holdfast` database at `host`.
     pub fn url(&self, host: &str) -> String {
         format!(

@@ -623,3 +623,44 @@ async fn a_call_to_a_node_that_goes_away_times_out() -> Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn the_database_crashing_under_load_loses_no_acknowledged_write() -> Result<()> {
+    let Some(mut cl) = cluster(3, &counter()).await? else {
+        return Ok(());
+    };
+    let c = client();
+    let urls: Vec<String> = (0..3).map(|i| cl.nodes[i].url("")).collect();
+    let runner = load(None, &urls, "d", 9000)?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    cl.pg.crash();
+    // While the database is down, a write gets a clear refusal (503 with its reason), not a
+    // hang and not an acknowledgement.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let r = c
+        .post(cl.nodes[0].url("/counter/d0/increment"))
+        .timeout(Duration::from_secs(20))
+        .send()
+        .await?;
+    let status = r.status();
+    let body: serde_json::Value = r.json().await?;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{body}"
+    );
+    eprintln!("during the outage: {status} {body}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    cl.pg.restart(&[&cl.net.bridge_ip()])?;
+    // The nodes take their leases and objects again by themselves.
+    wait_members(&cl.nodes, 3, Duration::from_secs(20)).await?;
+    let answers = finish(runner)?;
+    let acked = check_counters(&c, &cl.nodes[1], &answers).await?;
+    assert!(acked > 100, "the load ran ({acked} acknowledged)");
+    check_fencing(&cl.pg)?;
+    eprintln!(
+        "{acked} increments acknowledged around a database crash; {} refused",
+        answers.iter().filter(|a| a.value.is_none()).count()
+    );
+    Ok(())
+}
