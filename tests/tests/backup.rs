@@ -373,3 +373,39 @@ async fn bad_backups_and_restores_are_refused_with_the_reason() -> Result<()> {
     let _ = std::fs::metadata(&db).context("the old database stays")?;
     Ok(())
 }
+
+#[tokio::test]
+async fn one_backup_streams_at_a_time() -> Result<()> {
+    let s = Server::start(&config())?;
+    let c = client();
+    // Larger than the socket buffers, so a client that does not read holds the stream open.
+    fill(&c, &s, 4, 30).await?;
+    let backup = || {
+        c.get(s.url("/_/admin/backup"))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+    };
+    let first = backup().await?;
+    assert_eq!(first.status(), 200);
+    // The first is still being streamed (its client reads nothing yet): another is refused.
+    let second = backup().await?;
+    assert_eq!(second.status(), 409);
+    assert_eq!(
+        second.json::<Value>().await?["error"],
+        "a backup is already running: wait for it to finish"
+    );
+    // Once the first client has its whole backup, the next one runs.
+    let bytes = first.bytes().await?;
+    assert!(bytes.len() > 20_000_000, "{} bytes", bytes.len());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let third = backup().await?;
+        if third.status() == 200 {
+            assert_eq!(third.bytes().await?.len(), bytes.len());
+            break;
+        }
+        assert!(Instant::now() < deadline, "still {}", third.status());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}

@@ -432,6 +432,40 @@ async fn calls_between_objects_reach_the_callees_node() -> Result<()> {
             "{out}"
         );
     }
+    // A longer cycle whose middle is on another node: c -> b (elsewhere) -> c' (on c's node)
+    // -> c. The call back to c is local to c's node but the chain left it in between.
+    let mut triple = None;
+    'found: for ci in 0..12 {
+        let x = owner_of(&cl.pg, &format!("c{ci}"))?;
+        for bi in 0..12 {
+            if owner_of(&cl.pg, &format!("b{bi}"))? == x {
+                continue;
+            }
+            for ki in (0..12).filter(|k| *k != ci) {
+                if owner_of(&cl.pg, &format!("c{ki}"))? == x {
+                    triple = Some((ci, bi, ki));
+                    break 'found;
+                }
+            }
+        }
+    }
+    let (ci, bi, ki) = triple.context("no two callers on one node with a callee elsewhere")?;
+    let steps = json!([{ "call": ["other", format!("b{bi}"), "run", [[
+        { "call": ["caller", format!("c{ki}"), "run", [[
+            { "call": ["caller", format!("c{ci}"), "get", []] }
+        ]]] }
+    ]]] }]);
+    let r = c
+        .post(cl.nodes[0].url(&format!("/caller/c{ci}/run")))
+        .json(&steps)
+        .send()
+        .await?;
+    let out: serde_json::Value = r.json().await?;
+    assert_eq!(
+        out[0]["ok"][0]["ok"][0]["error"],
+        json!({ "kind": "Cycle", "message": format!("call cycle: caller/c{ki} -> caller/c{ci} -> other/b{bi} -> … -> caller/c{ki} (an object waiting in a call cannot be called again until that call returns)") }),
+        "{out}"
+    );
     // The route between nodes refuses a call without the cluster's key.
     let r = c
         .post(cl.nodes[0].url("/_/cluster/call"))

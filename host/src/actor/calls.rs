@@ -109,15 +109,14 @@ async fn deliver(
     }
     let key = class.key(&id);
     let mut body = body;
-    if here_only && let Some(waits_for) = directory.waits.waiting_in(&key, caller.chain.id) {
-        // The callee waits, in this very chain, for a call that has gone round other nodes
+    if here_only {
+        // The callee may wait, in this very chain, for a call that has gone round other nodes
         // back to it.
-        let mut path = vec![from.as_str().into(), callee.clone(), waits_for.clone()];
-        if *waits_for != *from {
-            path.extend(["…".into(), from.as_str().into()]);
-        }
-        let circle = super::waits::Circle::Cycle(path);
-        return Err(CallFailure::new(CallErrorKind::Cycle, circle.to_string()));
+        let from: std::sync::Arc<str> = from.as_str().into();
+        directory
+            .waits
+            .arriving(&from, (&key, &callee), caller.chain.id)
+            .map_err(|circle| CallFailure::new(CallErrorKind::Cycle, circle.to_string()))?;
     }
     let (mine, theirs) = match &caller.object {
         Some((from_key, from_label)) => {

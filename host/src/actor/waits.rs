@@ -66,6 +66,23 @@ impl std::fmt::Display for Circle {
     }
 }
 
+/// The circle a call of `chain` to `to` closes when `to` waits in that very chain for a call
+/// that left this node (the walk from it stops at an object of another node): the chain's
+/// calls run one at a time, so `to` cannot run it until its own call returns.
+fn returning(
+    g: &Graph,
+    from: &Arc<str>,
+    to: (&ObjectKey, &Arc<str>),
+    chain: u64,
+) -> Option<Circle> {
+    let e = g.edges.get(to.0).filter(|e| e.chain == chain)?;
+    let mut path = vec![from.clone(), to.1.clone(), e.to_label.clone()];
+    if e.to_label != *from {
+        path.extend([Arc::from("…"), from.clone()]);
+    }
+    Some(Circle::Cycle(path))
+}
+
 /// The caller's wait for one call; removing it (on drop) is idempotent. The callee drops its copy
 /// once the call's event has run, the caller once the answer came (or the call timed out).
 #[derive(Debug)]
@@ -88,15 +105,16 @@ impl Drop for Wait {
 }
 
 impl WaitGraph {
-    /// Whom `obj` waits for, if it waits in `chain`: a call of that chain arriving from another
-    /// node for `obj` then closes a circle (the chain's calls run one at a time, so `obj`
-    /// cannot run it until its own call returns).
-    pub fn waiting_in(&self, obj: &ObjectKey, chain: u64) -> Option<Arc<str>> {
+    /// A call of `chain` from `from` (an object on another node) to `to`, which waits here in
+    /// that chain: refused as a cycle (see [`returning`]).
+    pub fn arriving(
+        &self,
+        from: &Arc<str>,
+        to: (&ObjectKey, &Arc<str>),
+        chain: u64,
+    ) -> Result<(), Circle> {
         let g = self.inner.lock().expect("wait graph lock");
-        g.edges
-            .get(obj)
-            .filter(|e| e.chain == chain)
-            .map(|e| e.to_label.clone())
+        returning(&g, from, to, chain).map_or(Ok(()), Err)
     }
 
     /// Records that `from` waits for `to` in `chain`, unless that closes a circle. Returns the
@@ -121,6 +139,9 @@ impl WaitGraph {
             path.push(e.to_label.clone());
             closed = &e.to == from.0;
             at = &e.to;
+        }
+        if !closed && let Some(circle) = returning(&g, from.1, to, chain) {
+            return Err(circle);
         }
         if !closed {
             let serial = g.next_serial;
@@ -229,5 +250,28 @@ mod tests {
         let _second = g.wait(r(&a), r(&c), 1).unwrap();
         drop(stale);
         assert_eq!(g.len(), 1);
+    }
+
+    #[test]
+    fn a_chain_coming_back_through_another_node_is_a_cycle() {
+        // a (here) waits in chain 5 for b, which lives on another node (no edge of b here);
+        // c, here too, is called from there in chain 5 and calls a.
+        let g = Arc::new(WaitGraph::default());
+        let (a, b, c) = (key(1), key(2), key(3));
+        let _ab = g.wait(r(&a), r(&b), 5).unwrap();
+        let err = g.wait(r(&c), r(&a), 5).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "call cycle: ns/3 -> ns/1 -> ns/2 -> … -> ns/3 (an object waiting in a call cannot be called again until that call returns)"
+        );
+        // b itself calling a from the other node: the circle is closed.
+        let err = g.arriving(&b.1, r(&a), 5).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "call cycle: ns/2 -> ns/1 -> ns/2 (an object waiting in a call cannot be called again until that call returns)"
+        );
+        // Another chain's call queues as before.
+        assert!(g.arriving(&b.1, r(&a), 6).is_ok());
+        assert!(g.wait(r(&c), r(&a), 6).is_ok());
     }
 }

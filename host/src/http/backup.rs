@@ -54,7 +54,11 @@ pub(super) async fn backup(State(st): State<Arc<AppState>>) -> Response {
             "backup written"
         );
         // Streamed from the open file; the name goes at once, so nothing is left if we die.
-        let file = std::fs::File::open(&path);
+        // Open for writing too: it is freed by truncating it in steps (`Copy`).
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path);
         let _ = std::fs::remove_file(&path);
         let file = file.map_err(|e| crate::store::BackupError::Write {
             path: path.clone(),
@@ -78,22 +82,27 @@ pub(super) async fn backup(State(st): State<Arc<AppState>>) -> Response {
             );
         }
     };
-    let stream = futures_util::stream::unfold(Some(file), |file| async move {
-        let mut file = file?;
+    let copy = Copy {
+        file: Some(file),
+        _running,
+    };
+    let stream = futures_util::stream::unfold(Some(copy), |copy| async move {
+        let mut copy = copy?;
         let read = tokio::task::spawn_blocking(move || {
             let mut buf = vec![0u8; CHUNK];
-            let n = file.read(&mut buf)?;
+            let n = copy
+                .file
+                .as_mut()
+                .expect("held until dropped")
+                .read(&mut buf)?;
             buf.truncate(n);
-            Ok::<_, std::io::Error>((buf, file))
+            Ok::<_, std::io::Error>((buf, copy))
         })
         .await
         .unwrap_or_else(|e| Err(std::io::Error::other(e)));
         match read {
-            Ok((buf, file)) if buf.is_empty() => {
-                tokio::task::spawn_blocking(move || release(file));
-                None
-            }
-            Ok((buf, file)) => Some((Ok(bytes::Bytes::from(buf)), Some(file))),
+            Ok((buf, _)) if buf.is_empty() => None,
+            Ok((buf, copy)) => Some((Ok(bytes::Bytes::from(buf)), Some(copy))),
             Err(e) => Some((Err(e), None)),
         }
     });
@@ -118,10 +127,25 @@ pub(super) async fn backup(State(st): State<Arc<AppState>>) -> Response {
 /// Bytes of the streamed copy freed at a time.
 const RELEASE_STEP: u64 = 32 << 20;
 
-/// Frees the streamed (unlinked) copy a step at a time: closing a file of gigabytes at once
-/// frees all its blocks in one journal transaction, and the server's own commit syncs wait
-/// behind it (a stall of a few hundred milliseconds on ext4).
-fn release(file: std::fs::File) {
+/// The streamed copy (unlinked) and the one-backup-at-a-time permit, held until the stream
+/// ends or the client goes; then freed on a thread of its own.
+struct Copy {
+    file: Option<std::fs::File>,
+    _running: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Drop for Copy {
+    fn drop(&mut self) {
+        if let Some(file) = self.file.take() {
+            std::thread::spawn(move || release(&file));
+        }
+    }
+}
+
+/// Frees the streamed copy a step at a time: closing a file of gigabytes at once frees all
+/// its blocks in one journal transaction, and the server's own commit syncs wait behind it (a
+/// stall of a few hundred milliseconds on ext4).
+fn release(file: &std::fs::File) {
     let Ok(mut len) = file.metadata().map(|m| m.len()) else {
         return;
     };
