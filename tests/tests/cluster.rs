@@ -73,6 +73,15 @@ async fn cluster_with(n: usize, extra: &str, classes: &str) -> Result<Option<Clu
     Ok(Some(Cluster { nodes, net, pg }))
 }
 
+/// Two namespaces of the calls test guest: callers (`caller/…`) and callees (`other/…`).
+fn callers() -> String {
+    format!(
+        "{}{}",
+        class("caller", "Caller", &guest("caller")),
+        class("other", "Caller", &guest("caller"))
+    )
+}
+
 fn counter() -> String {
     class("counter", "Counter", &guest("counter"))
 }
@@ -241,25 +250,24 @@ fn owner_of(pg: &Postgres, name: &str) -> Result<usize> {
     let node = pg.psql(&format!(
         "SELECT o.node FROM hf_owners o JOIN hf_names n USING (object) WHERE n.name = '{name}'"
     ))?;
-    let node = node.trim();
-    node.strip_prefix('n')
-        .and_then(|i| i.parse().ok())
-        .with_context(|| format!("no node owns {name} ({node:?})"))
+    node_index(&node).with_context(|| format!("no node owns {name} ({node:?})"))
 }
 
-/// No two nodes committed for one object at once: in each object's commit log (in commit
-/// order), epochs never go back, and each epoch belongs to one node.
 /// The node that owns the most objects now (by `hf_owners`), so that killing or cutting it off
 /// surely moves objects: a fixed node may by chance own none of the test's objects.
 fn busiest(pg: &Postgres) -> Result<usize> {
     let node =
         pg.psql("SELECT node FROM hf_owners GROUP BY node ORDER BY count(*) DESC, node LIMIT 1")?;
-    let node = node.trim();
-    node.strip_prefix('n')
-        .and_then(|i| i.parse().ok())
-        .with_context(|| format!("no node owns an object yet ({node:?})"))
+    node_index(&node).with_context(|| format!("no node owns an object yet ({node:?})"))
 }
 
+/// `i` of a node named `n{i}` (as `node_config` names them).
+fn node_index(node: &str) -> Option<usize> {
+    node.trim().strip_prefix('n')?.parse().ok()
+}
+
+/// No two nodes committed for one object at once: in each object's commit log (in commit
+/// order), epochs never go back, and each epoch belongs to one node.
 fn check_fencing(pg: &Postgres) -> Result<usize> {
     let rows =
         pg.psql("SELECT encode(object, 'hex'), epoch, node FROM hf_commit_log ORDER BY id")?;
@@ -366,11 +374,7 @@ async fn a_node_cut_off_never_commits_beside_the_new_owner() -> Result<()> {
 
 #[tokio::test]
 async fn calls_between_objects_reach_the_callees_node() -> Result<()> {
-    let classes = format!(
-        "{}{}",
-        class("caller", "Caller", &guest("caller")),
-        class("other", "Caller", &guest("caller"))
-    );
+    let classes = callers();
     let Some(cl) = cluster(3, &classes).await? else {
         return Ok(());
     };
@@ -582,11 +586,7 @@ async fn sql_databases_live_in_postgres_and_move_with_their_objects() -> Result<
 
 #[tokio::test]
 async fn a_call_to_a_node_that_goes_away_times_out() -> Result<()> {
-    let classes = format!(
-        "{}{}",
-        class("caller", "Caller", &guest("caller")),
-        class("other", "Caller", &guest("caller"))
-    );
+    let classes = callers();
     let extra = "[runtime]\ncall_timeout_ms = 1500\n";
     let Some(cl) = cluster_with(3, extra, &classes).await? else {
         return Ok(());

@@ -429,18 +429,24 @@ mod tests {
         ObjectKey::new("ns", &crate::id::ObjectId::from_bytes([n; 32]))
     }
 
-    #[test]
-    fn a_backup_holds_the_snapshot_and_restores_whole() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&dir.path().join(DB_FILE), 1 << 20, None).unwrap();
+    /// A database in `dir` holding `n` objects, each a 100 KB value under `k` and an alarm.
+    fn filled(dir: &Path, n: u8) -> Db {
+        let db = Db::open(&dir.join(DB_FILE), 1 << 20, None).unwrap();
         let tx = db.begin_write().unwrap();
-        for i in 0..200u8 {
+        for i in 0..n {
             let mut ws = WriteSet::default();
             ws.puts.insert(b"k".to_vec(), Some(vec![i; 100_000]));
             ws.alarm = Some(Some(i64::from(i)));
             super::super::db::apply(&tx, &object(i), &ws).unwrap();
         }
         tx.commit().unwrap();
+        db
+    }
+
+    #[test]
+    fn a_backup_holds_the_snapshot_and_restores_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = filled(dir.path(), 200);
         let to = dir.path().join("b.redb");
         let mut seen = Vec::new();
         let info = db.backup(&to, None, &mut |p| seen.push(p)).unwrap();
@@ -477,14 +483,7 @@ mod tests {
     #[test]
     fn a_paced_backup_goes_no_faster_than_its_pace() {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&dir.path().join(DB_FILE), 1 << 20, None).unwrap();
-        let tx = db.begin_write().unwrap();
-        for i in 0..100u8 {
-            let mut ws = WriteSet::default();
-            ws.puts.insert(b"k".to_vec(), Some(vec![i; 100_000]));
-            super::super::db::apply(&tx, &object(i), &ws).unwrap();
-        }
-        tx.commit().unwrap();
+        let db = filled(dir.path(), 100);
         // 10 MB at 4 MiB/s: every chunk but the last waits for its due time, so the copy
         // takes at least (10 MB - one 2 MiB chunk) / 4 MiB/s, about 1.9 s.
         let started = std::time::Instant::now();
